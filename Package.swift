@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+// sealbatch — bulk electronic official seals (电子公章) for PDF documents.
+// Module map: ../shared/DESIGN.md. Only the C* shim targets see C.
+import PackageDescription
+
+let package = Package(
+    name: "sealbatch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sealbatch", targets: ["sealbatch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // ---- C shims (thin; pkg-config names from ../shared/PLATFORM.md) ----
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev", "libcairo2-dev"])]),
+        .systemLibrary(name: "CPCSC", pkgConfig: "libpcsclite", providers: [.apt(["libpcsclite-dev"])]),
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
+
+        // ---- Swift modules ----
+        .target(name: "PDF", dependencies: ["CZlib"]),
+        .target(name: "Signing", dependencies: [
+            "PDF", "COpenSSL",
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Token", dependencies: [
+            "CPKCS11", "CPCSC",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Render", dependencies: ["CPoppler", "PDF"]),
+        .target(name: "Governance", dependencies: [
+            "Signing",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Pipeline", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "Stages", dependencies: [
+            "PDF", "Signing", "Token", "Render", "Governance", "Pipeline",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "sealbatch", dependencies: [
+            "PDF", "Signing", "Token", "Render", "Governance", "Stages", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // ---- Tests (Swift Testing, one target per module) ----
+        .testTarget(name: "PDFTests", dependencies: ["PDF"]),
+        .testTarget(name: "SigningTests", dependencies: ["Signing", "PDF", "Token"]),
+        .testTarget(name: "TokenTests", dependencies: ["Token"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "PDF"]),
+        .testTarget(name: "GovernanceTests", dependencies: ["Governance", "Signing"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "PDF", "Signing", "Token", "Render", "Governance"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// Governance module — see ../shared/DESIGN.md module map.

@@ -1,0 +1,1 @@
+// Pipeline module — see ../shared/DESIGN.md module map.

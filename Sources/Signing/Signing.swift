@@ -1,0 +1,3 @@
+// Signing module — see ../shared/DESIGN.md module map.
+import COpenSSL
+let _sslCheck = OpenSSL_version_num()

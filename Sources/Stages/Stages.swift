@@ -1,0 +1,1 @@
+// Stages module — see ../shared/DESIGN.md module map.

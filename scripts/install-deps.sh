@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every system package and Python tool that sealbatch's build, demo, tests and benchmarks need.
+# Idempotent: installs only what is missing. Works as root or through sudo. Pins nothing.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: need root or sudo to install system packages" >&2; exit 2; fi
+fi
+
+APT_PACKAGES=(
+  pkg-config zlib1g-dev libsqlite3-dev
+  libpoppler-glib-dev libcairo2-dev libssl-dev libpcsclite-dev libp11-kit-dev
+  softhsm2 opensc pcscd pcsc-tools vsmartcard-vpcd python3-virtualsmartcard
+  poppler-utils qpdf libnss3-tools fonts-noto-cjk fontconfig openssl
+  ghostscript libreoffice-writer-nogui procps psmisc
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python tools: independent validators (pyHanko), PDF producers (reportlab), vicc's crypto (pycryptodome).
+PY=${PYTHON:-python3}
+need_py=()
+$PY -c "import pyhanko.cli" 2>/dev/null || need_py+=(pyhanko pyhanko-cli pyhanko-certvalidator)
+$PY -c "import pkcs11" 2>/dev/null || need_py+=(python-pkcs11)
+$PY -c "import reportlab" 2>/dev/null || need_py+=(reportlab)
+$PY -c "import Crypto" 2>/dev/null || need_py+=(pycryptodome)
+if [ ${#need_py[@]} -gt 0 ]; then
+  echo "install-deps: pip installing ${need_py[*]}"
+  $PY -m pip install -q "${need_py[@]}" 2>&1 | grep -v "Running pip as the 'root' user" || true
+fi
+command -v pyhanko >/dev/null 2>&1 || { echo "install-deps: pyhanko CLI not on PATH" >&2; exit 1; }
+echo "install-deps: ok"
