@@ -57,14 +57,15 @@ let package = Package(
         ]),
 
         // ---- Tests (Swift Testing, one target per module) ----
-        .testTarget(name: "PDFTests", dependencies: ["PDF"]),
-        .testTarget(name: "SigningTests", dependencies: ["Signing", "PDF", "Token"]),
-        .testTarget(name: "TokenTests", dependencies: ["Token"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render", "PDF"]),
-        .testTarget(name: "GovernanceTests", dependencies: ["Governance", "Signing"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "PDF", "Signing", "Token", "Render", "Governance"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PDFTests", dependencies: ["TestSupport", "PDF"]),
+        .testTarget(name: "SigningTests", dependencies: ["TestSupport", "Signing", "PDF", "Token"]),
+        .testTarget(name: "TokenTests", dependencies: ["TestSupport", "Token"]),
+        .testTarget(name: "RenderTests", dependencies: ["TestSupport", "Render", "PDF"]),
+        .testTarget(name: "GovernanceTests", dependencies: ["TestSupport", "Governance", "Signing"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline"]),
+        .testTarget(name: "StagesTests", dependencies: ["TestSupport", "Stages", "Pipeline", "PDF", "Signing", "Token", "Render", "Governance"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
