@@ -13,7 +13,6 @@ struct Sealbatch: AsyncParsableCommand {
         subcommands: [
             InspectCommand.self,
             TokenCommand.self,
-            SignCommand.self,
             VerifyCommand.self,
             PreviewCommand.self,
             OrgCommand.self,
