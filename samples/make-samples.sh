@@ -80,7 +80,7 @@ for f in contract-zh-libreoffice contract-en-libreoffice; do
 done
 
 # ---- 3. reportlab contract: portrait, landscape, /Rotate 90 and a CropBox inset ----
-python3 - "$OUT/contract-zh-reportlab-rotated.pdf" <<'PY'
+python3 - "$WORK/contract-zh-reportlab.pdf" <<'PY'
 import sys
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
@@ -115,11 +115,10 @@ y = body(c, w, h, "附件一：服务费用明细", [f"（{cn(i)}）技术咨询
 c.setFont("DroidSansFallback", 12)
 c.drawString(w - 120 * mm, 30 * mm, "甲方（盖章）：")
 c.showPage()
-# Page 3: portrait content on a page with /Rotate 90 and a CropBox inset 10 mm on every side:
-# viewers show it landscape. The signature block is at the end of the text.
+# Page 3: portrait content with a CropBox inset 10 mm on every side; qpdf then sets /Rotate 90
+# (viewers show it landscape). The signature block is at the end of the text.
 c.setPageSize(A4)
 w, h = A4
-c.setPageRotation(90)
 c.setCropBox((10 * mm, 10 * mm, w - 10 * mm, h - 10 * mm))
 y = body(c, w, h, "第三页（旋转页）", [f"第{cn(i)}条  " + clause for i in range(12, 20)], 30 * mm)
 c.setFont("DroidSansFallback", 12)
@@ -131,7 +130,7 @@ c.save()
 PY
 
 # ---- 4. reportlab English: /Rotate 270 landscape page with "Party A (Seal)" ----
-python3 - "$OUT/agreement-en-reportlab-rotate270.pdf" <<'PY'
+python3 - "$WORK/agreement-en-reportlab.pdf" <<'PY'
 import sys
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -139,8 +138,6 @@ from reportlab.pdfgen import canvas
 c = canvas.Canvas(sys.argv[1], pagesize=A4, invariant=1)
 w, h = A4
 for p in (1, 2):
-    if p == 2:
-        c.setPageRotation(270)
     c.setFont("Times-Bold", 16); c.drawCentredString(w / 2, h - 30 * mm, f"LICENCE AGREEMENT - page {p}")
     c.setFont("Times-Roman", 11)
     y = h - 45 * mm
@@ -152,4 +149,7 @@ for p in (1, 2):
     c.showPage()
 c.save()
 PY
+# Rotations are applied by qpdf (a second real producer), as scanners and office tools often do.
+qpdf "$WORK/contract-zh-reportlab.pdf" --rotate=+90:3 --deterministic-id "$OUT/contract-zh-reportlab-rotated.pdf"
+qpdf "$WORK/agreement-en-reportlab.pdf" --rotate=+270:2 --deterministic-id "$OUT/agreement-en-reportlab-rotate270.pdf"
 ls -l "$OUT"/*.pdf
