@@ -61,6 +61,8 @@ struct SealPainter {
         try CLibraries.locked {
             cairo_save(cr)
             defer { cairo_restore(cr) }
+            // Ink multiplies with the paper like a real stamp: text under the seal stays readable.
+            cairo_set_operator(cr, CAIRO_OPERATOR_MULTIPLY)
             switch design {
             case .image:
                 try drawImage(cr)
