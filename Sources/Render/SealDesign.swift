@@ -196,7 +196,7 @@ public struct OvalSeal: Codable, Sendable, Equatable {
     public var taxNumber: String?
     public var color: SealColor = .officialRed
     public var font: String?
-    public var textArcDegrees: Double = 190
+    public var textArcDegrees: Double = 165
     public var inkTexture: Bool = false
     public var textureSeed: UInt64 = 1
 
@@ -220,7 +220,7 @@ public struct OvalSeal: Codable, Sendable, Equatable {
         taxNumber = try c.decodeIfPresent(String.self, forKey: .taxNumber)
         color = try c.decodeIfPresent(SealColor.self, forKey: .color) ?? .officialRed
         font = try c.decodeIfPresent(String.self, forKey: .font)
-        textArcDegrees = try c.decodeIfPresent(Double.self, forKey: .textArcDegrees) ?? 190
+        textArcDegrees = try c.decodeIfPresent(Double.self, forKey: .textArcDegrees) ?? 165
         inkTexture = try c.decodeIfPresent(Bool.self, forKey: .inkTexture) ?? false
         textureSeed = try c.decodeIfPresent(UInt64.self, forKey: .textureSeed) ?? 1
     }

@@ -281,7 +281,7 @@ struct SealPainter {
                     radii: { s in (a - o.rimWidthMM - margin - s / 2, b - o.rimWidthMM - margin - s / 2) },
                     size: (cjk ? 0.17 : 0.12) * h, spanDegrees: o.textArcDegrees, upper: true, maxGapEm: cjk ? 0.9 : 0.35)
         if let tax = o.taxNumber, !tax.isEmpty {
-            drawLine(cr, tax, cx: a, cy: b + 0.04 * h, size: 0.115 * h, maxWidth: 0.7 * o.widthMM)
+            drawLine(cr, tax, cx: a, cy: b + 0.05 * h, size: 0.11 * h, maxWidth: 0.64 * o.widthMM)
         }
         if let name = o.name, !name.isEmpty {
             drawLine(cr, name, cx: a, cy: b + 0.3 * h, size: (isCJK(name) ? 0.14 : 0.09) * h, maxWidth: 0.5 * o.widthMM)
