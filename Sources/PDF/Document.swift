@@ -222,6 +222,38 @@ public final class PDFDocument: @unchecked Sendable {
         }
         for key: PDFName in ["Prev", "XRefStm", "Type", "W", "Index", "Length", "Filter", "DecodeParms"] { trailer[key] = nil }
 
+        // --- Check that in-file entries point at their objects (bounded, to keep big files cheap).
+        var entriesFixed = false
+        let inFile = xref.filter { if case .inFile = $0.value { return true }; return false }
+        if inFile.count <= 20_000 {
+            var scanForFix: ScanResult? = scanned
+            for (n, e) in inFile.sorted(by: { $0.key < $1.key }) {
+                guard case .inFile(let off, let gen) = e else { continue }
+                if Self.objectHeader(src, at: off) == n { continue }
+                var fixed: Int? = nil
+                var d = 1
+                while d <= 64 && fixed == nil {
+                    for c in [off - d, off + d] where c >= 0 && c < src.count && (c == 0 || !isRegular(src[c - 1])) {
+                        if Self.objectHeader(src, at: c) == n { fixed = c; break }
+                    }
+                    d += 1
+                }
+                if fixed == nil {
+                    if scanForFix == nil { scanForFix = Self.scan(src) }
+                    if let o = scanForFix?.objects[n] { fixed = o.offset }
+                }
+                if let f = fixed {
+                    xref[n] = .inFile(offset: f, generation: gen)
+                    entriesFixed = true
+                    warnings.append(PDFWarning(.objectOffsetRepaired, "cross-reference entry for object \(n) says byte \(off - h), but the object starts at byte \(f - h)", offset: f))
+                } else {
+                    warnings.append(PDFWarning(.objectMissing, "cross-reference entry for object \(n) points to byte \(off - h), where there is no such object", offset: off))
+                }
+            }
+            if scanned == nil, let sf = scanForFix { scanned = sf }
+        }
+        if entriesFixed { broken = true }
+
         self.sections = sections
         self.xref = xref
         self.scanIndex = scanned
@@ -267,6 +299,14 @@ public final class PDFDocument: @unchecked Sendable {
         if broken, let lin = linearizationDictionary, let l = lin.int("L"), l > src.count - h {
             throw PDFError(.truncated, "the file is cut off: it has \(src.count - h) bytes but its linearization dictionary says \(l). Ask the sender for the complete file", offset: src.count)
         }
+    }
+
+    /// Object number of an `N G obj` header at an offset, or nil.
+    static func objectHeader(_ src: ByteSource, at off: Int) -> Int? {
+        guard off >= 0, off < src.count else { return nil }
+        var lex = Lexer(src, at: off, end: min(src.count, off + 64))
+        guard case .integer(let n) = lex.next(), case .integer = lex.next(), lex.next().isKeyword("obj") else { return nil }
+        return n
     }
 
     static func revision(_ src: ByteSource, eofEnd: Int, xref: Int?) -> Revision {
