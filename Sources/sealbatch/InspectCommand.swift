@@ -114,8 +114,8 @@ struct InspectReport: Encodable {
         signatures = doc.signatureFields.map { f in
             var s = Signature(field: f.name, signed: f.isSigned, type: f.type, subFilter: f.subFilter, byteRange: f.byteRange,
                               certification: f.isCertification, signingTime: f.signingTime, page: f.pageIndex.map { $0 + 1 })
-            if let br = f.byteRange {
-                switch doc.coverage(of: br) {
+            if let cov = doc.coverage(of: f) {
+                switch cov {
                 case .wholeFile: s.coverage = "whole file"; s.coversWholeFile = true
                 case .revision(let i): s.coverage = "revision \(i + 1) of \(doc.revisions.count)"; s.coveredRevision = i + 1; s.coversWholeFile = false
                 case .partial: s.coverage = "partial: does not end at a revision end"; s.coversWholeFile = false
