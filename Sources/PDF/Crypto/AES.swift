@@ -29,14 +29,35 @@ struct AESCipher {
         return r
     }
 
+    // T-tables (FIPS 197 §5.2 "implementation suggestions"): one lookup per byte per round.
+    private static let te: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 256)
+        for i in 0..<256 {
+            let s = sbox[i]
+            let s2 = xtime(s), s3 = s2 ^ s
+            t[i] = UInt32(s2) << 24 | UInt32(s) << 16 | UInt32(s) << 8 | UInt32(s3)
+        }
+        return t
+    }()
+    private static let td: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 256)
+        for i in 0..<256 {
+            let s = inv[i]
+            t[i] = UInt32(mul(s, 14)) << 24 | UInt32(mul(s, 9)) << 16 | UInt32(mul(s, 13)) << 8 | UInt32(mul(s, 11))
+        }
+        return t
+    }()
+    @inline(__always) private static func ror(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+
     private let rounds: Int
-    private var w: [UInt8] // expanded key, 16 * (rounds + 1)
+    private var ek: [UInt32] = [] // encryption round keys, 4 * (rounds + 1) big-endian words
+    private var dk: [UInt32] = [] // decryption round keys (equivalent inverse cipher)
 
     init?(key: [UInt8]) {
         guard key.count == 16 || key.count == 24 || key.count == 32 else { return nil }
         let nk = key.count / 4
         rounds = nk + 6
-        w = key
+        var w = key
         var rcon: UInt8 = 1
         var i = nk
         while i < 4 * (rounds + 1) {
@@ -50,54 +71,65 @@ struct AESCipher {
             for k in 0..<4 { w.append(w[4 * (i - nk) + k] ^ t[k]) }
             i += 1
         }
+        ek = (0..<(4 * (rounds + 1))).map { j in UInt32(w[4 * j]) << 24 | UInt32(w[4 * j + 1]) << 16 | UInt32(w[4 * j + 2]) << 8 | UInt32(w[4 * j + 3]) }
+        // Decryption keys: reversed round order, InvMixColumns applied to the middle rounds.
+        dk = []
+        for r in stride(from: rounds, through: 0, by: -1) {
+            for c in 0..<4 {
+                let v = ek[4 * r + c]
+                if r == 0 || r == rounds { dk.append(v); continue }
+                let b0 = Int(v >> 24), b1 = Int((v >> 16) & 0xFF), b2 = Int((v >> 8) & 0xFF), b3 = Int(v & 0xFF)
+                let s0 = Self.sbox[b0], s1 = Self.sbox[b1], s2 = Self.sbox[b2], s3 = Self.sbox[b3]
+                dk.append(Self.td[Int(s0)] ^ Self.ror(Self.td[Int(s1)], 8) ^ Self.ror(Self.td[Int(s2)], 16) ^ Self.ror(Self.td[Int(s3)], 24))
+            }
+        }
+    }
+
+    @inline(__always) private static func load(_ b: [UInt8], _ o: Int) -> UInt32 {
+        UInt32(b[o]) << 24 | UInt32(b[o + 1]) << 16 | UInt32(b[o + 2]) << 8 | UInt32(b[o + 3])
+    }
+    @inline(__always) private static func store(_ v: UInt32, _ b: inout [UInt8], _ o: Int) {
+        b[o] = UInt8(v >> 24); b[o + 1] = UInt8((v >> 16) & 0xFF); b[o + 2] = UInt8((v >> 8) & 0xFF); b[o + 3] = UInt8(v & 0xFF)
     }
 
     func encryptBlock(_ b: inout [UInt8]) {
-        addRoundKey(&b, 0)
-        for r in 1...rounds {
-            for i in 0..<16 { b[i] = Self.sbox[Int(b[i])] }
-            shiftRows(&b)
-            if r != rounds { mixColumns(&b) }
-            addRoundKey(&b, r)
+        let te = Self.te, sb = Self.sbox
+        var s0 = Self.load(b, 0) ^ ek[0], s1 = Self.load(b, 4) ^ ek[1], s2 = Self.load(b, 8) ^ ek[2], s3 = Self.load(b, 12) ^ ek[3]
+        for r in 1..<rounds {
+            let t0 = te[Int(s0 >> 24)] ^ Self.ror(te[Int((s1 >> 16) & 0xFF)], 8) ^ Self.ror(te[Int((s2 >> 8) & 0xFF)], 16) ^ Self.ror(te[Int(s3 & 0xFF)], 24) ^ ek[4 * r]
+            let t1 = te[Int(s1 >> 24)] ^ Self.ror(te[Int((s2 >> 16) & 0xFF)], 8) ^ Self.ror(te[Int((s3 >> 8) & 0xFF)], 16) ^ Self.ror(te[Int(s0 & 0xFF)], 24) ^ ek[4 * r + 1]
+            let t2 = te[Int(s2 >> 24)] ^ Self.ror(te[Int((s3 >> 16) & 0xFF)], 8) ^ Self.ror(te[Int((s0 >> 8) & 0xFF)], 16) ^ Self.ror(te[Int(s1 & 0xFF)], 24) ^ ek[4 * r + 2]
+            let t3 = te[Int(s3 >> 24)] ^ Self.ror(te[Int((s0 >> 16) & 0xFF)], 8) ^ Self.ror(te[Int((s1 >> 8) & 0xFF)], 16) ^ Self.ror(te[Int(s2 & 0xFF)], 24) ^ ek[4 * r + 3]
+            s0 = t0; s1 = t1; s2 = t2; s3 = t3
         }
+        let k = 4 * rounds
+        @inline(__always) func last(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> UInt32 {
+            UInt32(sb[Int(a >> 24)]) << 24 | UInt32(sb[Int((b >> 16) & 0xFF)]) << 16 | UInt32(sb[Int((c >> 8) & 0xFF)]) << 8 | UInt32(sb[Int(d & 0xFF)])
+        }
+        Self.store(last(s0, s1, s2, s3) ^ ek[k], &b, 0)
+        Self.store(last(s1, s2, s3, s0) ^ ek[k + 1], &b, 4)
+        Self.store(last(s2, s3, s0, s1) ^ ek[k + 2], &b, 8)
+        Self.store(last(s3, s0, s1, s2) ^ ek[k + 3], &b, 12)
     }
 
     func decryptBlock(_ b: inout [UInt8]) {
-        addRoundKey(&b, rounds)
-        for r in stride(from: rounds - 1, through: 0, by: -1) {
-            invShiftRows(&b)
-            for i in 0..<16 { b[i] = Self.inv[Int(b[i])] }
-            addRoundKey(&b, r)
-            if r != 0 { invMixColumns(&b) }
+        let td = Self.td, ib = Self.inv
+        var s0 = Self.load(b, 0) ^ dk[0], s1 = Self.load(b, 4) ^ dk[1], s2 = Self.load(b, 8) ^ dk[2], s3 = Self.load(b, 12) ^ dk[3]
+        for r in 1..<rounds {
+            let t0 = td[Int(s0 >> 24)] ^ Self.ror(td[Int((s3 >> 16) & 0xFF)], 8) ^ Self.ror(td[Int((s2 >> 8) & 0xFF)], 16) ^ Self.ror(td[Int(s1 & 0xFF)], 24) ^ dk[4 * r]
+            let t1 = td[Int(s1 >> 24)] ^ Self.ror(td[Int((s0 >> 16) & 0xFF)], 8) ^ Self.ror(td[Int((s3 >> 8) & 0xFF)], 16) ^ Self.ror(td[Int(s2 & 0xFF)], 24) ^ dk[4 * r + 1]
+            let t2 = td[Int(s2 >> 24)] ^ Self.ror(td[Int((s1 >> 16) & 0xFF)], 8) ^ Self.ror(td[Int((s0 >> 8) & 0xFF)], 16) ^ Self.ror(td[Int(s3 & 0xFF)], 24) ^ dk[4 * r + 2]
+            let t3 = td[Int(s3 >> 24)] ^ Self.ror(td[Int((s2 >> 16) & 0xFF)], 8) ^ Self.ror(td[Int((s1 >> 8) & 0xFF)], 16) ^ Self.ror(td[Int(s0 & 0xFF)], 24) ^ dk[4 * r + 3]
+            s0 = t0; s1 = t1; s2 = t2; s3 = t3
         }
-    }
-
-    private func addRoundKey(_ b: inout [UInt8], _ r: Int) { for i in 0..<16 { b[i] ^= w[16 * r + i] } }
-    private func shiftRows(_ b: inout [UInt8]) {
-        let c = b
-        for col in 0..<4 { for row in 0..<4 { b[4 * col + row] = c[4 * ((col + row) % 4) + row] } }
-    }
-    private func invShiftRows(_ b: inout [UInt8]) {
-        let c = b
-        for col in 0..<4 { for row in 0..<4 { b[4 * ((col + row) % 4) + row] = c[4 * col + row] } }
-    }
-    private func mixColumns(_ b: inout [UInt8]) {
-        for c in 0..<4 {
-            let a0 = b[4 * c], a1 = b[4 * c + 1], a2 = b[4 * c + 2], a3 = b[4 * c + 3]
-            b[4 * c] = Self.xtime(a0) ^ (Self.xtime(a1) ^ a1) ^ a2 ^ a3
-            b[4 * c + 1] = a0 ^ Self.xtime(a1) ^ (Self.xtime(a2) ^ a2) ^ a3
-            b[4 * c + 2] = a0 ^ a1 ^ Self.xtime(a2) ^ (Self.xtime(a3) ^ a3)
-            b[4 * c + 3] = (Self.xtime(a0) ^ a0) ^ a1 ^ a2 ^ Self.xtime(a3)
+        let k = 4 * rounds
+        @inline(__always) func last(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> UInt32 {
+            UInt32(ib[Int(a >> 24)]) << 24 | UInt32(ib[Int((b >> 16) & 0xFF)]) << 16 | UInt32(ib[Int((c >> 8) & 0xFF)]) << 8 | UInt32(ib[Int(d & 0xFF)])
         }
-    }
-    private func invMixColumns(_ b: inout [UInt8]) {
-        for c in 0..<4 {
-            let a0 = b[4 * c], a1 = b[4 * c + 1], a2 = b[4 * c + 2], a3 = b[4 * c + 3]
-            b[4 * c] = Self.mul(a0, 14) ^ Self.mul(a1, 11) ^ Self.mul(a2, 13) ^ Self.mul(a3, 9)
-            b[4 * c + 1] = Self.mul(a0, 9) ^ Self.mul(a1, 14) ^ Self.mul(a2, 11) ^ Self.mul(a3, 13)
-            b[4 * c + 2] = Self.mul(a0, 13) ^ Self.mul(a1, 9) ^ Self.mul(a2, 14) ^ Self.mul(a3, 11)
-            b[4 * c + 3] = Self.mul(a0, 11) ^ Self.mul(a1, 13) ^ Self.mul(a2, 9) ^ Self.mul(a3, 14)
-        }
+        Self.store(last(s0, s3, s2, s1) ^ dk[k], &b, 0)
+        Self.store(last(s1, s0, s3, s2) ^ dk[k + 1], &b, 4)
+        Self.store(last(s2, s1, s0, s3) ^ dk[k + 2], &b, 8)
+        Self.store(last(s3, s2, s1, s0) ^ dk[k + 3], &b, 12)
     }
 
     /// CBC encryption without padding (input must be a multiple of 16).
