@@ -77,6 +77,8 @@ public actor SealToken {
     private var loggingIn = false
     private var everLoggedIn = false
     private var closed = false
+    /// The last failed login through the provider: sticky, so a wrong PIN is never tried again by itself.
+    private var loginFailure: TokenError?
     private var waiters: [CheckedContinuation<Void, Error>] = []
     private var monitorTask: Task<Void, Never>?
     private var pollTask: Task<Void, Never>?
@@ -181,6 +183,7 @@ public actor SealToken {
         if !present { throw TokenError(.tokenRemoved, "the token is not present; insert it before logging in") }
         do {
             try performLogin(pin: pin)
+            loginFailure = nil
         } catch {
             failWaiters(error)
             throw error
@@ -272,6 +275,9 @@ public actor SealToken {
             if closed { throw TokenError(.closed, "the token was closed") }
             if present && loggedIn { return }
             if present && !loggedIn && !loggingIn {
+                if let loginFailure {
+                    throw TokenError(loginFailure.code, loginFailure.message + "; not retrying: log in again explicitly", ckr: loginFailure.ckr, pinFlags: loginFailure.pinFlags, context: loginFailure.context)
+                }
                 if pinProvider != nil {
                     startProviderLogin(reason: everLoggedIn ? .reinserted : .initialLogin)
                 } else if !everLoggedIn {
@@ -295,8 +301,12 @@ public actor SealToken {
             let pin = try await provider.pin(for: PINRequest(tokenLabel: tokenLabel, tokenSerial: tokenSerial, reason: reason, flags: flags))
             guard present, !closed else { resumeWaitersIfReady(); return }
             try performLogin(pin: pin)
+        } catch let e as TokenError where e.code == .tokenRemoved {
+            logger.warning("token went away during login; waiting for it")
+            tokenWentAway()
         } catch {
             logger.error("token login failed", metadata: ["error": "\(error)"])
+            loginFailure = (error as? TokenError) ?? TokenError(.pinSourceFailed, "the PIN could not be obtained: \(error)")
             // Never retried: signers get the error; the next call to login(pin:) or sign may try again.
             failWaiters(error)
         }
@@ -468,6 +478,29 @@ public actor SealToken {
         case .serviceUnavailable: cardRemoved()
         default: break
         }
+    }
+
+    /// Checks a signature against the certificate's public key (libcrypto). For self-checks after
+    /// signing and for tests; `signature` is what `sign` returned (DER for ECDSA).
+    public nonisolated func verify(_ signature: [UInt8], message: [UInt8], algorithm: SigningAlgorithm) -> Bool {
+        let kind: Int32 = switch algorithm { case .rsaPKCS1v15: 1; case .rsaPSS: 2; case .ecdsa: 3 }
+        let rc = publicKeyDER.withUnsafeBufferPointer { k in
+            message.withUnsafeBufferPointer { m in
+                signature.withUnsafeBufferPointer { sg in
+                    sb_verify(kind, algorithm.hash.bits, k.baseAddress, k.count, m.baseAddress, m.count, sg.baseAddress, sg.count)
+                }
+            }
+        }
+        return rc == 1
+    }
+
+    /// The signing mechanisms the token offers (CKF_SIGN), as found at open.
+    public var signingMechanisms: [String] { mechanisms.sorted().map(PKCS11.name(ofMechanism:)) }
+
+    /// Test hook: pretend the token offers only these mechanisms.
+    func limitMechanisms(to allowed: Set<UInt>) {
+        mechanisms = mechanisms.intersection(allowed)
+        plans.removeAll()
     }
 
     /// Replaces the PIN provider (e.g. the CLI's prompt).

@@ -38,3 +38,50 @@ enum Fixture {
         return v.status == 0 && v.out.contains("Verified OK")
     }
 }
+
+extension Fixture {
+    /// A second, fresh module instance on the same SoftHSM files (SoftHSM reads its token files at
+    /// C_Initialize; an extra environment entry makes `PKCS11Module.load` map a private copy).
+    static func freshConfiguration(_ info: DevTokenInfo, allowFinalTry: Bool = false) -> TokenConfiguration {
+        var c = info.configuration
+        c.moduleEnvironment["SEALBATCH_TEST_INSTANCE"] = UUID().uuidString
+        c.allowFinalTry = allowFinalTry
+        return c
+    }
+
+    /// Sets the token-flags word SoftHSM keeps in the token's `token.object` file (attribute
+    /// CKA_OS_TOKENFLAGS 0x8000534B, an 8-byte big-endian value). SoftHSM 2.6 never locks a user PIN
+    /// by itself, so a locked / final-try token is made by writing the flags a real token would report.
+    static func setTokenFlags(_ info: DevTokenInfo, add: UInt) throws {
+        let tokens = info.directory.appendingPathComponent("softhsm-tokens")
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: tokens.path)
+        var patched = 0
+        for d in dirs {
+            let f = tokens.appendingPathComponent(d).appendingPathComponent("token.object")
+            guard var bytes = try? [UInt8](Data(contentsOf: f)) else { continue }
+            let marker: [UInt8] = [0, 0, 0, 0, 0x80, 0, 0x53, 0x4b, 0, 0, 0, 0, 0, 0, 0, 2]
+            guard let i = (0...(bytes.count - marker.count - 8)).first(where: { Array(bytes[$0..<($0 + marker.count)]) == marker }) else { continue }
+            let at = i + marker.count
+            var v: UInt = 0
+            for k in 0..<8 { v = v << 8 | UInt(bytes[at + k]) }
+            v |= add
+            for k in 0..<8 { bytes[at + k] = UInt8((v >> (56 - 8 * k)) & 0xff) }
+            try Data(bytes).write(to: f)
+            patched += 1
+        }
+        #expect(patched == 1)
+    }
+
+    /// A PIN provider that counts how often it is asked.
+    actor CountingProvider: PINProvider {
+        let text: String
+        private(set) var asked = 0
+        private(set) var reasons: [PINRequestReason] = []
+        init(_ text: String) { self.text = text }
+        func pin(for request: PINRequest) async throws -> PIN {
+            asked += 1
+            reasons.append(request.reason)
+            return PIN(text)
+        }
+    }
+}
