@@ -179,7 +179,13 @@ public final class PKCS11Module: @unchecked Sendable {
         }
         var fl: CK_FUNCTION_LIST_PTR? = nil
         var err: UnsafePointer<CChar>? = nil
-        guard let h = sb_p11_load(loadPath, &fl, &err), let fl else {
+        let handle = sb_p11_load(loadPath, &fl, &err)
+        if loadPath != real {
+            // The mapping outlives the file: remove the private copy at once so nothing is left behind.
+            try? FileManager.default.removeItem(atPath: loadPath)
+            try? FileManager.default.removeItem(at: URL(fileURLWithPath: loadPath).deletingLastPathComponent())
+        }
+        guard let h = handle, let fl else {
             let why = err.map { String(cString: $0) } ?? "unknown error"
             throw TokenError(.moduleLoadFailed, "could not load the PKCS#11 module \(path): \(why)", context: path)
         }

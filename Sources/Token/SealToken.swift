@@ -449,8 +449,40 @@ public actor SealToken {
         return true
     }
 
+    /// Without a PC/SC reader: watch the slot (PKCS#11 slot events where the module has them,
+    /// else the slot's token-present flag) so a removal is noticed even between signatures.
+    private func startSlotWatch() {
+        let interval = configuration.pollInterval
+        monitorTask = Task { [weak self] in
+            var eventsSupported = true
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(max(interval, 0.05) * 1000)))
+                guard let self else { return }
+                eventsSupported = await self.checkSlot(useEvents: eventsSupported)
+            }
+        }
+    }
+
+    /// One look at the slot; returns whether slot events are supported.
+    private func checkSlot(useEvents: Bool) -> Bool {
+        guard present, !closed else { return useEvents }
+        var supported = useEvents
+        if useEvents {
+            do {
+                guard try module.pollSlotEvent() != nil else { return true }
+            } catch {
+                supported = false
+            }
+        }
+        if let info = try? module.slotInfo(slot), !info.tokenPresent {
+            logger.warning("token removed from its slot; signatures wait until it is back", metadata: ["slot": "\(slot)"])
+            tokenWentAway()
+        }
+        return supported
+    }
+
     private func startPresenceMonitoring() {
-        guard let reader = configuration.presenceReader else { return }
+        guard let reader = configuration.presenceReader else { startSlotWatch(); return }
         let (stream, cont) = AsyncStream<PCSCEvent>.makeStream()
         let monitor = PCSCMonitor { event in cont.yield(event) }
         pcsc = monitor
