@@ -46,6 +46,11 @@ public enum TokenPresence: String, Sendable, Hashable {
 /// in once per run; every signature is timed and counted. When the token goes away mid-batch,
 /// `sign` calls wait (they do not fail) until the token is back and logged in again.
 public actor SealToken {
+    /// PKCS#11 work runs on this serial queue, not on Swift's cooperative pool: a slow token never
+    /// blocks other tasks' threads, and the module sees one thread at a time.
+    private let executor = TokenQueueExecutor(queue: DispatchQueue(label: "sealbatch.token"))
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     /// The configuration it was opened with.
     public nonisolated let configuration: TokenConfiguration
     /// The loaded module.
@@ -79,7 +84,8 @@ public actor SealToken {
     private var closed = false
     /// The last failed login through the provider: sticky, so a wrong PIN is never tried again by itself.
     private var loginFailure: TokenError?
-    private var waiters: [CheckedContinuation<Void, Error>] = []
+    private var waiters: [UInt64: CheckedContinuation<Void, Error>] = [:]
+    private var nextWaiter: UInt64 = 0
     private var monitorTask: Task<Void, Never>?
     private var pollTask: Task<Void, Never>?
     private var pcsc: PCSCMonitor?
@@ -284,7 +290,14 @@ public actor SealToken {
                     throw TokenError(.pinRequired, "the token is not logged in; supply the PIN (prompt, --pin-fd or --pin-file)")
                 }
             }
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in waiters.append(c) }
+            try Task.checkCancellation()
+            nextWaiter += 1
+            let id = nextWaiter
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in waiters[id] = c }
+            } onCancel: {
+                Task { await self.cancelWaiter(id) }
+            }
         }
     }
 
@@ -312,20 +325,24 @@ public actor SealToken {
         }
     }
 
+    private func cancelWaiter(_ id: UInt64) {
+        waiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
+    }
+
     private func resumeWaitersIfReady() {
         guard present && loggedIn else { return }
         let w = waiters; waiters.removeAll()
-        for c in w { c.resume() }
+        for c in w.values { c.resume() }
     }
 
     private func wakeWaiters() {
         let w = waiters; waiters.removeAll()
-        for c in w { c.resume() }
+        for c in w.values { c.resume() }
     }
 
     private func failWaiters(_ error: Error) {
         let w = waiters; waiters.removeAll()
-        for c in w { c.resume(throwing: error) }
+        for c in w.values { c.resume(throwing: error) }
     }
 
     // MARK: - Signing
@@ -543,4 +560,15 @@ public actor SealToken {
 final class PINBox: @unchecked Sendable {
     let pin: PIN
     init(_ pin: consuming PIN) { self.pin = pin }
+}
+
+/// A serial executor on a Dispatch queue (the GRDB `DispatchQueueActor` shape).
+final class TokenQueueExecutor: SerialExecutor, @unchecked Sendable {
+    private let queue: DispatchQueue
+    init(queue: DispatchQueue) { self.queue = queue }
+    func enqueue(_ job: UnownedJob) {
+        queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+    func checkIsolated() { dispatchPrecondition(condition: .onQueue(queue)) }
 }
