@@ -8,9 +8,16 @@ enum Fixture {
     static let pinText = "123456"
     static var pin: PIN { PIN(pinText) }
 
+    /// A temp directory removed when the test process exits.
+    static func tempDir(_ label: String = "sealbatch-token") throws -> URL {
+        let dir = try TestSupport.tempDir(label)
+        Cleanup.shared.add(dir)
+        return dir
+    }
+
     /// A fresh dev token in its own temp directory.
     static func devToken(_ keyType: DevToken.KeyType = .rsa2048, alwaysAuthenticate: Bool = false, label: String = "test") throws -> DevTokenInfo {
-        let dir = try TestSupport.tempDir("sealbatch-token")
+        let dir = try tempDir()
         return try DevToken.create(in: dir, label: label, keyType: keyType, pin: pin, alwaysAuthenticate: alwaysAuthenticate)
     }
 
@@ -83,5 +90,22 @@ extension Fixture {
             reasons.append(request.reason)
             return PIN(text)
         }
+    }
+}
+
+/// Removes the tests' temp directories at process exit (SoftHSM keeps files open until then).
+final class Cleanup: @unchecked Sendable {
+    static let shared: Cleanup = {
+        let c = Cleanup()
+        atexit { Cleanup.shared.removeAll() }
+        return c
+    }()
+    private let lock = NSLock()
+    private var dirs: [URL] = []
+    func add(_ url: URL) { lock.lock(); dirs.append(url); lock.unlock() }
+    func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        for d in dirs { try? FileManager.default.removeItem(at: d) }
+        dirs.removeAll()
     }
 }

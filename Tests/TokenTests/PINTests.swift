@@ -70,7 +70,7 @@ struct PINTests {
 
     @Test func pinIsNeverWrittenToTheWorkspace() throws {
         let secret = "s3cr3t-PIN-4711"
-        let dir = try TestSupport.tempDir("sealbatch-token")
+        let dir = try Fixture.tempDir("sealbatch-token")
         _ = try DevToken.create(in: dir, label: "nopin", keyType: .ecP256, pin: PIN(secret))
         let e = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)!
         var files = 0
@@ -94,7 +94,7 @@ struct PINTests {
     }
 
     @Test func pinFileReadableByOthersIsRefused() throws {
-        let dir = try TestSupport.tempDir("sealbatch-pin")
+        let dir = try Fixture.tempDir("sealbatch-pin")
         let f = dir.appendingPathComponent("pin")
         try Data("2468\n".utf8).write(to: f)
         chmod(f.path, 0o644)

@@ -51,7 +51,7 @@ struct RecoveryAndCLITests {
             if TestSupport.toolsRequired { Issue.record("sealbatch binary not built at \(bin.path)") }
             return
         }
-        let dir = try TestSupport.tempDir("sealbatch-token-cli")
+        let dir = try Fixture.tempDir("sealbatch-token-cli")
         let pinFile = dir.appendingPathComponent("pin")
         try Data("7391\n".utf8).write(to: pinFile)
         chmod(pinFile.path, 0o600)

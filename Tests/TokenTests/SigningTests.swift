@@ -165,7 +165,7 @@ struct TokenSigningTests {
     }
 
     @Test func devTokenIsReusedForTheSameLabelAndWritesAUsableConfiguration() async throws {
-        let dir = try TestSupport.tempDir("sealbatch-token")
+        let dir = try Fixture.tempDir("sealbatch-token")
         let a = try DevToken.create(in: dir, label: "reuse", keyType: .ecP256, pin: Fixture.pin)
         let b = try DevToken.create(in: dir, label: "reuse", keyType: .ecP256, pin: Fixture.pin)
         #expect(try DevToken.derFromPEM(a.certificate) == DevToken.derFromPEM(b.certificate))
