@@ -38,6 +38,8 @@ public struct AuditVerification: Sendable, Equatable, CustomStringConvertible {
         case checkpointMismatch = "checkpoint-mismatch"
         /// A checkpoint's signature does not verify, or its signer is not a registered audit key.
         case checkpointSignatureInvalid = "checkpoint-signature-invalid"
+        /// A checkpoint recorded in the head file outside the database is missing from the database.
+        case checkpointMissing = "checkpoint-missing"
     }
     /// True when every record and checkpoint checks out.
     public var ok: Bool { problem == nil }
@@ -83,9 +85,38 @@ public final class AuditLog: Sendable {
     /// Meta key listing accepted checkpoint signer fingerprints (comma separated SHA-256 hex).
     public static let signersMetaKey = "audit.signers"
 
+    /// A file outside the database holding a copy of the latest checkpoint (`<registry>.audit-head.json`):
+    /// deleting the latest checkpoint together with the records after the previous one is then detected.
+    public let headFile: URL?
+
     /// Creates the log over a store.
-    public init(store: any GovernanceStore, signer: (any AuditCheckpointSigner)? = nil, checkpointInterval: Int = 100) {
-        self.store = store; self.signer = signer; self.checkpointInterval = max(1, checkpointInterval)
+    public init(store: any GovernanceStore, signer: (any AuditCheckpointSigner)? = nil, checkpointInterval: Int = 100, headFile: URL? = nil) {
+        self.store = store; self.signer = signer; self.checkpointInterval = max(1, checkpointInterval); self.headFile = headFile
+    }
+
+    struct Head: Codable {
+        var id: Int64
+        var seq: Int64
+        var hash: String
+        var timeMs: Int64
+        var signer: String
+        var signature: String
+    }
+
+    func writeHead(_ c: AuditCheckpoint) throws {
+        guard let headFile else { return }
+        let h = Head(id: c.id, seq: c.seq, hash: c.recordHash, timeMs: Int64((c.time.timeIntervalSince1970 * 1000).rounded()),
+                     signer: Data(c.signerCertificateDER).base64EncodedString(), signature: Data(c.signature).base64EncodedString())
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try enc.encode(h).write(to: headFile, options: .atomic)
+    }
+
+    func readHead() -> AuditCheckpoint? {
+        guard let headFile, let data = try? Data(contentsOf: headFile), let h = try? JSONDecoder().decode(Head.self, from: data),
+              let signer = Data(base64Encoded: h.signer), let sig = Data(base64Encoded: h.signature) else { return nil }
+        return AuditCheckpoint(id: h.id, seq: h.seq, recordHash: h.hash, time: Date(timeIntervalSince1970: Double(h.timeMs) / 1000),
+                               signerCertificateDER: Array(signer), signature: Array(sig))
     }
 
     /// The hash of an empty chain's predecessor.
@@ -149,8 +180,10 @@ public final class AuditLog: Sendable {
         let statement = AuditCheckpoint.statement(seq: last.seq, recordHash: last.hash, time: t)
         let sig = try await signer.sign(statement)
         try registerSigner(signer.certificateDER)
-        return try store.insertCheckpoint(AuditCheckpoint(id: 0, seq: last.seq, recordHash: last.hash, time: t,
-                                                          signerCertificateDER: signer.certificateDER, signature: sig))
+        let c = try store.insertCheckpoint(AuditCheckpoint(id: 0, seq: last.seq, recordHash: last.hash, time: t,
+                                                           signerCertificateDER: signer.certificateDER, signature: sig))
+        try writeHead(c)
+        return c
     }
 
     /// Adds a certificate to the accepted checkpoint signers.
@@ -200,8 +233,10 @@ public final class AuditLog: Sendable {
             v.recordsChecked += 1
         }
         let lastSeq = expectedSeq - 1
-        // 2. the checkpoints
-        for c in checkpoints {
+        // 2. the checkpoints, then the head file's copy of the latest one (it survives deletions in the database)
+        let head = readHead()
+        let all = checkpoints + (head.map { [$0] } ?? [])
+        for c in all {
             let signerFP = DetachedSignature.hex(DetachedSignature.sha256(c.signerCertificateDER))
             guard accepted.contains(signerFP) else {
                 return fail(.checkpointSignatureInvalid, nil, "checkpoint \(c.id) is signed by a key that is not a registered audit key", checkpoint: c.id)
@@ -222,6 +257,12 @@ public final class AuditLog: Sendable {
             }
             v.checkpointsChecked += 1
             v.lastCheckpointedSeq = max(v.lastCheckpointedSeq, c.seq)
+        }
+        if let head {
+            v.checkpointsChecked -= 1
+            if !checkpoints.contains(where: { $0.seq >= head.seq }) {
+                return fail(.checkpointMissing, nil, "the latest checkpoint (records up to \(head.seq), kept in \(headFile?.lastPathComponent ?? "the head file")) was removed from the database")
+            }
         }
         v.uncheckpointedRecords = Int(lastSeq - v.lastCheckpointedSeq)
         return v

@@ -42,9 +42,11 @@ public final class Registry: Sendable {
 
     /// Creates a registry over a store; `auditSigner` signs audit checkpoints.
     public init(store: any GovernanceStore, auditSigner: (any AuditCheckpointSigner)? = nil, checkpointInterval: Int = 100,
-                logger: Logger = Logger(label: "sealbatch.governance")) {
+                auditHeadFile: URL? = nil, logger: Logger = Logger(label: "sealbatch.governance")) {
         self.store = store
-        self.audit = AuditLog(store: store, signer: auditSigner, checkpointInterval: checkpointInterval)
+        var head = auditHeadFile
+        if head == nil, let sqlite = store as? SQLiteGovernanceStore { head = URL(fileURLWithPath: sqlite.path + ".audit-head.json") }
+        self.audit = AuditLog(store: store, signer: auditSigner, checkpointInterval: checkpointInterval, headFile: head)
         self.logger = logger
     }
 

@@ -32,7 +32,9 @@ struct ApproveCommand: AsyncParsableCommand {
                 let url = URL(fileURLWithPath: f)
                 guard FileManager.default.isReadableFile(atPath: f) else { throw GovCLI.Failure(2, "cannot read \(f)") }
                 let sha = DetachedSignature.hex(try DetachedSignature.sha256(fileAt: url))
-                let head = (try? FileHandle(forReadingFrom: url).readToEnd()) ?? nil
+                // page count: best effort, only for files up to 64 MiB (the manifest binds the hash, not the count)
+                let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? nil
+                let head = (size ?? Int.max) <= 64 << 20 ? ((try? FileHandle(forReadingFrom: url).readToEnd()) ?? nil) : nil
                 docs.append(ApprovalManifest.Document(sha256: sha, name: url.lastPathComponent, pages: head.flatMap { GovCLI.pageCount(Array($0)) }))
             }
             guard let identity = try auth.identity() else { throw GovCLI.Failure(2, "give --key FILE.p12") }

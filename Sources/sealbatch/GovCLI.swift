@@ -17,22 +17,15 @@ struct GovRegistryOptions: ParsableArguments {
     var auditKey: String?
 
     /// The registry file path.
-    var path: String {
-        if let registry { return registry }
-        if let home = ProcessInfo.processInfo.environment["SEALBATCH_HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home).appendingPathComponent("sealbatch-registry.sqlite").path
-        }
-        return "sealbatch-registry.sqlite"
-    }
+    var path: String { registry ?? GovernanceWorkspace.defaultRegistryPath() }
 
     /// The audit key file path.
-    var auditKeyPath: String { auditKey ?? ProcessInfo.processInfo.environment["SEALBATCH_AUDIT_KEY"] ?? path + ".audit-key.pem" }
+    var auditKeyPath: String { auditKey ?? GovernanceWorkspace.defaultAuditKeyPath(registryPath: path) }
 
     /// Loads the audit key if present.
     func auditSigner() throws -> IdentityCheckpointSigner? {
         guard FileManager.default.fileExists(atPath: auditKeyPath) else { return nil }
-        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: auditKeyPath)))
-        do { return IdentityCheckpointSigner(try DetachedSignature.Identity.pem(key: bytes, certificate: bytes)) } catch {
+        do { return try GovernanceWorkspace.auditSigner(pemFile: auditKeyPath) } catch {
             throw GovCLI.Failure(2, "the audit key \(auditKeyPath) is not readable: \(error)")
         }
     }

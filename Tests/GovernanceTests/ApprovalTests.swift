@@ -193,6 +193,63 @@ import TestSupport
         #expect(refusal { try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", at: w.now) } == .malformedManifest)
     }
 
+    @Test func concurrentConsumersFromSeparateConnectionsNeverExceedTheUseCount() async throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let docs = World.documents(6)
+        let signed = try w.approve(docs.map(\.doc), uses: 3)
+        var grants: [ApprovalGrant] = []
+        for (i, d) in docs.enumerated() {
+            grants.append(try w.book.admit(documentSHA256: d.doc.sha256, seal: World.sealID, user: "clerk", manifest: signed, job: "job\(i)", at: w.now))
+        }
+        // six "processes" (own connections to the same file) race to consume
+        let path = w.path
+        let now = w.now
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for g in grants {
+                group.addTask {
+                    guard let store = try? SQLiteGovernanceStore(path: path) else { return false }
+                    let book = ApprovalBook(registry: Registry(store: store))
+                    do { try book.consume(g, at: now); return true } catch { return false }
+                }
+            }
+            var out: [Bool] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        #expect(results.filter { $0 }.count == 3)
+        #expect(try w.book.show(signed.manifest.id)?.1.count == 3)
+        #expect(try w.registry.audit.verify().ok)
+    }
+
+    @Test func mutatedManifestFilesAreRefusedNeverCrash() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let docs = World.documents(1)
+        let good = try w.approve([docs[0].doc]).fileBytes()
+        var rng = SplitMix(seed: 0x5EA1)
+        var admitted = 0
+        for i in 0..<300 {
+            var b = good
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let pos = Int(rng.next() % UInt64(b.count))
+                switch rng.next() % 3 {
+                case 0: b[pos] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: b.remove(at: pos)
+                default: b.insert(UInt8(truncatingIfNeeded: rng.next()), at: pos)
+                }
+            }
+            if i % 50 == 0 { b = Array(b.prefix(Int(rng.next() % UInt64(b.count)))) }
+            do {
+                let m = try SignedApprovalManifest.parse(b)
+                _ = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: m, job: "f\(i)", at: w.now)
+                admitted += 1 // base64 mutations that decode to the same bytes, or whitespace
+            } catch is ApprovalRefusal {
+            }
+        }
+        #expect(admitted < 300)
+    }
+
     @Test func everyRefusalIsAuditedWithItsReasonCode() throws {
         guard try TestSupport.haveTool("openssl") else { return }
         let w = try World()
@@ -202,5 +259,18 @@ import TestSupport
         #expect(recs.last?.entry.outcome == .refused)
         #expect(recs.last?.entry.reason == ApprovalRefusal.Code.notListed.rawValue)
         #expect(recs.last?.entry.documentsBefore == [docs[0].doc.sha256])
+    }
+}
+
+/// Deterministic PRNG for mutation tests.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
     }
 }

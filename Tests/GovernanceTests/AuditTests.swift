@@ -84,6 +84,25 @@ import TestSupport
         #expect(v.firstBadRecord == last - 2)
     }
 
+    @Test func detectsTruncationThatAlsoDeletesTheLatestCheckpoint() async throws {
+        guard try TestSupport.haveTool("sqlite3") else { return }
+        let w = try await worldWithHistory()
+        let covered = try #require(try w.registry.store.checkpoints().last?.seq)
+        for i in 0..<4 { try w.registry.audit.append(AuditEntry(actor: "clerk", action: "stamp", detail: "late \(i)")) }
+        try await w.registry.audit.checkpoint()
+        // remove the last checkpoint and every record after the previous one: the database alone looks consistent
+        try w.sqlite("DELETE FROM audit_checkpoint WHERE id = (SELECT max(id) FROM audit_checkpoint); DELETE FROM audit WHERE seq > \(covered)")
+        #expect(try AuditLog(store: w.registry.store, headFile: nil).verify().ok)
+        // the head file outside the database still knows
+        let v = try w.registry.audit.verify()
+        #expect(v.problem == .truncated)
+        #expect(v.firstBadRecord == covered + 1)
+        // deleting only the latest checkpoint is noticed too
+        let w2 = try await worldWithHistory()
+        try w2.sqlite("DELETE FROM audit_checkpoint")
+        #expect(try w2.registry.audit.verify().problem == .checkpointMissing)
+    }
+
     @Test func detectsForgedOrForeignCheckpoint() async throws {
         guard try TestSupport.haveTool("sqlite3") else { return }
         let w = try await worldWithHistory()
