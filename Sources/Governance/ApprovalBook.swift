@@ -181,8 +181,8 @@ public final class ApprovalBook: Sendable {
             if manifest.manifest.seal != sealID {
                 throw ApprovalRefusal(.wrongSeal, "approval \(manifest.manifest.id) is for seal \(manifest.manifest.seal), not \(sealID)", approval: manifest.manifest.id)
             }
-            let rec = try register(manifest, at: time)
-            return try check(rec, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time)
+            let rec = try register(manifest, at: time) // verifies the manifest
+            return try check(rec, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time, verified: true)
         }
         let candidates: [ApprovalRecord]
         do { candidates = try store.approvals(listing: sha).filter { $0.seal == sealID } } catch {
@@ -205,11 +205,12 @@ public final class ApprovalBook: Sendable {
 
     /// All checks of one registered approval against one document.
     func check(_ rec: ApprovalRecord, sha: String, fileName: String?, sealID: String, user: String, job: String,
-               at time: Date) throws(ApprovalRefusal) -> ApprovalGrant {
-        // the stored manifest is re-verified: the registry file may have been tampered with
-        let m: ApprovalManifest
-        do { m = try ApprovalManifest.decode(rec.payload) } catch { throw error }
-        try verifyManifest(SignedApprovalManifest(manifest: m, payload: rec.payload, signature: rec.signature.isEmpty ? nil : rec.signature), at: time)
+               at time: Date, verified: Bool = false) throws(ApprovalRefusal) -> ApprovalGrant {
+        // the stored manifest is re-verified (unless `register` just did): the registry file may have been tampered with
+        let m = try ApprovalManifest.decode(rec.payload)
+        if !verified {
+            try verifyManifest(SignedApprovalManifest(manifest: m, payload: rec.payload, signature: rec.signature.isEmpty ? nil : rec.signature), at: time)
+        }
         guard m.seal == sealID else {
             throw ApprovalRefusal(.wrongSeal, "approval \(m.id) is for seal \(m.seal), not \(sealID)", approval: m.id)
         }
@@ -274,8 +275,10 @@ public final class ApprovalBook: Sendable {
             guard rec.status == .active else {
                 throw ApprovalRefusal(.revoked, "approval \(grant.approval) was revoked", approval: grant.approval)
             }
+            // the limit comes from the signed bytes, not from a column someone could edit
+            let limit = (try? ApprovalManifest.decode(rec.payload).uses) ?? 0
             outcome = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
-                                                      user: grant.user, usedAt: time), limit: rec.uses)
+                                                      user: grant.user, usedAt: time), limit: min(limit, rec.uses))
         } catch let r as ApprovalRefusal { throw r } catch {
             throw ApprovalRefusal(.storage, "cannot record the use of approval \(grant.approval): \(error)", approval: grant.approval)
         }
