@@ -81,7 +81,7 @@ public final class ApprovalBook: Sendable {
     }
 
     func registrationRefusal(_ signed: SignedApprovalManifest, at time: Date) -> ApprovalRefusal? {
-        do { _ = try register(signed, at: time); return nil } catch { return error }
+        do { _ = try registerUnaudited(signed, at: time); return nil } catch { return error }
     }
 
     // MARK: - Checking manifests
@@ -126,9 +126,30 @@ public final class ApprovalBook: Sendable {
         }
     }
 
-    /// Verifies a manifest and stores it (idempotent). A different manifest with the same id is refused.
+    /// Verifies a manifest received from elsewhere (a hot folder, e-mail) and stores it (idempotent). A
+    /// different manifest with the same id is refused. New registrations and refusals are audited
+    /// (action `approval.register`).
     @discardableResult
     public func register(_ signed: SignedApprovalManifest, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalRecord {
+        let m = signed.manifest
+        let org = (try? store.seal(m.seal))?.organisation
+        let known = (try? store.approval(m.id)) != nil
+        do {
+            let rec = try registerUnaudited(signed, at: time)
+            if !known {
+                _ = try? registry.audit.append(AuditEntry(actor: m.approver, action: "approval.register", organisation: org, seal: m.seal,
+                                                          documentsBefore: m.documents.map(\.sha256), approval: m.id,
+                                                          detail: "approval \(m.id) by \(m.approver) for \(m.requester) registered"), at: time)
+            }
+            return rec
+        } catch {
+            _ = try? registry.audit.append(AuditEntry(actor: m.requester, action: "approval.register", organisation: org, seal: m.seal,
+                                                      approval: m.id, outcome: .refused, reason: error.code.rawValue, detail: error.detail), at: time)
+            throw error
+        }
+    }
+
+    func registerUnaudited(_ signed: SignedApprovalManifest, at time: Date) throws(ApprovalRefusal) -> ApprovalRecord {
         try verifyManifest(signed, at: time)
         let m = signed.manifest
         do {
@@ -181,7 +202,7 @@ public final class ApprovalBook: Sendable {
             if manifest.manifest.seal != sealID {
                 throw ApprovalRefusal(.wrongSeal, "approval \(manifest.manifest.id) is for seal \(manifest.manifest.seal), not \(sealID)", approval: manifest.manifest.id)
             }
-            let rec = try register(manifest, at: time) // verifies the manifest
+            let rec = try registerUnaudited(manifest, at: time) // verifies the manifest
             return try check(rec, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time, verified: true)
         }
         let candidates: [ApprovalRecord]

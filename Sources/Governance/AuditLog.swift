@@ -10,8 +10,15 @@ public protocol AuditCheckpointSigner: Sendable {
     func sign(_ statement: [UInt8]) async throws -> [UInt8]
 }
 
+/// A checkpoint signer that can sign without suspending (a key in memory): `AuditLog.append` then makes
+/// due checkpoints by itself.
+public protocol SynchronousAuditCheckpointSigner: AuditCheckpointSigner {
+    /// Detached CMS SignedData (SHA-256) over `statement`.
+    func signNow(_ statement: [UInt8]) throws -> [UInt8]
+}
+
 /// An `AuditCheckpointSigner` over a PKCS#12 / PEM identity (the workspace's audit key).
-public struct IdentityCheckpointSigner: AuditCheckpointSigner {
+public struct IdentityCheckpointSigner: SynchronousAuditCheckpointSigner {
     /// The key.
     public let identity: DetachedSignature.Identity
     /// Wraps an identity.
@@ -20,6 +27,8 @@ public struct IdentityCheckpointSigner: AuditCheckpointSigner {
     public var certificateDER: [UInt8] { identity.certificate.der }
     /// Signs.
     public func sign(_ statement: [UInt8]) async throws -> [UInt8] { try identity.sign(statement) }
+    /// Signs now.
+    public func signNow(_ statement: [UInt8]) throws -> [UInt8] { try identity.sign(statement) }
 }
 
 /// Result of `AuditLog.verify()`.
@@ -143,16 +152,35 @@ public final class AuditLog: Sendable {
         DetachedSignature.hex(DetachedSignature.sha256(canonicalBytes(seq: seq, time: time, entry: entry, prevHash: prevHash)))
     }
 
-    /// Appends a record (atomically, also across processes) and returns it.
+    /// Appends a record (atomically, also across processes) and returns it. With a synchronous signer a
+    /// due checkpoint (every `checkpointInterval` records) is made right away.
     @discardableResult
     public func append(_ entry: AuditEntry, at time: Date = Date()) throws -> AuditRecord {
         let t = Date(timeIntervalSince1970: (time.timeIntervalSince1970 * 1000).rounded() / 1000)
-        return try store.appendAudit { lastSeq, lastHash in
+        let rec = try store.appendAudit { lastSeq, lastHash in
             let seq = lastSeq + 1
             let prev = lastHash ?? Self.genesisHash
             return AuditRecord(seq: seq, time: t, entry: entry, prevHash: prev,
                                hash: Self.hash(seq: seq, time: t, entry: entry, prevHash: prev))
         }
+        if let sync = signer as? any SynchronousAuditCheckpointSigner, rec.seq % Int64(checkpointInterval) == 0 {
+            _ = try? checkpointNow(with: sync)
+        }
+        return rec
+    }
+
+    /// Signs a checkpoint over the last record now (synchronous signer), unless it is already covered.
+    @discardableResult
+    public func checkpointNow(with signer: any SynchronousAuditCheckpointSigner, at time: Date = Date()) throws -> AuditCheckpoint? {
+        guard let last = try store.lastAuditRecord() else { return nil }
+        if let c = try store.checkpoints().last, c.seq >= last.seq { return nil }
+        let t = Date(timeIntervalSince1970: (time.timeIntervalSince1970 * 1000).rounded() / 1000)
+        let sig = try signer.signNow(AuditCheckpoint.statement(seq: last.seq, recordHash: last.hash, time: t))
+        try registerSigner(signer.certificateDER)
+        let c = try store.insertCheckpoint(AuditCheckpoint(id: 0, seq: last.seq, recordHash: last.hash, time: t,
+                                                           signerCertificateDER: signer.certificateDER, signature: sig))
+        try writeHead(c)
+        return c
     }
 
     /// Appends and then makes a checkpoint if one is due.

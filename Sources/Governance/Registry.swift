@@ -50,9 +50,15 @@ public final class Registry: Sendable {
         self.logger = logger
     }
 
-    /// Opens the SQLite registry at `path`.
+    /// Opens the SQLite registry at `path`. Without `auditSigner`, the workspace audit key
+    /// (`$SEALBATCH_AUDIT_KEY` or `<path>.audit-key.pem`) is used when present.
     public convenience init(path: String, auditSigner: (any AuditCheckpointSigner)? = nil) throws {
-        self.init(store: try SQLiteGovernanceStore(path: path), auditSigner: auditSigner)
+        var signer = auditSigner
+        if signer == nil {
+            let keyPath = GovernanceWorkspace.defaultAuditKeyPath(registryPath: path)
+            if FileManager.default.fileExists(atPath: keyPath) { signer = try GovernanceWorkspace.auditSigner(pemFile: keyPath) }
+        }
+        self.init(store: try SQLiteGovernanceStore(path: path), auditSigner: signer)
     }
 
     // MARK: - Bootstrap and authentication

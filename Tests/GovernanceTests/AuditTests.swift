@@ -167,3 +167,33 @@ import TestSupport
         #expect(seen == ["doc 0", "doc 1", "doc 2"])
     }
 }
+
+@Suite struct WorkspaceTests {
+    @Test func pipelineOpensTheWorkspaceWithItsAuditKeyAndStampsAreCheckpointed() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        // the workspace audit key next to the registry, as `sealbatch org init` writes it
+        let audit = try DetachedSignature.Identity.selfSigned(commonName: "ws audit")
+        try Data(try audit.privateKeyPEM() + Array(audit.certificate.pem.utf8)).write(to: URL(fileURLWithPath: w.path + ".audit-key.pem"))
+        let registry = try GovernanceWorkspace.open(registryPath: w.path, checkpointInterval: 4)
+        #expect(registry.audit.signer?.certificateDER == audit.certificate.der)
+        #expect(try Registry(path: w.path).audit.signer?.certificateDER == audit.certificate.der)
+        let book = ApprovalBook(registry: registry)
+        let docs = World.documents(3)
+        _ = try w.approve(docs.map(\.doc))
+        for (i, d) in docs.enumerated() {
+            let g = try book.admit(documentSHA256: d.doc.sha256, fileName: d.doc.name, seal: World.sealID, user: "clerk", job: "p\(i)", at: w.now)
+            try book.consume(g, at: w.now)
+            try registry.audit.recordStamp(g, outputSHA256: String(repeating: "ab", count: 32), tokenSerial: "SOFTHSM-1", at: w.now)
+        }
+        let stamps = try registry.audit.query(AuditQuery(seal: World.sealID, action: "stamp"))
+        #expect(stamps.count == 3)
+        #expect(stamps.allSatisfy { $0.entry.tokenSerial == "SOFTHSM-1" && $0.entry.documentsAfter.count == 1 && $0.entry.organisation == "acme" })
+        // checkpoints were made by append itself (no async call)
+        let v = try registry.audit.verify()
+        #expect(v.ok, "\(v)")
+        #expect(v.checkpointsChecked >= 1)
+        #expect(v.uncheckpointedRecords < 4)
+        #expect(throws: GovernanceError.self) { try GovernanceWorkspace.open(registryPath: w.dir.appendingPathComponent("none.sqlite").path) }
+    }
+}
