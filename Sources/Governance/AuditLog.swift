@@ -227,8 +227,8 @@ public final class AuditLog: Sendable {
     /// Checks the whole log. `trustedSigners` (DER) pins the checkpoint keys; by default the audit
     /// signers registered in the store are accepted.
     public func verify(trustedSigners: [[UInt8]]? = nil) throws -> AuditVerification {
-        let records = try store.auditRecords(AuditQuery())
         let checkpoints = try store.checkpoints()
+        let wanted = Set(checkpoints.map(\.seq) + (readHead().map { [$0.seq] } ?? []))
         let accepted: Set<String> = try {
             if let trustedSigners { return Set(trustedSigners.map { DetachedSignature.hex(DetachedSignature.sha256($0)) }) }
             return Set((try store.meta(Self.signersMetaKey) ?? "").split(separator: ",").map(String.init))
@@ -243,8 +243,16 @@ public final class AuditLog: Sendable {
         // 1. the chain, record by record
         var prevHash = Self.genesisHash
         var expectedSeq: Int64 = 1
-        var bySeq: [Int64: String] = [:]
-        for r in records {
+        var bySeq: [Int64: String] = [:]  // only the hashes checkpoints refer to: memory stays flat
+        var cursor = Int64.min
+        while true {
+        let page = try store.auditRecords(AuditQuery(afterSeq: cursor, limit: 2000))
+        if page.isEmpty { break }
+        cursor = page.last!.seq
+        for r in page {
+            if r.seq < expectedSeq {
+                return fail(.chainBroken, r.seq, "record \(r.seq) does not belong to the chain (numbers start at 1): it was inserted")
+            }
             if r.seq != expectedSeq {
                 return fail(.recordMissing, expectedSeq, "record \(expectedSeq) is missing (next present record is \(r.seq)): records were deleted")
             }
@@ -256,9 +264,10 @@ public final class AuditLog: Sendable {
                 return fail(.chainBroken, r.seq, "record \(r.seq) does not link to record \(r.seq - 1): records were replaced or removed")
             }
             prevHash = r.hash
-            bySeq[r.seq] = r.hash
+            if wanted.contains(r.seq) { bySeq[r.seq] = r.hash }
             expectedSeq += 1
             v.recordsChecked += 1
+        }
         }
         let lastSeq = expectedSeq - 1
         // 2. the checkpoints, then the head file's copy of the latest one (it survives deletions in the database)

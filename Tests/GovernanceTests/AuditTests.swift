@@ -74,6 +74,15 @@ import TestSupport
         #expect(v.firstBadRecord == 4)
     }
 
+    @Test func detectsInsertedRecord() async throws {
+        guard try TestSupport.haveTool("sqlite3") else { return }
+        let w = try await worldWithHistory()
+        try w.sqlite("INSERT INTO audit SELECT 0, time, 'ghost', action, organisation, seal, documents_before, documents_after, approval, token_serial, outcome, reason, detail, prev_hash, hash FROM audit WHERE seq = 1")
+        let v = try w.registry.audit.verify()
+        #expect(v.problem == .chainBroken)
+        #expect(v.firstBadRecord == 0)
+    }
+
     @Test func detectsTruncation() async throws {
         guard try TestSupport.haveTool("sqlite3") else { return }
         let w = try await worldWithHistory()
