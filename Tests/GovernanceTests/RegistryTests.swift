@@ -86,7 +86,31 @@ import TestSupport
         }
         try attempt("grant a use right", ["sadmin"]) { try w.registry.grantSealRight(.use, on: "seal-sadmin", to: "u-sys", as: $0) }
         try attempt("suspend a seal", ["sadmin"]) { try w.registry.setSealStatus("seal-sadmin", .suspended, as: $0) }
-        #expect(n == 35)
+        try attempt("disable a user", ["root", "sys"]) { try w.registry.setUserStatus("u-sys", .disabled, as: $0) }
+        try attempt("read the organisation's audit log", ["sadmin"]) { _ = try w.registry.auditRecords(AuditQuery(user: $0.id == "clerk" ? "boss" : "clerk"), as: $0).count }
+        let docs = World.documents(5)
+        try attempt("approve a request", ["boss"]) { actor in
+            _ = try w.book.approve(documents: [docs[0].doc], seal: World.sealID, purpose: "p", requester: "clerk",
+                                   validUntil: w.now.addingTimeInterval(600), identity: try w.identity(actor.id), as: actor, at: w.now)
+        }
+        var toRevoke: [String] = []
+        for _ in 0..<actors.count { toRevoke.append(try w.approve([docs[1].doc]).manifest.id) }
+        try attempt("revoke an approval", ["boss", "sadmin"]) { actor in
+            let id = toRevoke.removeFirst()
+            try w.book.revoke(id, as: actor, at: w.now)
+        }
+        #expect(n == 55)
+        // stamping: admission for each role (an approval lists the document; only the seal user may stamp)
+        let signed = try w.approve([docs[2].doc])
+        for (who, _) in actors.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try w.book.admit(documentSHA256: docs[2].doc.sha256, seal: World.sealID, user: who, manifest: signed, job: "j-\(who)", at: w.now)
+                #expect(who == "clerk", "\(who) was admitted to stamp")
+            } catch {
+                #expect(who != "clerk", "clerk was refused: \(error)")
+                #expect(error.code == (who == "sadmin" || who == "sys" || who == "root" ? .separationOfDuties : .userNotAllowed), "\(who): \(error)")
+            }
+        }
     }
 
     @Test func grantsThatMergeDutiesAreRefusedAndAudited() throws {
