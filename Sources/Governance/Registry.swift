@@ -11,11 +11,14 @@ public enum Credential: Sendable {
     case signedChallenge(user: String, challenge: [UInt8], signature: [UInt8])
     /// The user's key in memory (PKCS#12): the registry signs a fresh challenge with it and checks it.
     case identity(user: String, DetachedSignature.Identity)
+    /// A bare signature (RSA PKCS#1 v1.5 / PSS or DER ECDSA, SHA-256) over a challenge, as the user's own
+    /// PKCS#11 token returns it (`SealToken.sign(challenge)`); checked with the registered certificate.
+    case tokenSignedChallenge(user: String, challenge: [UInt8], signature: [UInt8])
 
     /// The claimed user.
     public var user: String {
         switch self {
-        case .password(let u, _), .signedChallenge(let u, _, _), .identity(let u, _): return u
+        case .password(let u, _), .signedChallenge(let u, _, _), .identity(let u, _), .tokenSignedChallenge(let u, _, _): return u
         }
     }
 }
@@ -105,30 +108,45 @@ public final class Registry: Sendable {
             return try checkSignature(user: user, challenge: ch, signature: sig, at: time, refuse: refuse)
         case .signedChallenge(_, let ch, let sig):
             return try checkSignature(user: user, challenge: ch, signature: sig, at: time, refuse: refuse)
+        case .tokenSignedChallenge(_, let ch, let sig):
+            try checkChallenge(ch, user: user, at: time, refuse: refuse)
+            guard let der = user.certificateDER, let cert = try? DetachedSignature.Certificate(der: der) else {
+                try refuse("the account has no registered certificate; use its password")
+            }
+            guard DetachedSignature.verifyRaw(sig, over: ch, certificate: cert) else { try refuse("the token's signature does not verify with the registered certificate") }
+            guard cert.isValid(at: time) || cert.isValid(at: time.addingTimeInterval(300)) else { try refuse("the user's certificate is outside its validity period") }
+            try checkAnchors(user: user, leaf: cert, intermediates: [], at: time, refuse: refuse)
+            return AuthenticatedUser(user: user, method: "token")
         }
     }
 
-    private func checkSignature(user: User, challenge ch: [UInt8], signature: [UInt8], at time: Date,
-                                refuse: (String) throws -> Never) throws -> AuthenticatedUser {
-        guard let fp = user.certificateSHA256 else { try refuse("the account has no registered certificate; use its password") }
-        let text = String(decoding: ch, as: UTF8.self)
-        let lines = text.split(separator: "\n")
+    private func checkChallenge(_ ch: [UInt8], user: User, at time: Date, refuse: (String) throws -> Never) throws {
+        let lines = String(decoding: ch, as: UTF8.self).split(separator: "\n")
         guard lines.first == "sealbatch-auth/1", lines.contains(Substring("user=\(user.id)")),
               let tLine = lines.first(where: { $0.hasPrefix("time=") }), let t = Int64(tLine.dropFirst(5)),
               abs(Double(t) - time.timeIntervalSince1970) <= 300 else {
             try refuse("the challenge is not for this user or is older than 5 minutes")
         }
+    }
+
+    private func checkAnchors(user: User, leaf: DetachedSignature.Certificate, intermediates: [DetachedSignature.Certificate],
+                              at time: Date, refuse: (String) throws -> Never) throws {
+        guard let org = user.organisation else { return }
+        let anchors = try store.anchors(organisation: org).compactMap { try? DetachedSignature.Certificate(der: $0) }
+        guard !anchors.isEmpty else { return }
+        do { try DetachedSignature.verifyChain(leaf: leaf, intermediates: intermediates, anchors: anchors, at: max(time, leaf.notBefore)) }
+        catch { try refuse("the user's certificate is not trusted by \(org): \(error)") }
+    }
+
+    private func checkSignature(user: User, challenge ch: [UInt8], signature: [UInt8], at time: Date,
+                                refuse: (String) throws -> Never) throws -> AuthenticatedUser {
+        guard let fp = user.certificateSHA256 else { try refuse("the account has no registered certificate; use its password") }
+        try checkChallenge(ch, user: user, at: time, refuse: refuse)
         let verified: DetachedSignature.Verified
         do { verified = try DetachedSignature.verify(signature, over: ch) } catch { try refuse("the signature does not verify: \(error)") }
         guard verified.signer.sha256Fingerprint == fp else { try refuse("the key is not the one registered for this user") }
         guard verified.signer.isValid(at: time) || verified.signer.isValid(at: time.addingTimeInterval(300)) else { try refuse("the user's certificate is outside its validity period") }
-        if let org = user.organisation {
-            let anchors = try store.anchors(organisation: org).compactMap { try? DetachedSignature.Certificate(der: $0) }
-            if !anchors.isEmpty {
-                do { try DetachedSignature.verifyChain(leaf: verified.signer, intermediates: verified.certificates, anchors: anchors, at: max(time, verified.signer.notBefore)) }
-                catch { try refuse("the user's certificate is not trusted by \(org): \(error)") }
-            }
-        }
+        try checkAnchors(user: user, leaf: verified.signer, intermediates: verified.certificates, at: time, refuse: refuse)
         return AuthenticatedUser(user: user, method: "signature")
     }
 

@@ -345,6 +345,29 @@ public enum DetachedSignature {
         return Verified(signer: signer, certificates: all)
     }
 
+    // MARK: - Raw signatures (a token's output)
+
+    /// Checks a bare signature over `data` with the certificate's public key and SHA-256: RSA PKCS#1 v1.5
+    /// or RSA-PSS (salt = hash length), or ECDSA (DER ECDSA-Sig-Value) — what a PKCS#11 token returns.
+    public static func verifyRaw(_ signature: [UInt8], over data: [UInt8], certificate: Certificate) -> Bool {
+        guard let pkey = X509_get0_pubkey(certificate.x509) else { return false }
+        for pss in [false, true] {
+            guard let ctx = EVP_MD_CTX_new() else { return false }
+            defer { EVP_MD_CTX_free(ctx) }
+            var pctx: OpaquePointer? = nil
+            guard EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), nil, pkey) == 1 else { clearErrors(); return false }
+            if pss {
+                guard EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA, let pctx else { return false }
+                EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING)
+                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32)
+            }
+            let ok = EVP_DigestVerify(ctx, signature, signature.count, data, data.count)
+            clearErrors()
+            if ok == 1 { return true }
+        }
+        return false
+    }
+
     // MARK: - Chains
 
     /// Verifies that `leaf` chains to one of `anchors` through `intermediates`, with every certificate

@@ -49,6 +49,30 @@ import TestSupport
         _ = try w.registry.authenticate(.identity(user: "boss", try w.identity("boss")))
     }
 
+    @Test func tokenStyleRawSignaturesAuthenticate() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let dir = try TestSupport.tempDir("gov-raw")
+        let ch = w.registry.challenge(for: "clerk")
+        try Data(ch).write(to: dir.appendingPathComponent("ch"))
+        // what a PKCS#11 token returns for CKM_ECDSA_SHA256 (DER): made here with openssl dgst
+        try TestPKI.openssl(["dgst", "-sha256", "-sign", w.pki.dir.appendingPathComponent("clerk.key").path, "-out", "sig", "ch"], cwd: dir)
+        let sig = Array(try Data(contentsOf: dir.appendingPathComponent("sig")))
+        let clerk = try w.registry.authenticate(.tokenSignedChallenge(user: "clerk", challenge: ch, signature: sig))
+        #expect(clerk.method == "token")
+        #expect(throws: GovernanceError.self) { try w.registry.authenticate(.tokenSignedChallenge(user: "boss", challenge: ch, signature: sig)) }
+        var bad = sig; bad[bad.count - 1] ^= 1
+        #expect(throws: GovernanceError.self) { try w.registry.authenticate(.tokenSignedChallenge(user: "clerk", challenge: ch, signature: bad)) }
+        // RSA PKCS#1 v1.5 and PSS keys verify too
+        try TestPKI.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out", "rsa.crt", "-days", "2", "-subj", "/CN=rsa"], cwd: dir)
+        let rsa = try DetachedSignature.Certificate(pemOrDER: Array(Data(contentsOf: dir.appendingPathComponent("rsa.crt"))))
+        try TestPKI.openssl(["dgst", "-sha256", "-sign", "rsa.key", "-out", "rsa.sig", "ch"], cwd: dir)
+        try TestPKI.openssl(["dgst", "-sha256", "-sign", "rsa.key", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32", "-out", "pss.sig", "ch"], cwd: dir)
+        #expect(DetachedSignature.verifyRaw(Array(try Data(contentsOf: dir.appendingPathComponent("rsa.sig"))), over: ch, certificate: rsa))
+        #expect(DetachedSignature.verifyRaw(Array(try Data(contentsOf: dir.appendingPathComponent("pss.sig"))), over: ch, certificate: rsa))
+        #expect(!DetachedSignature.verifyRaw(sig, over: ch, certificate: rsa))
+    }
+
     /// Each role tries each registry action for real: allowed ones succeed, refused ones throw, name the
     /// missing right, and leave a `refused` audit record.
     @Test func everyRoleTriesEveryRegistryActionThroughTheRegistry() throws {
