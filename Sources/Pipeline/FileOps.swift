@@ -55,13 +55,14 @@ public enum FileOps {
         try? fsync(src.deletingLastPathComponent())
     }
 
-    /// Places a copy of `src` at `dst` atomically (hard link when possible, else copy + fsync + rename).
-    public static func copyAtomically(_ src: URL, to dst: URL) throws {
+    /// Places a copy of `src` at `dst` atomically (hard link when `link` and possible, else copy +
+    /// fsync + rename).
+    public static func copyAtomically(_ src: URL, to dst: URL, link useLink: Bool = true) throws {
         let dir = dst.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(dst.lastPathComponent).partial-\(getpid())")
         unlink(tmp.path)
-        if link(src.path, tmp.path) != 0 {
+        if !useLink || link(src.path, tmp.path) != 0 {
             do { try FileManager.default.copyItem(at: src, to: tmp) }
             catch { throw PipelineError(.io, path: dst.path, "copy failed: \(error.localizedDescription)") }
         }
