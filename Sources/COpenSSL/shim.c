@@ -449,3 +449,20 @@ CMS_SignerInfo *sb_cms_first_signer(CMS_ContentInfo *cms) {
     if (!sis || sk_CMS_SignerInfo_num(sis) < 1) return NULL;
     return sk_CMS_SignerInfo_value(sis, 0);
 }
+
+int sb_key_bits(X509 *cert) { EVP_PKEY *k = X509_get0_pubkey(cert); return k ? EVP_PKEY_get_bits(k) : 0; }
+
+STACK_OF(X509) *sb_ocsp_certs(const unsigned char *resp, int len) {
+    const unsigned char *p = resp;
+    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, len);
+    if (!r) { ERR_clear_error(); return NULL; }
+    OCSP_BASICRESP *bs = OCSP_response_get1_basic(r);
+    STACK_OF(X509) *out = sk_X509_new_null();
+    if (bs) {
+        const STACK_OF(X509) *certs = OCSP_resp_get0_certs(bs);
+        for (int i = 0; certs && i < sk_X509_num(certs); i++) { X509 *x = sk_X509_value(certs, i); X509_up_ref(x); sk_X509_push(out, x); }
+        OCSP_BASICRESP_free(bs);
+    }
+    OCSP_RESPONSE_free(r);
+    return out;
+}

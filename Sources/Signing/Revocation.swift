@@ -175,3 +175,14 @@ struct PathCheck {
         ERR_clear_error()
     }
 }
+
+func leafKeyBits(_ c: OSSLCert) -> Int32 { sb_key_bits(c.ptr) }
+
+/// DER of the certificates carried in an OCSP response.
+func ocspResponderCerts(_ resp: [UInt8]) -> [[UInt8]] {
+    guard let sk = resp.withUnsafeBufferPointer({ sb_ocsp_certs($0.baseAddress, Int32($0.count)) }) else { return [] }
+    defer { sb_sk_X509_pop_free(sk) }
+    var out: [[UInt8]] = []
+    for i in 0..<sb_sk_X509_num(sk) { if let x = sb_sk_X509_value(sk, i), let d = withAllocated({ i2d_X509(x, $0) }) { out.append(d) } }
+    return out
+}

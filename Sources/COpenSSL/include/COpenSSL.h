@@ -107,4 +107,7 @@ int sb_crl_status(X509_CRL *crl, X509 *cert, X509 *issuer, long long *revtime, l
 CMS_ContentInfo *sb_cms_parse(const unsigned char *der, long len);
 /** First SignerInfo or NULL. */
 CMS_SignerInfo *sb_cms_first_signer(CMS_ContentInfo *cms);
+int sb_key_bits(X509 *cert);
+/** Certificates inside an OCSP response's BasicOCSPResponse (DER each, via callback-free stack). */
+STACK_OF(X509) *sb_ocsp_certs(const unsigned char *resp, int len);
 #endif
