@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import PDF
 
@@ -398,7 +401,7 @@ public struct PAdESSealer: Sendable {
         let tmp = file.deletingLastPathComponent().appendingPathComponent("." + file.lastPathComponent + ".dss.tmp")
         do {
             _ = try update.write(to: tmp)
-            _ = try FileManager.default.replaceItemAt(file, withItemAt: tmp)
+            try renameOver(tmp, file)
         } catch {
             try? FileManager.default.removeItem(at: tmp)
             throw SigningError(.io, "cannot write the DSS update: \(error)", file: file.lastPathComponent)
@@ -431,7 +434,7 @@ public struct PAdESSealer: Sendable {
                 throw SigningError(.placeholderTooSmall, "the document time-stamp (\(token.der.count) bytes) does not fit \(hole.capacity) bytes", file: file.lastPathComponent)
             }
             try hole.fill(file: tmp, contents: token.der)
-            _ = try FileManager.default.replaceItemAt(file, withItemAt: tmp)
+            try renameOver(tmp, file)
             return token.time
         } catch let e as PDFError {
             throw SigningError(.io, e.message, file: file.lastPathComponent)
@@ -464,5 +467,12 @@ actor DryRunSizes {
         let t = try await tsa.timestamp(sha256Digest: sha256(Array("sealbatch dry run".utf8)))
         sizes[k] = t.der.count + 256
         return t.der.count + 256
+    }
+}
+
+/// Atomically renames `from` over `to` (rename(2); Foundation's replaceItemAt is unreliable on Linux).
+func renameOver(_ from: URL, _ to: URL) throws {
+    guard rename(from.path, to.path) == 0 else {
+        throw SigningError(.io, "cannot replace \(to.lastPathComponent): \(String(cString: strerror(errno)))", file: to.lastPathComponent)
     }
 }

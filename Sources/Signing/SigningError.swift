@@ -51,6 +51,9 @@ public struct SigningError: Error, CustomStringConvertible, Sendable, Equatable 
         self.offset = offset
     }
 
+    /// Errors compare by code (what callers route on), not by wording.
+    public static func == (a: SigningError, b: SigningError) -> Bool { a.code == b.code }
+
     public var description: String {
         var s = "[\(code.rawValue)] \(message)"
         if let file { s += " (file: \(file)" + (offset.map { ", offset \($0)" } ?? "") + ")" }

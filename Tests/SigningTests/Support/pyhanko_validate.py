@@ -51,7 +51,8 @@ async def one(path):
                 try:
                     vc = vc_for(r)
                     st = await async_validate_pdf_timestamp(ts, validation_context=vc)
-                    d.update(intact=st.intact, valid=st.valid, trusted=st.trusted, bottom_line=st.bottom_line,
+                    d.update(intact=st.intact, valid=st.valid, trusted=st.trusted,
+                             bottom_line=bool(st.intact and st.valid and st.trusted),
                              coverage=st.coverage.name if st.coverage else None)
                 except Exception as e:
                     d.update(error=f"{type(e).__name__}: {e}", bottom_line=False)
