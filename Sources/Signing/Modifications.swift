@@ -231,8 +231,10 @@ extension Verifier {
         let permitted: ModificationLevel
         switch p {
         case 1?: permitted = .signaturesAndDSS
-        case 2?: permitted = .formFilling
-        default: permitted = .annotations
+        case 3?: permitted = .annotations
+        // P=2, and documents without certification: form filling and signing (as pyHanko and Acrobat judge
+        // approval signatures); annotations need an explicit P=3 certification.
+        default: permitted = .formFilling
         }
         switch cov {
         case .wholeFile: return ModificationReport(level: .none, allowed: true, permitted: permitted, details: [])

@@ -43,7 +43,7 @@ public actor RevocationCache {
                 var bytes = try await HTTP.get(u, timeout: timeout)
                 if OSSLCRL(der: bytes) == nil, let pem = pemToDER(bytes) { bytes = pem }
                 result = OSSLCRL(der: bytes) != nil ? bytes : nil
-            } catch { logger.warning("CRL fetch failed", metadata: ["url": "\(url)", "error": "\(error)"]) }
+            } catch { logger.info("CRL fetch failed", metadata: ["url": "\(url)"]) }
         }
         crlCache[url] = result
         return result
@@ -60,7 +60,7 @@ public actor RevocationCache {
                 var rev: Int64 = 0, tu: Int64 = 0, pa: Int64 = 0
                 let st = bytes.withUnsafeBufferPointer { sb_ocsp_check($0.baseAddress, Int32($0.count), cert.ptr, issuer.ptr, nil, &rev, &tu, &pa) }
                 if st != -1 && st != -3 { result = bytes }
-            } catch { logger.warning("OCSP fetch failed", metadata: ["url": "\(url)", "error": "\(error)"]) }
+            } catch { logger.info("OCSP fetch failed", metadata: ["url": "\(url)"]) }
         }
         ocspCache[key] = result
         return result

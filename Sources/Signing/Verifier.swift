@@ -140,14 +140,28 @@ public struct Verifier: Sendable {
         if f.isCertification { r.docMDP = docMDPOf(sigDict, doc: doc) ?? 2 }
 
         // 1. Byte range and /Contents (format).
-        guard let br = f.byteRange, br.count == 4 else { return fail(.totalFailed, .formatFailure, "/ByteRange is missing or not four numbers") }
-        let cov = doc.coverage(of: br)
-        if case .invalid(let why) = cov { return fail(.totalFailed, .formatFailure, "/ByteRange is invalid: \(why)") }
+        guard let brIn = f.byteRange, brIn.count == 4 else { return fail(.totalFailed, .formatFailure, "/ByteRange is missing or not four numbers") }
+        var cov = doc.coverage(of: brIn)
+        var br = brIn
+        var pastEOF = 0
+        if case .invalid(let why) = cov {
+            // A range reaching a few bytes past the end of file (a known producer bug) is checked over the bytes that
+            // exist; it can be intact, but such a signature never counts as covering the document.
+            let end = br[2] &+ br[3]
+            if br.allSatisfy({ $0 >= 0 }), br[0] == 0, br[2] >= br[1], end > doc.fileSize, end - doc.fileSize <= 16, br[2] < doc.fileSize {
+                pastEOF = end - doc.fileSize
+                br[3] -= pastEOF
+                cov = .partial
+            } else {
+                return fail(.totalFailed, .formatFailure, "/ByteRange is invalid: \(why)")
+            }
+        }
         let end = br[2] + br[3]
         var revisionIndex: Int? = nil
         if case .revision(let i) = cov { revisionIndex = i }
         if case .wholeFile = cov { revisionIndex = doc.revisions.count - 1 }
-        r.coverage = CoverageReport(byteRange: br, coveredBytes: br[1] + br[3], fileSize: doc.fileSize,
+        if pastEOF > 0 { r.notes.append("/ByteRange reaches \(pastEOF) byte(s) past the end of the file") }
+        r.coverage = CoverageReport(byteRange: f.byteRange ?? br, coveredBytes: br[1] + br[3], fileSize: doc.fileSize,
                                     revision: revisionIndex.map { $0 + 1 }, coversWholeFile: cov == .wholeFile)
         guard let contents = f.contents, !contents.isEmpty else { return fail(.totalFailed, .formatFailure, "/Contents is missing or empty") }
         // The gap must be exactly the /Contents hex string.
@@ -218,7 +232,8 @@ public struct Verifier: Sendable {
         }
 
         // 7. Revocation.
-        let revData = await revocationFor(chain: chain, cms: cms, ctx: ctx)
+        let revData = pathResult.ok ? await revocationFor(chain: chain, cms: cms, ctx: ctx)
+            : RevocationOutcome(perCert: chain.map { _ in ("not-checked", nil, nil) }, check: Check(false, "not checked: no trusted certificate path"), revoked: nil, unknown: true)
         r.chain = zip(r.chain, revData.perCert).map { c, s in var c = c; if c.revocation != "trust-anchor" { c.revocation = s.status; c.revocationSource = s.source; c.revocationTime = s.time }; return c }
         r.revocation = revData.check
 
