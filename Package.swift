@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev", "libcairo2-dev"])]),
         .systemLibrary(name: "CPCSC", pkgConfig: "libpcsclite", providers: [.apt(["libpcsclite-dev"])]),
-        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("crypto")]),
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
 
         // ---- Swift modules ----
