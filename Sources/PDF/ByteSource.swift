@@ -64,6 +64,17 @@ final class ByteSource: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + lo, count: hi - lo)
     }
 
+    /// Tells the kernel the mapped pages of a range are no longer needed (they are dropped from this
+    /// process's resident set; the file is unchanged since the mapping is read-only).
+    func release(_ r: Range<Int>) {
+        guard mapped, let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (max(0, r.lowerBound) / page) * page
+        let hi = min(count, r.upperBound)
+        guard hi > lo else { return }
+        _ = madvise(base + lo, hi - lo, Int32(MADV_DONTNEED))
+    }
+
     /// First index >= from (and < to) where `needle` starts.
     func find(_ needle: [UInt8], from: Int, to: Int? = nil) -> Int? {
         let end = min(to ?? count, count)

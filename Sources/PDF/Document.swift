@@ -32,8 +32,7 @@ public final class PDFDocument: @unchecked Sendable {
     public let wasReconstructed: Bool
     /// Kind of the last cross-reference section (what an incremental update should write).
     public var lastXRefKind: XRefKind { sections.first?.kind ?? .table }
-    /// Revisions in file order (each ends with `%%EOF`).
-    public let revisions: [Revision]
+    let chainRevisions: [Revision]
 
     let xref: [Int: XRefEntry]
     let scanIndex: ScanResult?
@@ -45,6 +44,7 @@ public final class PDFDocument: @unchecked Sendable {
     private var resolving: Set<Int> = []
     private var _warnings: [PDFWarning] = []
     private var lazyScan: ScanResult?
+    private var _revisions: [Revision]?
 
     /// Problems found and repaired or tolerated while reading (never silent).
     public var warnings: [PDFWarning] { lock.lock(); defer { lock.unlock() }; return _warnings }
@@ -222,26 +222,54 @@ public final class PDFDocument: @unchecked Sendable {
         }
         for key: PDFName in ["Prev", "XRefStm", "Type", "W", "Index", "Length", "Filter", "DecodeParms"] { trailer[key] = nil }
 
+        // --- Check that in-file entries point at their objects (bounded, to keep big files cheap).
+        var entriesFixed = false
+        let inFile = xref.filter { if case .inFile = $0.value { return true }; return false }
+        if inFile.count <= 20_000 {
+            var scanForFix: ScanResult? = scanned
+            for (n, e) in inFile.sorted(by: { $0.key < $1.key }) {
+                guard case .inFile(let off, let gen) = e else { continue }
+                if Self.objectHeader(src, at: off) == n { continue }
+                var fixed: Int? = nil
+                var d = 1
+                while d <= 64 && fixed == nil {
+                    for c in [off - d, off + d] where c >= 0 && c < src.count && (c == 0 || !isRegular(src[c - 1])) {
+                        if Self.objectHeader(src, at: c) == n { fixed = c; break }
+                    }
+                    d += 1
+                }
+                if fixed == nil {
+                    if scanForFix == nil { scanForFix = Self.scan(src) }
+                    if let o = scanForFix?.objects[n] { fixed = o.offset }
+                }
+                if let f = fixed {
+                    xref[n] = .inFile(offset: f, generation: gen)
+                    entriesFixed = true
+                    warnings.append(PDFWarning(.objectOffsetRepaired, "cross-reference entry for object \(n) says byte \(off - h), but the object starts at byte \(f - h)", offset: f))
+                } else {
+                    warnings.append(PDFWarning(.objectMissing, "cross-reference entry for object \(n) points to byte \(off - h), where there is no such object", offset: off))
+                }
+            }
+            if scanned == nil, let sf = scanForFix { scanned = sf }
+        }
+        if entriesFixed { broken = true }
+
         self.sections = sections
         self.xref = xref
         self.scanIndex = scanned
         self.trailer = trailer
-        self.wasReconstructed = broken
+        // Any repair of the cross-reference data itself means an update must not rely on it.
+        let xrefRepairKinds: Set<PDFWarning.Kind> = [.startxrefRepaired, .xrefRepaired, .xrefEntryMalformed, .objectOffsetRepaired, .trailerRepaired, .prevLoop, .objectMissing]
+        self.wasReconstructed = broken || warnings.contains { xrefRepairKinds.contains($0.kind) }
 
-        // --- Revisions: the %%EOF after each section.
-        var revs: [Revision] = []
+        var chainRevs: [Revision] = []
         let eofKw = Array("%%EOF".utf8)
-        if broken, let sr = scanned {
-            for e in sr.eofs { revs.append(Self.revision(src, eofEnd: e, xref: nil)) }
-        } else {
-            for s in sections {
-                if let e = src.find(eofKw, from: s.end, to: min(src.count, s.end + (1 << 20))) {
-                    revs.append(Self.revision(src, eofEnd: e + 5, xref: s.offset))
-                }
+        for sec in sections {
+            if let e = src.find(eofKw, from: sec.end, to: min(src.count, sec.end + (1 << 20))) {
+                chainRevs.append(Self.revision(src, eofEnd: e + 5, xref: sec.offset))
             }
         }
-        var seen = Set<Int>()
-        self.revisions = revs.sorted { $0.end < $1.end }.filter { seen.insert($0.end).inserted }
+        self.chainRevisions = chainRevs
 
         // --- Encryption (§7.6).
         if let enc = trailer["Encrypt"] {
@@ -269,6 +297,14 @@ public final class PDFDocument: @unchecked Sendable {
         }
     }
 
+    /// Object number of an `N G obj` header at an offset, or nil.
+    static func objectHeader(_ src: ByteSource, at off: Int) -> Int? {
+        guard off >= 0, off < src.count else { return nil }
+        var lex = Lexer(src, at: off, end: min(src.count, off + 64))
+        guard case .integer(let n) = lex.next(), case .integer = lex.next(), lex.next().isKeyword("obj") else { return nil }
+        return n
+    }
+
     static func revision(_ src: ByteSource, eofEnd: Int, xref: Int?) -> Revision {
         var e = eofEnd
         if e < src.count && src[e] == 0x0D { e += 1 }
@@ -280,6 +316,63 @@ public final class PDFDocument: @unchecked Sendable {
         guard case .inFile(let off, _)? = xref[ref.number] else { return nil }
         var p = Parser(src, at: off)
         return try p.parseIndirect().1
+    }
+
+    /// Revisions in file order: the end of each cross-reference section reached through `startxref`
+    /// and `/Prev`, plus every other `startxref N %%EOF` file trailer (found by a streaming scan that
+    /// reads the file in 1 MB chunks, so memory stays flat), which catches revisions that a repaired
+    /// or standalone update no longer chains to.
+    public var revisions: [Revision] {
+        lock.lock()
+        if let r = _revisions { lock.unlock(); return r }
+        lock.unlock()
+        var all = chainRevisions
+        for end in Self.scanFileTrailers(src, url: url) where !all.contains(where: { $0.end == end }) {
+            all.append(Self.revision(src, eofEnd: end, xref: nil))
+        }
+        var seen = Set<Int>()
+        let r = all.sorted { $0.end < $1.end }.filter { seen.insert($0.end).inserted }
+        lock.lock(); _revisions = r; lock.unlock()
+        return r
+    }
+
+    /// Ends of `%%EOF` markers preceded (within 48 bytes) by `startxref` and digits.
+    static func scanFileTrailers(_ src: ByteSource, url: URL?) -> [Int] {
+        var ends: [Int] = []
+        let eof = Array("%%EOF".utf8), sx = Array("startxref".utf8)
+        func check(_ window: [UInt8], _ eofAt: Int, _ absEnd: Int) {
+            // window ends right before %%EOF
+            var i = window.count - 1
+            while i >= 0 && isWhite(window[i]) { i -= 1 }
+            let digitsEnd = i
+            while i >= 0 && isDigit(window[i]) { i -= 1 }
+            guard i < digitsEnd else { return }
+            while i >= 0 && isWhite(window[i]) { i -= 1 }
+            guard i >= sx.count - 1, Array(window[(i - sx.count + 1)...i]) == sx else { return }
+            ends.append(absEnd)
+        }
+        let chunk = 1 << 20
+        var pos = 0
+        while pos < src.count {
+            // Read through a bounded window of the map; MADV_DONTNEED afterwards keeps RSS flat.
+            let hi = min(src.count, pos + chunk + 64)
+            let buf = src.buffer(pos..<hi)
+            var i = 0
+            while i + eof.count <= buf.count {
+                guard let hit = memchr(buf.baseAddress! + i, 0x25, buf.count - i - eof.count + 1) else { break }
+                let j = buf.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                if j >= chunk { break }
+                if buf[j + 1] == 0x25 && buf[j + 2] == 0x45 && buf[j + 3] == 0x4F && buf[j + 4] == 0x46 {
+                    let at = pos + j
+                    let lo = max(0, at - 48)
+                    check(src.bytes(lo..<at), at, at + 5)
+                }
+                i = j + 1
+            }
+            src.release(pos..<hi)
+            pos += chunk
+        }
+        return ends
     }
 
     // MARK: - Resolving objects

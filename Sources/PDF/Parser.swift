@@ -152,6 +152,20 @@ struct Parser {
         return PDFStream(dictionary: dict, source: src, range: dataStart..<dataEnd)
     }
 
+    /// At `N G obj << … >>`: the absolute byte range of the value of `key` in the top-level dictionary.
+    mutating func locateValue(of key: PDFName) throws -> Range<Int>? {
+        guard case .integer = lex.next(), case .integer = lex.next(), lex.next().isKeyword("obj") else { return nil }
+        guard lex.next() == .dictOpen else { return nil }
+        while true {
+            let k = lex.next()
+            guard case .name(let n) = k else { return nil }
+            lex.skipWhitespaceAndComments()
+            let start = lex.pos
+            _ = try parseObject()
+            if PDFName(bytes: n) == key { return start..<lex.pos }
+        }
+    }
+
     func matches(_ p: Int, _ s: StaticString) -> Bool {
         let n = s.utf8CodeUnitCount
         guard p >= 0, p + n <= lex.end else { return false }

@@ -20,6 +20,9 @@ public struct SignatureField: Sendable {
     public var byteRange: [Int]?
     /// /Contents bytes exactly as in the file (hex decoded; includes trailing zero padding).
     public var contents: [UInt8]?
+    /// Absolute byte range of the /Contents string (with `<` `>`) in the file, when the signature
+    /// dictionary is an indirect object stored directly in the file.
+    public var contentsRange: Range<Int>?
     /// /M signing time as written (PDF date string).
     public var signingTime: String?
     /// /Name, /Reason, /Location as text.
@@ -98,6 +101,10 @@ extension PDFDocument {
                     f.subFilter = sd.name("SubFilter")?.string
                     f.byteRange = resolve(sd["ByteRange"] ?? .null).arrayValue?.compactMap { resolve($0).intValue }
                     f.contents = resolve(sd["Contents"] ?? .null).stringValue?.bytes
+                    if let r = f.signatureRef, case .inFile(let off, _)? = xref[r.number] {
+                        var p = Parser(src, at: off)
+                        f.contentsRange = try? p.locateValue(of: "Contents")
+                    }
                     f.signingTime = resolve(sd["M"] ?? .null).stringValue.map { String(decoding: $0.bytes, as: UTF8.self) }
                     f.signerName = resolve(sd["Name"] ?? .null).stringValue?.text
                     f.reason = resolve(sd["Reason"] ?? .null).stringValue?.text
@@ -144,6 +151,18 @@ extension PDFDocument {
                 "the document is certified with \"no changes allowed\" (DocMDP P=1): adding a seal would break its certification. Ask the author for an uncertified copy",
                 file: url?.lastPathComponent)
         }
+    }
+
+    /// How much of the file a signature covers: as `coverage(of:)` for its /ByteRange, and `.invalid`
+    /// when the gap is not exactly this signature's own /Contents string.
+    public func coverage(of field: SignatureField) -> SignatureCoverage? {
+        guard let br = field.byteRange else { return nil }
+        let c = coverage(of: br)
+        if case .invalid = c { return c }
+        if let r = field.contentsRange, br.count == 4, br[0] + br[1] != r.lowerBound || br[2] != r.upperBound {
+            return .invalid("the gap in /ByteRange (\(br[0] + br[1])..<\(br[2])) is not this signature's /Contents (\(r.lowerBound)..<\(r.upperBound))")
+        }
+        return c
     }
 
     /// How much of the file a /ByteRange covers (see `SignatureCoverage`).
