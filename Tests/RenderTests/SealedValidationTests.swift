@@ -118,6 +118,25 @@ import TestSupport
         #expect(try TestSupport.run("qpdf", ["--check", out.path]).status == 0)
     }
 
+    @Test func overlayStructureSignedByPyHankoPassesPdfsig() throws {
+        // Our unsigned overlay (seal = empty /Sig field widget, slices = /Stamp annotations), signed
+        // into that field by pyHanko: the structure recommended to Signing for cross-page seals.
+        guard try TestSupport.haveTool("pyhanko"), try TestSupport.haveTool("pdfsig"), try TestSupport.haveTool("certutil"),
+              try TestSupport.haveTool("openssl") else { return }
+        let pki = try PKI.make()
+        defer { try? FileManager.default.removeItem(at: pki.dir) }
+        let input = RT.samples.appendingPathComponent("contract-zh-libreoffice.pdf")
+        let f = try SealedFile.make(input, spec: PlacementSpec(anchor: AnchorSpec(text: "甲方（盖章）"), crossPage: CrossPageSpec()))
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        let out = pki.dir.appendingPathComponent("signed.pdf")
+        let r = try TestSupport.run("pyhanko", ["sign", "addsig", "--field", "sealbatch-seal-1", "--existing-only", "pemder",
+                                                "--key", pki.dir.appendingPathComponent("leaf.key").path,
+                                                "--cert", pki.dir.appendingPathComponent("leaf.crt").path, "--no-pass", f.url.path, out.path])
+        #expect(r.status == 0, "pyhanko addsig: \(r.err)")
+        #expect(try Self.pdfsigAccepts(out, pki: pki))
+        #expect(try TestSupport.run("pdfsig", [out.path]).out.components(separatedBy: "Signature #").count == 2, "one signature field")
+    }
+
     @Test func removingAPageAfterSealingIsDetected() async throws {
         guard try TestSupport.haveTool("pyhanko"), try TestSupport.haveTool("openssl") else { return }
         let pki = try PKI.make()
