@@ -200,7 +200,11 @@ public final class IncrementalUpdate: @unchecked Sendable {
             // The old cross-reference data cannot be trusted: list every object so the new section stands alone.
             for (n, e) in doc.xref {
                 switch e {
-                case .inFile(let o, let g): entries[n] = .inFile(offset: o - base, generation: g)
+                case .inFile(let o, let g):
+                    // Only objects that really are where the entry says (others are missing).
+                    if o >= 0, o < doc.fileSize, PDFDocument.objectHeader(doc.src, at: o) == n {
+                        entries[n] = .inFile(offset: o - base, generation: g)
+                    }
                 case .compressed: entries[n] = e
                 case .free: break
                 }
