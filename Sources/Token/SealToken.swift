@@ -57,7 +57,8 @@ public actor SealToken {
     public nonisolated let module: PKCS11Module
     /// The signing certificate (DER).
     public nonisolated let certificateDER: [UInt8]
-    /// Other certificates on the token (DER): the chain, issuer first when the token stores it so.
+    /// Other certificates on the token (DER), ordered from the leaf's issuer up to the root; any
+    /// certificates not on that path follow.
     public nonisolated let chainDER: [[UInt8]]
     /// The key's algorithm (from the certificate's public key).
     public nonisolated let keyAlgorithm: KeyAlgorithm
@@ -157,7 +158,22 @@ public actor SealToken {
         }
         let parts = try DER.certificateParts(der)
         let alg = try keyAlgorithm(spki: parts.spki)
-        return CertificateSet(cert: der, chain: chain, algorithm: alg, spki: parts.spki)
+        return CertificateSet(cert: der, chain: orderChain(leafIssuer: parts.issuer, chain), algorithm: alg, spki: parts.spki)
+    }
+
+    /// Orders certificates issuer-first from the leaf upwards (leaf's issuer, its issuer, …);
+    /// certificates that are not on the path follow in their original order.
+    static func orderChain(leafIssuer: [UInt8], _ certs: [[UInt8]]) -> [[UInt8]] {
+        var rest = certs.compactMap { c in (try? DER.certificateParts(c)).map { (c, $0.subject, $0.issuer) } }
+        var ordered: [[UInt8]] = []
+        var want = leafIssuer
+        while let i = rest.firstIndex(where: { $0.1 == want }) {
+            let (c, subject, issuer) = rest.remove(at: i)
+            ordered.append(c)
+            if issuer == subject { break }
+            want = issuer
+        }
+        return ordered + rest.map(\.0) + certs.filter { c in (try? DER.certificateParts(c)) == nil }
     }
 
     /// RSA modulus size or EC curve from a SubjectPublicKeyInfo.
@@ -241,12 +257,16 @@ public actor SealToken {
         }
     }
 
-    /// Logs out and closes the session; the actor cannot be used afterwards. Pending signers fail.
+    /// Closes the session (which ends the login) and stops watching; the actor cannot be used afterwards.
+    /// Pending signers fail with `.closed`.
     public func close() {
         closed = true
         monitorTask?.cancel(); pollTask?.cancel()
         pcsc?.stop(); pcsc = nil
-        if let session { session.logout(); session.close() }
+        // Closing the session ends the login once no other session of this process is open on the
+        // token (PKCS#11 login state is per application, so an explicit C_Logout would also log out
+        // another actor on the same token).
+        session?.close()
         session = nil
         retainedPIN = nil
         loggedIn = false
