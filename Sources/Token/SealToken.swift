@@ -187,7 +187,8 @@ public actor SealToken {
             let bits = parts[1].content.dropFirst()
             let (rsaKey, _) = try DER.read(bits)
             let ints = try DER.children(rsaKey.content)
-            let mod = ints[0].content.drop(while: { $0 == 0 })
+            guard let first = ints.first, first.tag == 0x02 else { throw TokenError(.keyUnsupported, "malformed RSA public key in the certificate") }
+            let mod = first.content.drop(while: { $0 == 0 })
             return .rsa(bits: mod.count * 8 - (mod.first.map { $0.leadingZeroBitCount } ?? 0))
         }
         if oid == [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01], algId.count == 2, let c = ECCurve(ecParams: Array(algId[1].all)) {
