@@ -92,6 +92,8 @@ public actor SealToken {
     private var pcsc: PCSCMonitor?
     /// Counts and times.
     public private(set) var stats = SigningStats()
+    private var presenceListeners: [UUID: AsyncStream<TokenPresence>.Continuation] = [:]
+    private var lastPublished: TokenPresence?
     private let logger: Logger
 
     /// Opens the token named by `configuration`: loads the module, finds the token and the certificate.
@@ -235,6 +237,7 @@ public actor SealToken {
         loggedIn = true
         everLoggedIn = true
         stats.logins += 1
+        publishPresence()
         logger.info("token logged in", metadata: ["token": "\(tokenLabel)", "serial": "\(tokenSerial)", "alwaysAuthenticate": "\(alwaysAuthenticate)"])
         resumeWaitersIfReady()
     }
@@ -272,6 +275,7 @@ public actor SealToken {
         retainedPIN = nil
         loggedIn = false
         failWaiters(TokenError(.closed, "the token was closed"))
+        publishPresence()
     }
 
     // MARK: - State
@@ -282,6 +286,27 @@ public actor SealToken {
         if !present { return .absent }
         if loggedIn { return .ready }
         return loggingIn ? .loggingIn : .needsLogin
+    }
+
+    /// A stream of presence changes (current state first), for status displays ("waiting for the token").
+    /// Ends when the actor is closed.
+    public func presenceChanges() -> AsyncStream<TokenPresence> {
+        let (stream, cont) = AsyncStream<TokenPresence>.makeStream(bufferingPolicy: .bufferingNewest(16))
+        let id = UUID()
+        presenceListeners[id] = cont
+        cont.yield(presence)
+        cont.onTermination = { _ in Task { await self.removeListener(id) } }
+        return stream
+    }
+
+    private func removeListener(_ id: UUID) { presenceListeners[id] = nil }
+
+    private func publishPresence() {
+        let p = presence
+        guard p != lastPublished else { return }
+        lastPublished = p
+        for c in presenceListeners.values { c.yield(p) }
+        if p == .closed { for c in presenceListeners.values { c.finish() }; presenceListeners.removeAll() }
     }
 
     /// The token's PIN flags right now.
@@ -325,11 +350,12 @@ public actor SealToken {
     private func startProviderLogin(reason: PINRequestReason) {
         guard let provider = pinProvider, !loggingIn else { return }
         loggingIn = true
+        publishPresence()
         Task { await self.providerLogin(provider, reason: reason) }
     }
 
     private func providerLogin(_ provider: any PINProvider, reason: PINRequestReason) async {
-        defer { loggingIn = false }
+        defer { loggingIn = false; publishPresence() }
         do {
             let flags = (try? module.tokenInfo(slot).pinFlags) ?? []
             let pin = try await provider.pin(for: PINRequest(tokenLabel: tokenLabel, tokenSerial: tokenSerial, reason: reason, flags: flags))
@@ -412,6 +438,7 @@ public actor SealToken {
     // MARK: - Presence
 
     private func tokenWentAway() {
+        defer { publishPresence() }
         guard present || loggedIn else { return }
         if present { stats.removals += 1 }
         loggedIn = false
@@ -427,6 +454,7 @@ public actor SealToken {
     }
 
     private func cardRemoved() {
+        defer { publishPresence() }
         guard present else { return }
         logger.warning("token removed; signatures wait until it is back", metadata: ["reader": "\(configuration.presenceReader ?? "")"])
         stats.removals += 1
@@ -437,6 +465,7 @@ public actor SealToken {
     }
 
     private func cardInserted() {
+        defer { publishPresence() }
         guard !present, !closed else { return }
         logger.info("token inserted", metadata: ["reader": "\(configuration.presenceReader ?? "")"])
         present = true
@@ -478,6 +507,7 @@ public actor SealToken {
     }
 
     private func pollOnce() -> Bool {
+        defer { publishPresence() }
         if present { pollTask = nil; return true }
         _ = try? module.pollSlotEvent()
         guard (try? Self.findToken(module: module, uri: configuration.key)) != nil else { return false }
