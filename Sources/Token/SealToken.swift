@@ -123,6 +123,15 @@ public actor SealToken {
         self.present = configuration.presenceReader == nil
     }
 
+    deinit {
+        pcsc?.stop()
+        monitorTask?.cancel()
+        pollTask?.cancel()
+        session?.close()
+        for c in waiters.values { c.resume(throwing: TokenError(.closed, "the token actor went away")) }
+        for c in presenceListeners.values { c.finish() }
+    }
+
     /// Finds the slot whose token matches the URI's token attributes.
     static func findToken(module: PKCS11Module, uri: PKCS11URI) throws -> (UInt, TokenInfo) {
         var seen: [String] = []
