@@ -235,6 +235,9 @@ public actor SealToken {
         if flags.contains(.finalTry) && !configuration.allowFinalTry {
             throw TokenError(.finalTryRefused, "the token has one PIN try left; refusing to spend it. Re-run with --allow-final-try (or allow-final-try in the configuration) if you are sure of the PIN", pinFlags: flags)
         }
+        if flags.contains(.countLow) {
+            logger.warning("the token reports fewer PIN tries left (an earlier PIN was wrong); trying once", metadata: ["token": "\(tokenLabel)"])
+        }
         try session.login(.user, pin: pin)
         do {
             try findKey(session: session)
