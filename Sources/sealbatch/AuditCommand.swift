@@ -1,7 +1,141 @@
 import ArgumentParser
+import Foundation
+import Governance
+import Signing
 
-/// `sealbatch audit` — not built yet (placeholder owned by its issue; replace this whole file).
-struct AuditCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "(not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("'sealbatch audit' is not built yet") }
+/// `sealbatch audit` — verify, query and watch the audit log.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Verify, query and watch the audit log.",
+        subcommands: [Verify.self, Query.self, Tail.self, Checkpoint.self])
+
+    static let header = ["seq", "time", "actor", "action", "organisation", "seal", "outcome", "reason", "approval", "token-serial",
+                         "documents-before", "documents-after", "detail"]
+
+    static func cells(_ r: AuditRecord, short: Bool) -> [String] {
+        let e = r.entry
+        let docs = { (l: [String]) in l.map { short ? String($0.prefix(12)) : $0 }.joined(separator: " ") }
+        return ["\(r.seq)", GovCLI.iso(r.time), e.actor, e.action, e.organisation ?? "", e.seal ?? "", e.outcome.rawValue, e.reason ?? "",
+                e.approval.map { short ? String($0.prefix(8)) : $0 } ?? "", e.tokenSerial ?? "", docs(e.documentsBefore), docs(e.documentsAfter), e.detail]
+    }
+
+    static func render(_ recs: [AuditRecord], _ format: GovFormat) -> String {
+        switch format {
+        case .json: return GovCLI.json(recs)
+        case .csv: return GovCLI.csv(header, recs.map { cells($0, short: false) })
+        case .table: return GovCLI.table(header.map { $0.uppercased() }, recs.map { cells($0, short: true) })
+        }
+    }
+
+    /// `sealbatch audit verify`
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the hash chain and the signed checkpoints; name the first bad record.",
+            discussion: "Exit 0 when intact, 1 when a record was edited, deleted or the log truncated.")
+        @OptionGroup var reg: GovRegistryOptions
+        @Option(help: ArgumentHelp("Accept only checkpoints signed by this certificate (PEM/DER) instead of the keys registered in the database.", valueName: "file"))
+        var auditCert: [String] = []
+        @Option(help: "text or json.") var format: String = "text"
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(nil) {
+                let pinned = auditCert.isEmpty ? nil : try auditCert.map { try GovCLI.readCertificate($0).der }
+                let v = try registry.audit.verify(trustedSigners: pinned)
+                if format == "json" {
+                    struct Out: Encodable {
+                        let ok: Bool; let problem: String?; let firstBadRecord: Int64?; let checkpoint: Int64?; let detail: String
+                        let recordsChecked: Int; let checkpointsChecked: Int; let lastCheckpointedSeq: Int64; let uncheckpointedRecords: Int
+                    }
+                    GovCLI.print(GovCLI.json(Out(ok: v.ok, problem: v.problem?.rawValue, firstBadRecord: v.firstBadRecord, checkpoint: v.checkpoint,
+                                                 detail: v.detail, recordsChecked: v.recordsChecked, checkpointsChecked: v.checkpointsChecked,
+                                                 lastCheckpointedSeq: v.lastCheckpointedSeq, uncheckpointedRecords: v.uncheckpointedRecords)))
+                } else {
+                    GovCLI.print(v.description)
+                }
+                if !v.ok { throw ExitCode(1) }
+            }
+        }
+    }
+
+    /// `sealbatch audit query`
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Search the audit log (seal administrators see their organisation, others their own records).")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Option(help: "Only this seal.") var seal: String?
+        @Option(help: "Only this acting user.") var user: String?
+        @Option(help: "Only this organisation.") var org: String?
+        @Option(help: "Only this action (or a prefix ending in '.', e.g. 'seal.').") var action: String?
+        @Option(help: "From (inclusive): date, date-time or -7d style offset.") var since: String?
+        @Option(help: "Until (exclusive).") var until: String?
+        @Option(help: "table, json or csv.") var format: GovFormat = .table
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(nil) {
+                let actor = try auth.authenticate(registry)
+                let q = AuditQuery(seal: seal, user: user, organisation: org, action: action,
+                                   since: try since.map { try relative($0) }, until: try until.map { try relative($0) })
+                GovCLI.print(AuditCommand.render(try registry.auditRecords(q, as: actor), format))
+            }
+        }
+    }
+
+    /// `sealbatch audit tail`
+    struct Tail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the latest records; with --follow, keep printing new ones (live monitoring).")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Option(name: .shortAndLong, help: "How many of the latest records to show first.") var lines: Int = 20
+        @Flag(name: .shortAndLong, help: "Keep watching for new records.") var follow = false
+        @Option(help: "Only this seal.") var seal: String?
+        @Option(help: "table (one line per record), json (one object per line) or csv.") var format: GovFormat = .table
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(nil) {
+                let actor = try auth.authenticate(registry)
+                let visible = try registry.auditRecords(AuditQuery(seal: seal), as: actor)
+                let recent = Array(visible.suffix(max(0, lines)))
+                for r in recent { emit(r) }
+                guard follow else { return }
+                // watch everything after the current end, filtered by what this actor may see
+                let end = try registry.store.lastAuditRecord()?.seq ?? 0
+                for try await r in registry.audit.follow(after: end, query: AuditQuery(seal: seal)) {
+                    if try registry.auditRecords(AuditQuery(seal: seal, afterSeq: r.seq - 1, limit: 1), as: actor).first?.seq == r.seq { emit(r) }
+                }
+            }
+        }
+        func emit(_ r: AuditRecord) {
+            switch format {
+            case .json:
+                let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]; e.dateEncodingStrategy = .iso8601
+                GovCLI.print(String(decoding: (try? e.encode(r)) ?? Data(), as: UTF8.self))
+            case .csv: GovCLI.print(GovCLI.csv([], [AuditCommand.cells(r, short: false)]).trimmingCharacters(in: .newlines))
+            case .table: GovCLI.print(AuditCommand.cells(r, short: true).joined(separator: "  "))
+            }
+        }
+    }
+
+    /// `sealbatch audit checkpoint`
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sign a checkpoint over the current end of the log with the audit key.")
+        @OptionGroup var reg: GovRegistryOptions
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(nil) {
+                guard registry.audit.signer != nil else { throw GovCLI.Failure(2, "no audit key at \(reg.auditKeyPath)") }
+                if let c = try await registry.audit.checkpoint() {
+                    GovCLI.print("checkpoint \(c.id) covers records up to \(c.seq)")
+                } else {
+                    GovCLI.print("the log is already covered by a checkpoint")
+                }
+            }
+        }
+    }
+}
+
+/// `-7d` / `-12h` (ago), or an absolute date.
+private func relative(_ s: String) throws -> Date {
+    if s.hasPrefix("-") { let d = try GovCLI.date(String(s.dropFirst())); return Date().addingTimeInterval(-d.timeIntervalSinceNow) }
+    return try GovCLI.date(s)
 }

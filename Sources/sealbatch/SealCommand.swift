@@ -1,7 +1,164 @@
 import ArgumentParser
+import Foundation
+import Governance
+import Signing
 
-/// `sealbatch seal` — not built yet (placeholder owned by its issue; replace this whole file).
-struct SealCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "seal", abstract: "(not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("'sealbatch seal' is not built yet") }
+/// `sealbatch seal` — register seals, change their status, grant per-seal rights.
+struct SealCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seal", abstract: "Register seals and decide who may approve and use them.",
+        subcommands: [Register.self, Status.self, Rebind.self, Grant.self, Ungrant.self, List.self, Show.self])
+
+    /// `sealbatch seal register`
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a seal (seal administrators).")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Argument(help: "Seal id.") var id: String
+        @Option(help: "Name as engraved.") var name: String
+        @Option(help: "official, contract, finance, invoice or legal-representative.") var kind: String
+        @Option(help: "Organisation.") var org: String
+        @Option(help: ArgumentHelp("The seal key's certificate (PEM/DER).", valueName: "file")) var cert: String
+        @Option(help: ArgumentHelp("PKCS#11 URI of the key on its token.", valueName: "pkcs11:…")) var tokenUri: String
+        @Option(help: "Appearance (file or description understood by the renderer).") var appearance: String = "default"
+        @Option(help: "Start of validity (default: the certificate's).") var validFrom: String?
+        @Option(help: "End of validity (default: the certificate's).") var validUntil: String?
+
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(registry) {
+                guard let k = SealKind(rawValue: kind) else {
+                    throw GovCLI.Failure(2, "unknown seal kind '\(kind)' (\(SealKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                let actor = try auth.authenticate(registry)
+                let c = try GovCLI.readCertificate(cert)
+                let s = try registry.registerSeal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri,
+                                                  appearance: appearance, validFrom: try validFrom.map { try GovCLI.date($0) },
+                                                  validUntil: try validUntil.map { try GovCLI.date($0) }, as: actor)
+                GovCLI.print("seal \(s.id) registered (\(s.kind.rawValue), certificate serial \(c.serialHex), valid \(GovCLI.iso(s.validFrom)) – \(GovCLI.iso(s.validUntil)))")
+            }
+        }
+    }
+
+    /// `sealbatch seal status`
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suspend, reactivate or revoke a seal.")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Argument(help: "Seal id.") var id: String
+        @Argument(help: "active, suspended or revoked.") var status: String
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(registry) {
+                guard let st = SealStatus(rawValue: status) else { throw GovCLI.Failure(2, "unknown status '\(status)' (active, suspended, revoked)") }
+                try registry.setSealStatus(id, st, as: try auth.authenticate(registry))
+                GovCLI.print("seal \(id) is \(st.rawValue)")
+            }
+        }
+    }
+
+    /// `sealbatch seal rebind`
+    struct Rebind: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bind a seal to another token key, certificate or appearance.")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Argument(help: "Seal id.") var id: String
+        @Option(help: ArgumentHelp("New certificate (PEM/DER).", valueName: "file")) var cert: String?
+        @Option(help: "New PKCS#11 URI.") var tokenUri: String?
+        @Option(help: "New appearance.") var appearance: String?
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(registry) {
+                let actor = try auth.authenticate(registry)
+                try registry.rebindSeal(id, certificateDER: try cert.map { try GovCLI.readCertificate($0).der }, tokenURI: tokenUri,
+                                        appearance: appearance, as: actor)
+                GovCLI.print("seal \(id) rebound")
+            }
+        }
+    }
+
+    /// `sealbatch seal grant`
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a user approve or use a seal (seal administrators).")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Argument(help: "Seal id.") var id: String
+        @Option(help: "User id.") var user: String
+        @Option(help: "approve or use.") var right: String
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(registry) {
+                guard let r = SealRight(rawValue: right) else { throw GovCLI.Failure(2, "unknown right '\(right)' (approve, use)") }
+                try registry.grantSealRight(r, on: id, to: user, as: try auth.authenticate(registry))
+                GovCLI.print("\(user) may now \(r.rawValue) seal \(id)")
+            }
+        }
+    }
+
+    /// `sealbatch seal ungrant`
+    struct Ungrant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Withdraw a per-seal right.")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Argument(help: "Seal id.") var id: String
+        @Option(help: "User id.") var user: String
+        @Option(help: "approve or use.") var right: String
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(registry) {
+                guard let r = SealRight(rawValue: right) else { throw GovCLI.Failure(2, "unknown right '\(right)' (approve, use)") }
+                try registry.revokeSealRight(r, on: id, from: user, as: try auth.authenticate(registry))
+                GovCLI.print("\(user) may no longer \(r.rawValue) seal \(id)")
+            }
+        }
+    }
+
+    struct SealRow: Encodable {
+        let id: String, name: String, kind: String, organisation: String, status: String, tokenUri: String, appearance: String
+        let validFrom: Date, validUntil: Date, certificateSubject: String, certificateSerial: String, certificateSha256: String
+        let approvers: [String], users: [String]
+        init(_ s: Seal, grants: [SealGrant]) {
+            let c = try? DetachedSignature.Certificate(der: s.certificateDER)
+            id = s.id; name = s.name; kind = s.kind.rawValue; organisation = s.organisation; status = s.status.rawValue
+            tokenUri = s.tokenURI; appearance = s.appearance; validFrom = s.validFrom; validUntil = s.validUntil
+            certificateSubject = c?.subject ?? "?"; certificateSerial = c?.serialHex ?? "?"; certificateSha256 = c?.sha256Fingerprint ?? "?"
+            approvers = grants.filter { $0.right == .approve }.map(\.user); users = grants.filter { $0.right == .use }.map(\.user)
+        }
+    }
+
+    /// `sealbatch seal list`
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List seals.")
+        @OptionGroup var reg: GovRegistryOptions
+        @Option(help: "Organisation.") var org: String?
+        @Option(help: "table, json or csv.") var format: GovFormat = .table
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(nil) {
+                let rows = try registry.seals(organisation: org).map { SealRow($0, grants: try registry.store.sealGrants(seal: $0.id)) }
+                let header = ["id", "name", "kind", "organisation", "status", "valid-until", "approvers", "users", "token-uri"]
+                let cells = rows.map { [$0.id, $0.name, $0.kind, $0.organisation, $0.status, GovCLI.iso($0.validUntil),
+                                        $0.approvers.joined(separator: " "), $0.users.joined(separator: " "), $0.tokenUri] }
+                switch format {
+                case .json: GovCLI.print(GovCLI.json(rows))
+                case .csv: GovCLI.print(GovCLI.csv(header, cells))
+                case .table: GovCLI.print(GovCLI.table(header.map { $0.uppercased() }, cells))
+                }
+            }
+        }
+    }
+
+    /// `sealbatch seal show`
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one seal as JSON.")
+        @OptionGroup var reg: GovRegistryOptions
+        @Argument(help: "Seal id.") var id: String
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(nil) {
+                guard let s = try registry.seal(id) else { throw GovCLI.Failure(2, "no seal '\(id)'") }
+                GovCLI.print(GovCLI.json(SealRow(s, grants: try registry.store.sealGrants(seal: id))))
+            }
+        }
+    }
 }

@@ -24,6 +24,12 @@ int sb_sk_X509_push(STACK_OF(X509) *sk, X509 *x);
 void sb_sk_X509_pop_free(STACK_OF(X509) *sk);
 void sb_sk_X509_free(STACK_OF(X509) *sk);
 
+/* ---- governance helpers (sb_gov_*; owned by Governance / DetachedSignature.swift) ---- */
+/* Prints an X509_NAME as an RFC 2253 string keeping UTF-8 (no \\UXXXX escapes). */
+int sb_gov_name_print(BIO *out, const X509_NAME *name);
+/* Generates a fresh EC P-256 key (EVP_EC_gen is a macro over a variadic function). */
+EVP_PKEY *sb_gov_ec_p256_keygen(void);
+/* ---- end governance helpers ---- */
 /* ---- Signing helpers (owned by Sources/Signing) ---- */
 #include <openssl/x509_vfy.h>
 int sb_sk_X509_CRL_num(const STACK_OF(X509_CRL) *sk);

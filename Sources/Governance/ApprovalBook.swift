@@ -1,0 +1,357 @@
+import Foundation
+import Signing
+
+/// Permission to stamp one document once, returned by `ApprovalBook.admit`.
+public struct ApprovalGrant: Sendable, Codable, Equatable {
+    /// Approval manifest id.
+    public var approval: String
+    /// Seal.
+    public var seal: String
+    /// The seal's organisation.
+    public var organisation: String
+    /// SHA-256 (hex) of the admitted document.
+    public var documentSHA256: String
+    /// File name as listed in the manifest.
+    public var listedName: String
+    /// Requester.
+    public var requester: String
+    /// Approver.
+    public var approver: String
+    /// The stamping user.
+    public var user: String
+    /// The job that will consume it (idempotency key together with the document hash).
+    public var job: String
+    /// Expiry of the approval.
+    public var validUntil: Date
+    /// Uses left before this document is consumed.
+    public var usesRemaining: Int
+    /// True when this job already consumed the document (a retry after a crash): stamp again without
+    /// consuming another use.
+    public var alreadyConsumed: Bool
+}
+
+/// The approval manifests known to the registry, and the admission check for stamping.
+///
+/// Admission (`admit`) runs every check and returns a grant; `consume` then records the use atomically
+/// and idempotently per (approval, document, job), so the pipeline's exactly-once retry never counts a
+/// document twice. Every admission, refusal and consumption is audited.
+public final class ApprovalBook: Sendable {
+    /// The registry (users, seals, rights, audit).
+    public let registry: Registry
+    /// Allowed clock skew between the approver's clock and ours.
+    public let clockSkew: TimeInterval
+
+    /// Creates a book over a registry.
+    public init(registry: Registry, clockSkew: TimeInterval = 300) { self.registry = registry; self.clockSkew = clockSkew }
+
+    var store: any GovernanceStore { registry.store }
+
+    // MARK: - Creating
+
+    /// Creates, signs and registers an approval manifest. `actor` must be the approver (holding the
+    /// approve right on the seal, not the requester), and `identity` the key registered for them.
+    public func approve(documents: [ApprovalManifest.Document], seal sealID: String, purpose: String, requester: String,
+                        validUntil: Date, uses: Int? = nil, identity: DetachedSignature.Identity, as actor: AuthenticatedUser,
+                        at time: Date = Date()) throws -> SignedApprovalManifest {
+        guard let seal = try store.seal(sealID) else { throw GovernanceError(.notFound, "no seal '\(sealID)'") }
+        try registry.authorise(.approve, ActionTarget(organisation: seal.organisation, seal: sealID, requester: requester), actor: actor, at: time)
+        guard let req = try store.user(requester), req.status == .active else {
+            throw GovernanceError(.notFound, "no active user '\(requester)' to approve a request for")
+        }
+        guard !documents.isEmpty else { throw GovernanceError(.invalidInput, "an approval lists at least one document") }
+        guard validUntil > time else { throw GovernanceError(.invalidInput, "valid-until must be in the future") }
+        if let uses, uses < 1 || uses > documents.count {
+            throw GovernanceError(.invalidInput, "uses must be between 1 and the number of documents (\(documents.count))")
+        }
+        guard identity.certificate.sha256Fingerprint == actor.user.certificateSHA256 else {
+            try registry.refused(GovernanceAction.approve.rawValue,
+                                 GovernanceError(.authenticationFailed, "the signing key is not the one registered for \(actor.id)"),
+                                 actor: actor.id, organisation: seal.organisation, seal: sealID, at: time)
+        }
+        let m = ApprovalManifest(seal: sealID, purpose: purpose, requester: requester, approver: actor.id, issuedAt: time,
+                                 validUntil: validUntil, uses: uses, documents: documents)
+        let signed = try SignedApprovalManifest.sign(m, with: identity)
+        if let r = registrationRefusal(signed, at: time) {
+            throw GovernanceError(.invalidInput, "the new approval does not pass its own checks: \(r)")
+        }
+        try registry.audit.append(AuditEntry(actor: actor.id, action: GovernanceAction.approve.rawValue, organisation: seal.organisation,
+                                             seal: sealID, documentsBefore: documents.map(\.sha256), approval: m.id,
+                                             detail: "approved \(documents.count) document(s) for \(requester): \(purpose); valid until \(iso(validUntil)); \(m.uses) use(s)"), at: time)
+        return signed
+    }
+
+    func registrationRefusal(_ signed: SignedApprovalManifest, at time: Date) -> ApprovalRefusal? {
+        do { _ = try registerUnaudited(signed, at: time); return nil } catch { return error }
+    }
+
+    // MARK: - Checking manifests
+
+    /// Checks a manifest's signature and signer: it verifies over the exact bytes, was made by the
+    /// registered certificate of the named approver (valid, chaining to the organisation's anchors if
+    /// any), the approver holds the approve right on the seal, and is not the requester.
+    public func verifyManifest(_ signed: SignedApprovalManifest, at time: Date = Date()) throws(ApprovalRefusal) {
+        let m = signed.manifest
+        guard let sig = signed.signature else {
+            throw ApprovalRefusal(.unsigned, "approval \(m.id) is not signed", approval: m.id)
+        }
+        let verified: DetachedSignature.Verified
+        do { verified = try DetachedSignature.verify(sig, over: signed.payload) } catch {
+            throw ApprovalRefusal(.signatureInvalid, "the signature of approval \(m.id) does not verify over its content: \(error.detail)", approval: m.id)
+        }
+        let approver: User?
+        do { approver = try store.user(m.approver) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        guard let approver, let fp = approver.certificateSHA256, fp == verified.signer.sha256Fingerprint else {
+            throw ApprovalRefusal(.signerNotApprover,
+                "approval \(m.id) was signed by \(verified.signer.subject), which is not the registered certificate of approver \(m.approver)", approval: m.id)
+        }
+        guard verified.signer.notBefore.addingTimeInterval(-clockSkew) <= m.issuedAt, m.issuedAt <= verified.signer.notAfter else {
+            throw ApprovalRefusal(.signerCertificateInvalid, "the approver's certificate was not valid when approval \(m.id) was issued", approval: m.id)
+        }
+        if let org = approver.organisation {
+            let anchors = ((try? store.anchors(organisation: org)) ?? []).compactMap { try? DetachedSignature.Certificate(der: $0) }
+            if !anchors.isEmpty {
+                do { try DetachedSignature.verifyChain(leaf: verified.signer, intermediates: verified.certificates, anchors: anchors, at: max(m.issuedAt, verified.signer.notBefore)) }
+                catch { throw ApprovalRefusal(.signerCertificateInvalid, "the approver's certificate is not trusted by \(org): \(error.detail)", approval: m.id) }
+            }
+        }
+        if m.approver == m.requester {
+            throw ApprovalRefusal(.selfApproval, "approval \(m.id) was approved by its own requester \(m.requester)", approval: m.id)
+        }
+        let rights: ActorRights
+        do { rights = try registry.rights(of: m.approver) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        let seal = try? store.seal(m.seal)
+        guard approver.status == .active, case .success = Policy.check(.approve, actor: rights,
+                target: ActionTarget(organisation: seal?.organisation ?? approver.organisation, seal: m.seal, requester: m.requester)) else {
+            throw ApprovalRefusal(.approverLacksRight, "approver \(m.approver) holds no approve right on seal \(m.seal)", approval: m.id)
+        }
+    }
+
+    /// Verifies a manifest received from elsewhere (a hot folder, e-mail) and stores it (idempotent). A
+    /// different manifest with the same id is refused. New registrations and refusals are audited
+    /// (action `approval.register`).
+    @discardableResult
+    public func register(_ signed: SignedApprovalManifest, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalRecord {
+        let m = signed.manifest
+        let org = (try? store.seal(m.seal))?.organisation
+        let known = (try? store.approval(m.id)) != nil
+        do {
+            let rec = try registerUnaudited(signed, at: time)
+            if !known {
+                _ = try? registry.audit.append(AuditEntry(actor: m.approver, action: "approval.register", organisation: org, seal: m.seal,
+                                                          documentsBefore: m.documents.map(\.sha256), approval: m.id,
+                                                          detail: "approval \(m.id) by \(m.approver) for \(m.requester) registered"), at: time)
+            }
+            return rec
+        } catch {
+            _ = try? registry.audit.append(AuditEntry(actor: m.requester, action: "approval.register", organisation: org, seal: m.seal,
+                                                      approval: m.id, outcome: .refused, reason: error.code.rawValue, detail: error.detail), at: time)
+            throw error
+        }
+    }
+
+    func registerUnaudited(_ signed: SignedApprovalManifest, at time: Date) throws(ApprovalRefusal) -> ApprovalRecord {
+        try verifyManifest(signed, at: time)
+        let m = signed.manifest
+        do {
+            if let existing = try store.approval(m.id) {
+                guard existing.payload == signed.payload else {
+                    throw ApprovalRefusal(.conflictingManifest, "another approval with id \(m.id) is already registered", approval: m.id)
+                }
+                return existing
+            }
+            let rec = ApprovalRecord(id: m.id, seal: m.seal, requester: m.requester, approver: m.approver, purpose: m.purpose,
+                                     issuedAt: m.issuedAt, validUntil: m.validUntil, uses: m.uses, documents: m.documents,
+                                     payload: signed.payload, signature: signed.signature ?? [], status: .active, revokedBy: nil,
+                                     revokedAt: nil, registeredAt: time)
+            try store.insertApproval(rec)
+            return rec
+        } catch let r as ApprovalRefusal { throw r } catch {
+            throw ApprovalRefusal(.storage, "cannot store approval \(m.id): \(error)", approval: m.id)
+        }
+    }
+
+    // MARK: - Admission
+
+    /// Admits a document for stamping with `seal` by `user`, or throws the reason it may not be stamped.
+    ///
+    /// With `manifest`, that approval is checked (and registered if new); without, every registered
+    /// approval listing the document's hash is tried, newest first. `job` identifies the stamping job: a
+    /// document already consumed by the same job is admitted again (`alreadyConsumed`), by another job
+    /// refused as a replay. The outcome is audited (action `approval.admit`).
+    public func admit(documentSHA256: String, fileName: String? = nil, seal sealID: String, user: String,
+                      manifest: SignedApprovalManifest? = nil, job: String? = nil, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalGrant {
+        let sha = documentSHA256.lowercased()
+        let job = job ?? sha
+        let org = (try? store.seal(sealID))?.organisation
+        do {
+            let g = try admitUnaudited(sha: sha, fileName: fileName, sealID: sealID, user: user, manifest: manifest, job: job, at: time)
+            _ = try? registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: org, seal: sealID, documentsBefore: [sha],
+                                                  approval: g.approval, detail: "admitted \(fileName ?? sha) under approval \(g.approval)\(g.alreadyConsumed ? " (retry of job \(job))" : "")"), at: time)
+            return g
+        } catch {
+            _ = try? registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: org, seal: sealID, documentsBefore: [sha],
+                                                  approval: error.approval, outcome: .refused, reason: error.code.rawValue,
+                                                  detail: "\(fileName ?? sha): \(error.detail)"), at: time)
+            throw error
+        }
+    }
+
+    func admitUnaudited(sha: String, fileName: String?, sealID: String, user: String, manifest: SignedApprovalManifest?,
+                        job: String, at time: Date) throws(ApprovalRefusal) -> ApprovalGrant {
+        if let manifest {
+            if manifest.manifest.seal != sealID {
+                throw ApprovalRefusal(.wrongSeal, "approval \(manifest.manifest.id) is for seal \(manifest.manifest.seal), not \(sealID)", approval: manifest.manifest.id)
+            }
+            let rec = try registerUnaudited(manifest, at: time) // verifies the manifest
+            return try check(rec, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time, verified: true)
+        }
+        let candidates: [ApprovalRecord]
+        do { candidates = try store.approvals(listing: sha).filter { $0.seal == sealID } } catch {
+            throw ApprovalRefusal(.storage, "\(error)")
+        }
+        if candidates.isEmpty {
+            if let fileName, let altered = ((try? store.approvals(seal: sealID)) ?? []).first(where: { $0.documents.contains { $0.name == fileName } }) {
+                throw ApprovalRefusal(.documentAltered,
+                    "\(fileName) is listed in approval \(altered.id) with different content: the document was altered after approval", approval: altered.id)
+            }
+            throw ApprovalRefusal(.notListed, "no approval for seal \(sealID) lists this document (sha256 \(sha.prefix(16))…)")
+        }
+        var first: ApprovalRefusal? = nil
+        for rec in candidates {
+            do { return try check(rec, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time) }
+            catch { if first == nil { first = error } }
+        }
+        throw first!
+    }
+
+    /// All checks of one registered approval against one document.
+    func check(_ rec: ApprovalRecord, sha: String, fileName: String?, sealID: String, user: String, job: String,
+               at time: Date, verified: Bool = false) throws(ApprovalRefusal) -> ApprovalGrant {
+        // the stored manifest is re-verified (unless `register` just did): the registry file may have been tampered with
+        let m = try ApprovalManifest.decode(rec.payload)
+        if !verified {
+            try verifyManifest(SignedApprovalManifest(manifest: m, payload: rec.payload, signature: rec.signature.isEmpty ? nil : rec.signature), at: time)
+        }
+        guard m.seal == sealID else {
+            throw ApprovalRefusal(.wrongSeal, "approval \(m.id) is for seal \(m.seal), not \(sealID)", approval: m.id)
+        }
+        let seal: Seal?
+        do { seal = try store.seal(sealID) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        guard let seal else { throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is not registered", approval: m.id) }
+        guard seal.status == .active else { throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is \(seal.status.rawValue)", approval: m.id) }
+        guard time >= seal.validFrom && time <= seal.validUntil else {
+            throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is outside its validity period (\(iso(seal.validFrom)) – \(iso(seal.validUntil)))", approval: m.id)
+        }
+        let rights: ActorRights
+        do { rights = try registry.rights(of: user) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        let active = (try? store.user(user))?.status == .active
+        switch Policy.check(.stamp, actor: rights, target: ActionTarget(organisation: seal.organisation, seal: sealID)) {
+        case .success:
+            guard active else { throw ApprovalRefusal(.userNotAllowed, "user \(user) is unknown or disabled", approval: m.id) }
+        case .failure(let e) where e.code == .separationOfDuties:
+            throw ApprovalRefusal(.separationOfDuties, e.detail, approval: m.id)
+        case .failure(let e):
+            throw ApprovalRefusal(.userNotAllowed, "\(e.detail) (missing: \(e.missingRight ?? "?"))", approval: m.id)
+        }
+        guard rec.status == .active else {
+            throw ApprovalRefusal(.revoked, "approval \(m.id) was revoked by \(rec.revokedBy ?? "?") at \(rec.revokedAt.map(iso) ?? "?")", approval: m.id)
+        }
+        guard time <= m.validUntil else {
+            throw ApprovalRefusal(.expired, "approval \(m.id) expired at \(iso(m.validUntil))", approval: m.id)
+        }
+        guard time >= m.issuedAt.addingTimeInterval(-clockSkew) else {
+            throw ApprovalRefusal(.expired, "approval \(m.id) is issued in the future (\(iso(m.issuedAt)))", approval: m.id)
+        }
+        guard let doc = m.documents.first(where: { $0.sha256 == sha }) else {
+            if let fileName, m.documents.contains(where: { $0.name == fileName }) {
+                throw ApprovalRefusal(.documentAltered, "\(fileName) is listed in approval \(m.id) with different content: the document was altered after approval", approval: m.id)
+            }
+            throw ApprovalRefusal(.notListed, "approval \(m.id) does not list this document (sha256 \(sha.prefix(16))…)", approval: m.id)
+        }
+        let uses: [ApprovalUse]
+        do { uses = try store.uses(approval: m.id) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        var already = false
+        if let u = uses.first(where: { $0.documentSHA256 == sha }) {
+            guard u.job == job else {
+                throw ApprovalRefusal(.replay, "\(doc.name) was already stamped under approval \(m.id) (job \(u.job) at \(iso(u.usedAt)))", approval: m.id)
+            }
+            already = true
+        } else if uses.count >= m.uses {
+            throw ApprovalRefusal(.usedUp, "approval \(m.id) allows \(m.uses) use(s), all consumed", approval: m.id)
+        }
+        return ApprovalGrant(approval: m.id, seal: sealID, organisation: seal.organisation, documentSHA256: sha, listedName: doc.name,
+                             requester: m.requester, approver: m.approver, user: user, job: job, validUntil: m.validUntil,
+                             usesRemaining: m.uses - uses.count, alreadyConsumed: already)
+    }
+
+    /// Records the use of a grant, atomically. Idempotent per (approval, document, job): consuming the
+    /// same grant again changes nothing. Refuses when another job consumed the document or the uses ran
+    /// out in the meantime. Audited (action `approval.consume`).
+    public func consume(_ grant: ApprovalGrant, at time: Date = Date()) throws(ApprovalRefusal) {
+        let outcome: UseRecording
+        do {
+            guard let rec = try store.approval(grant.approval) else {
+                throw ApprovalRefusal(.notListed, "approval \(grant.approval) is not registered", approval: grant.approval)
+            }
+            guard rec.status == .active else {
+                throw ApprovalRefusal(.revoked, "approval \(grant.approval) was revoked", approval: grant.approval)
+            }
+            // the limit comes from the signed bytes, not from a column someone could edit
+            let limit = (try? ApprovalManifest.decode(rec.payload).uses) ?? 0
+            outcome = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
+                                                      user: grant.user, usedAt: time), limit: min(limit, rec.uses))
+        } catch let r as ApprovalRefusal { throw r } catch {
+            throw ApprovalRefusal(.storage, "cannot record the use of approval \(grant.approval): \(error)", approval: grant.approval)
+        }
+        let entry: AuditEntry
+        let refusal: ApprovalRefusal?
+        switch outcome {
+        case .recorded(let n):
+            refusal = nil
+            entry = AuditEntry(actor: grant.user, action: "approval.consume", organisation: grant.organisation, seal: grant.seal,
+                               documentsBefore: [grant.documentSHA256], approval: grant.approval, detail: "use \(n) of approval \(grant.approval) (job \(grant.job))")
+        case .alreadyRecorded:
+            return // idempotent retry: nothing changed, nothing to audit
+        case .replay(let other):
+            refusal = ApprovalRefusal(.replay, "the document was already stamped under approval \(grant.approval) by job \(other)", approval: grant.approval)
+            entry = AuditEntry(actor: grant.user, action: "approval.consume", organisation: grant.organisation, seal: grant.seal,
+                               documentsBefore: [grant.documentSHA256], approval: grant.approval, outcome: .refused,
+                               reason: ApprovalRefusal.Code.replay.rawValue, detail: refusal!.detail)
+        case .usedUp(let n):
+            refusal = ApprovalRefusal(.usedUp, "approval \(grant.approval) allows \(n) use(s), all consumed", approval: grant.approval)
+            entry = AuditEntry(actor: grant.user, action: "approval.consume", organisation: grant.organisation, seal: grant.seal,
+                               documentsBefore: [grant.documentSHA256], approval: grant.approval, outcome: .refused,
+                               reason: ApprovalRefusal.Code.usedUp.rawValue, detail: refusal!.detail)
+        }
+        _ = try? registry.audit.append(entry, at: time)
+        if let refusal { throw refusal }
+    }
+
+    // MARK: - Managing
+
+    /// Revokes an approval (its approver, or a seal administrator of the seal's organisation).
+    public func revoke(_ id: String, reason: String = "", as actor: AuthenticatedUser, at time: Date = Date()) throws {
+        guard let rec = try store.approval(id) else { throw GovernanceError(.notFound, "no approval '\(id)'") }
+        let org = try store.seal(rec.seal)?.organisation
+        try registry.authorise(.revokeApproval, ActionTarget(organisation: org, seal: rec.seal, approver: rec.approver), actor: actor, at: time)
+        guard rec.status == .active else { throw GovernanceError(.invalidInput, "approval \(id) is already revoked") }
+        try store.revokeApproval(id, by: actor.id, at: time)
+        try registry.audit.append(AuditEntry(actor: actor.id, action: GovernanceAction.revokeApproval.rawValue, organisation: org, seal: rec.seal,
+                                             approval: id, detail: "approval \(id) revoked\(reason.isEmpty ? "" : ": \(reason)")"), at: time)
+    }
+
+    /// Registered approvals, newest first.
+    public func list(seal: String? = nil) throws -> [ApprovalRecord] { try store.approvals(seal: seal) }
+
+    /// One approval with its uses.
+    public func show(_ id: String) throws -> (ApprovalRecord, [ApprovalUse])? {
+        guard let r = try store.approval(id) else { return nil }
+        return (r, try store.uses(approval: id))
+    }
+}
+
+func iso(_ d: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    return f.string(from: d)
+}

@@ -1,1 +1,0 @@
-// Governance module — see ../shared/DESIGN.md module map.

@@ -1,0 +1,215 @@
+// Shared pieces of the governance commands (org, user, seal, approve, approvals, audit): registry
+// location, who is acting, secrets from file descriptors or the terminal, dates, output formats.
+import ArgumentParser
+import Foundation
+import Governance
+import Signing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--registry PATH`: the registry database and its audit key.
+struct GovRegistryOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Registry database (default: $SEALBATCH_HOME/sealbatch-registry.sqlite or ./sealbatch-registry.sqlite).", valueName: "path"))
+    var registry: String?
+
+    @Option(name: .long, help: ArgumentHelp("Audit checkpoint key: PEM file holding the private key and certificate (default: <registry>.audit-key.pem).", valueName: "path"))
+    var auditKey: String?
+
+    /// The registry file path.
+    var path: String { registry ?? GovernanceWorkspace.defaultRegistryPath() }
+
+    /// The audit key file path.
+    var auditKeyPath: String { auditKey ?? GovernanceWorkspace.defaultAuditKeyPath(registryPath: path) }
+
+    /// Loads the audit key if present.
+    func auditSigner() throws -> IdentityCheckpointSigner? {
+        guard FileManager.default.fileExists(atPath: auditKeyPath) else { return nil }
+        do { return try GovernanceWorkspace.auditSigner(pemFile: auditKeyPath) } catch {
+            throw GovCLI.Failure(2, "the audit key \(auditKeyPath) is not readable: \(error)")
+        }
+    }
+
+    /// Opens the registry; it must exist unless `create`.
+    func open(create: Bool = false) throws -> Registry {
+        if !create && !FileManager.default.fileExists(atPath: path) {
+            throw GovCLI.Failure(2, "no registry at \(path): create one with `sealbatch org init` or pass --registry")
+        }
+        return Registry(store: try SQLiteGovernanceStore(path: path), auditSigner: try auditSigner())
+    }
+}
+
+/// `--as USER` with `--key FILE.p12` (+ `--key-password-fd`) or a local password (`--password-fd` or prompt).
+struct GovAuthOptions: ParsableArguments {
+    @Option(name: .customLong("as"), help: ArgumentHelp("The acting user.", valueName: "user"))
+    var user: String?
+
+    @Option(name: .long, help: ArgumentHelp("The acting user's PKCS#12 key file.", valueName: "file.p12"))
+    var key: String?
+
+    @Option(name: .long, help: ArgumentHelp("Read the PKCS#12 password from this file descriptor (else prompt).", valueName: "fd"))
+    var keyPasswordFd: Int32?
+
+    @Option(name: .long, help: ArgumentHelp("Read the local-account password from this file descriptor (else prompt).", valueName: "fd"))
+    var passwordFd: Int32?
+
+    /// Loads the PKCS#12 identity named by `--key`.
+    func identity() throws -> DetachedSignature.Identity? {
+        guard let key else { return nil }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: key)) } catch { throw GovCLI.Failure(2, "cannot read the key file \(key)") }
+        var pw = try GovCLI.secret(fd: keyPasswordFd, prompt: "Password for \(URL(fileURLWithPath: key).lastPathComponent): ")
+        defer { for i in pw.indices { pw[i] = 0 } }
+        do { return try DetachedSignature.Identity.pkcs12(Array(data), password: pw) } catch {
+            throw GovCLI.Failure(2, "cannot open \(key): \(error.detail)")
+        }
+    }
+
+    /// Authenticates the acting user.
+    func authenticate(_ registry: Registry) throws -> AuthenticatedUser {
+        guard let user else { throw GovCLI.Failure(2, "say who is acting with --as USER (and --key FILE.p12 or a password)") }
+        if let id = try identity() {
+            return try registry.authenticate(.identity(user: user, id))
+        }
+        var pw = try GovCLI.secret(fd: passwordFd, prompt: "Password for \(user): ")
+        defer { for i in pw.indices { pw[i] = 0 } }
+        return try registry.authenticate(.password(user: user, password: pw))
+    }
+}
+
+/// Output format of listings.
+enum GovFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, csv
+}
+
+enum GovCLI {
+    /// A CLI failure with its exit code (1: refused or failed, 2: usage or configuration).
+    struct Failure: Error, CustomStringConvertible {
+        let code: Int32
+        let message: String
+        init(_ code: Int32, _ message: String) { self.code = code; self.message = message }
+        var description: String { message }
+    }
+
+    /// Runs a command body, turning governance errors into one line on stderr and an exit code, and
+    /// checkpointing the audit log afterwards.
+    static func run(_ registry: Registry?, _ body: () async throws -> Void) async throws {
+        var failure: Error? = nil
+        do { try await body() } catch { failure = error }
+        if let registry { _ = try? await registry.audit.checkpoint() }
+        if let failure { throw exit(failure) }
+    }
+
+    static func exit(_ error: Error) -> Error {
+        let (code, text): (Int32, String)
+        switch error {
+        case let e as Failure: (code, text) = (e.code, e.message)
+        case let e as GovernanceError:
+            code = (e.code == .invalidInput || e.code == .notFound || e.code == .alreadyExists || e.code == .storage || e.code == .registryNotEmpty) ? 2 : 1
+            text = "refused: \(e)"
+        case let e as ApprovalRefusal: (code, text) = (1, "refused: \(e)")
+        case let e as DetachedSignature.Error: (code, text) = (2, "\(e)")
+        case let e as ExitCode: return e
+        default: (code, text) = (2, "\(error)")
+        }
+        FileHandle.standardError.write(Data("sealbatch: \(text)\n".utf8))
+        return ExitCode(code)
+    }
+
+    /// Reads a secret from a file descriptor (up to the first newline) or prompts on the terminal.
+    static func secret(fd: Int32?, prompt: String) throws -> [UInt8] {
+        if let fd {
+            var out: [UInt8] = []
+            var byte: UInt8 = 0
+            while read(fd, &byte, 1) == 1 {
+                if byte == 0x0a { break }
+                out.append(byte)
+            }
+            if out.last == 0x0d { out.removeLast() }
+            return out
+        }
+        guard isatty(0) == 1, let p = getpass(prompt) else {
+            throw Failure(2, "no terminal to ask for a password: pass it through a file descriptor (--password-fd / --key-password-fd)")
+        }
+        var out: [UInt8] = []
+        var q = p
+        while q.pointee != 0 { out.append(UInt8(bitPattern: q.pointee)); q.pointee = 0; q += 1 }
+        return out
+    }
+
+    /// Parses `2026-12-31`, `2026-12-31T18:00:00Z` or a relative `+7d` / `12h` / `30m` (from now).
+    static func date(_ s: String, now: Date = Date()) throws -> Date {
+        var t = s.hasPrefix("+") ? String(s.dropFirst()) : s
+        if let unit = t.last, "smhd".contains(unit), let n = Double(t.dropLast()) {
+            let mult: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(unit)]!
+            return now.addingTimeInterval(n * mult)
+        }
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: t) { return d }
+        f.formatOptions = [.withFullDate]
+        if let d = f.date(from: t) { return d }
+        t = t.replacingOccurrences(of: " ", with: "T")
+        f.formatOptions = [.withInternetDateTime]
+        if let d = f.date(from: t + "Z") { return d }
+        throw Failure(2, "cannot read the date '\(s)': use 2026-12-31, 2026-12-31T18:00:00Z or +7d / 12h")
+    }
+
+    static func iso(_ d: Date) -> String {
+        let f = ISO8601DateFormatter()
+        return f.string(from: d)
+    }
+
+    static func readCertificate(_ path: String) throws -> DetachedSignature.Certificate {
+        let bytes: Data
+        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw Failure(2, "cannot read the certificate file \(path)") }
+        do { return try DetachedSignature.Certificate(pemOrDER: Array(bytes)) } catch { throw Failure(2, "\(path): \(error.detail)") }
+    }
+
+    static func print(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    /// A plain text table with aligned columns.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ r: [String]) -> String {
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// RFC 4180 CSV.
+    static func csv(_ header: [String], _ rows: [[String]]) -> String {
+        func cell(_ c: String) -> String {
+            c.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + c.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : c
+        }
+        return ([header] + rows).map { $0.map(cell).joined(separator: ",") }.joined(separator: "\r\n")
+    }
+
+    /// Best-effort page count of a PDF (counts page objects; nil when none are visible, e.g. in
+    /// compressed object streams).
+    static func pageCount(_ bytes: [UInt8]) -> Int? {
+        let pat = Array("/Type".utf8)
+        var n = 0
+        var i = 0
+        while i + pat.count < bytes.count {
+            if bytes[i] == 0x2f && Array(bytes[i..<(i + pat.count)]) == pat {
+                var j = i + pat.count
+                while j < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[j]) { j += 1 }
+                let page = Array("/Page".utf8)
+                if j + page.count < bytes.count, Array(bytes[j..<(j + page.count)]) == page {
+                    let next = bytes[j + page.count]
+                    if !(next >= 0x41 && next <= 0x7a) { n += 1 }
+                }
+                i = j
+            } else { i += 1 }
+        }
+        return n > 0 ? n : nil
+    }
+}

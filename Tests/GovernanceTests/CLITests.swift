@@ -1,0 +1,164 @@
+import Foundation
+import Governance
+import Signing
+import Testing
+import TestSupport
+
+/// The governance commands end to end through the built `sealbatch` binary: an organisation with the
+/// four roles, a seal whose key lives on a SoftHSM2 token, three contracts approved, admission checked,
+/// refusals, audit query and verification, tampering detected.
+@Suite(.serialized) struct GovernanceCLITests {
+    struct Env {
+        let dir: URL
+        let pki: TestPKI
+        var reg: String { dir.appendingPathComponent("registry.sqlite").path }
+
+        /// Runs sealbatch; `secret` goes to stdin (read through `--…-fd 0`).
+        @discardableResult
+        func sb(_ args: [String], secret: String? = TestPKI.password, expect status: Int32 = 0,
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> TestSupport.ProcessResult {
+            let r = try TestSupport.run(TestSupport.sealbatchBinary.path, args + ["--registry", reg], cwd: dir,
+                                        stdin: secret.map { Data(($0 + "\n").utf8) })
+            #expect(r.status == status, "sealbatch \(args.joined(separator: " ")): \(r.err)", sourceLocation: sourceLocation)
+            return r
+        }
+        func key(_ user: String) -> [String] {
+            ["--as", user, "--key", pki.dir.appendingPathComponent("\(user).p12").path, "--key-password-fd", "0"]
+        }
+        func crt(_ user: String) -> String { pki.dir.appendingPathComponent("\(user).crt").path }
+    }
+
+    func setUp() throws -> Env? {
+        guard try TestSupport.haveTool("openssl"), try TestSupport.haveTool("sqlite3") else { return nil }
+        guard FileManager.default.isExecutableFile(atPath: TestSupport.sealbatchBinary.path) else {
+            Issue.record("build the sealbatch binary first (swift build --build-tests)")
+            return nil
+        }
+        return Env(dir: try TestSupport.tempDir("gov-cli"), pki: try TestPKI.shared())
+    }
+
+    /// Puts the seal key on a fresh SoftHSM2 token and returns its PKCS#11 URI.
+    func sealOnSoftHSM(_ env: Env) throws -> String? {
+        guard try TestSupport.haveTool("softhsm2-util"), try TestSupport.haveTool("pkcs11-tool") else { return nil }
+        let tokens = env.dir.appendingPathComponent("tokens")
+        try FileManager.default.createDirectory(at: tokens, withIntermediateDirectories: true)
+        let conf = env.dir.appendingPathComponent("softhsm2.conf")
+        try Data("directories.tokendir = \(tokens.path)\nobjectstore.backend = file\nlog.level = ERROR\n".utf8).write(to: conf)
+        let e = ["SOFTHSM2_CONF": conf.path]
+        let pin = "123456"
+        #expect(try TestSupport.run("softhsm2-util", ["--init-token", "--free", "--label", "acme-seals", "--so-pin", "12345678", "--pin", pin], env: e).status == 0)
+        let p8 = env.dir.appendingPathComponent("seal.p8")
+        try TestPKI.openssl(["pkcs8", "-topk8", "-nocrypt", "-in", env.pki.dir.appendingPathComponent("sealcert.key").path, "-out", p8.path], cwd: env.dir)
+        let imp = try TestSupport.run("softhsm2-util", ["--import", p8.path, "--token", "acme-seals", "--label", "contract", "--id", "01", "--pin", pin], env: e)
+        #expect(imp.status == 0, "\(imp.err)")
+        let list = try TestSupport.run("pkcs11-tool", ["--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "acme-seals", "--login",
+                                                      "--pin", pin, "--list-objects", "--type", "privkey"], env: e)
+        #expect(list.out.contains("label:      contract"), "\(list.out)")
+        return "pkcs11:token=acme-seals;object=contract;id=%01;type=private"
+    }
+
+    @Test func organisationFourRolesSealOnTokenThreeApprovedContractsAuditedAndVerified() throws {
+        guard let env = try setUp() else { return }
+        // bootstrap and organisation
+        try env.sb(["org", "init", "--user", "root", "--name", "Platform Root", "--key", env.pki.dir.appendingPathComponent("root.p12").path, "--key-password-fd", "0"])
+        try env.sb(["org", "init", "--user", "root2", "--cert", env.crt("boss")], secret: nil, expect: 2) // not empty any more
+        try env.sb(["org", "create", "acme", "--name", "ACME Trading 有限公司"] + env.key("root"))
+        try env.sb(["user", "add", "sys", "--org", "acme", "--cert", env.crt("sys")] + env.key("root"))
+        try env.sb(["user", "grant", "sys", "--role", "system-admin", "--org", "acme"] + env.key("root"))
+        for (u, role) in [("sadmin", "seal-admin"), ("clerk", "seal-user"), ("boss", nil)] as [(String, String?)] {
+            try env.sb(["user", "add", u, "--org", "acme", "--cert", env.crt(u)] + env.key("sys"))
+            if let role { try env.sb(["user", "grant", u, "--role", role, "--org", "acme"] + env.key("sys")) }
+        }
+        // a local-password account (scrypt), password through a descriptor
+        // (stdin carries sys's key password, then pat's new password: each secret is one line)
+        try env.sb(["user", "add", "pat", "--org", "acme", "--new-password-fd", "0"] + env.key("sys"), secret: "\(TestPKI.password)\npat's long password")
+        try env.sb(["user", "grant", "pat", "--role", "seal-user", "--org", "acme"] + env.key("sys"))
+        try env.sb(["audit", "query", "--as", "pat", "--password-fd", "0"], secret: "pat's long password")
+        try env.sb(["audit", "query", "--as", "pat", "--password-fd", "0"], secret: "pat's wrong password", expect: 1)
+        let users = try env.sb(["user", "list", "--format", "json"], secret: nil)
+        #expect(users.out.contains("\"seal-admin@acme\""))
+        // the seal, its key on a SoftHSM2 token
+        let uri = try sealOnSoftHSM(env) ?? "pkcs11:token=acme-seals;object=contract"
+        let reg = try env.sb(["seal", "register", "acme-contract", "--name", "ACME 合同专用章", "--kind", "contract", "--org", "acme",
+                              "--cert", env.crt("sealcert"), "--token-uri", uri, "--appearance", "contract-round"] + env.key("sadmin"))
+        #expect(reg.out.contains("registered"))
+        // a system administrator may not register seals: refused, names the right, audited
+        let refused = try env.sb(["seal", "register", "sys-seal", "--name", "x", "--kind", "official", "--org", "acme",
+                                  "--cert", env.crt("sealcert"), "--token-uri", uri] + env.key("sys"), expect: 1)
+        #expect(refused.err.contains("missing right: seal-admin of acme"))
+        try env.sb(["seal", "grant", "acme-contract", "--user", "boss", "--right", "approve"] + env.key("sadmin"))
+        try env.sb(["seal", "grant", "acme-contract", "--user", "clerk", "--right", "use"] + env.key("sadmin"))
+        try env.sb(["seal", "grant", "acme-contract", "--user", "sadmin", "--right", "use"] + env.key("sadmin"), expect: 1) // seal admins do not stamp
+        // three contracts approved by boss for clerk
+        var files: [String] = []
+        for i in 1...3 {
+            let f = env.dir.appendingPathComponent("contract-\(i).pdf")
+            try Data("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n3 0 obj << /Type /Page /Parent 2 0 R >> endobj\n% \(i)\n%%EOF\n".utf8).write(to: f)
+            files.append(f.path)
+        }
+        let manifest = env.dir.appendingPathComponent("approval.json").path
+        try env.sb(["approve"] + files + ["--seal", "acme-contract", "--requester", "clerk", "--purpose", "Q3 sales contracts",
+                                          "--valid-until", "+2d", "-o", manifest] + env.key("boss"))
+        let parsed = try SignedApprovalManifest.parse(Array(Data(contentsOf: URL(fileURLWithPath: manifest))))
+        #expect(parsed.manifest.documents.count == 3 && parsed.manifest.documents.allSatisfy { $0.pages == 1 })
+        // clerk may not approve his own request; boss may not approve a request by himself
+        try env.sb(["approve", files[0], "--seal", "acme-contract", "--requester", "clerk", "--purpose", "x", "-o", "x.json"] + env.key("clerk"), expect: 1)
+        try env.sb(["approve", files[0], "--seal", "acme-contract", "--requester", "boss", "--purpose", "x", "-o", "x.json"] + env.key("boss"), expect: 1)
+        // the admission check: the three contracts pass for clerk, an altered one does not
+        let check = try env.sb(["approvals", "check"] + files + ["--seal", "acme-contract", "--user", "clerk", "--approval", manifest], secret: nil)
+        #expect(check.out.components(separatedBy: "admitted").count == 4)
+        try Data("%PDF-1.4\n% altered\n%%EOF\n".utf8).write(to: URL(fileURLWithPath: files[2]))
+        let altered = try env.sb(["approvals", "check", files[2], "--seal", "acme-contract", "--user", "clerk", "--approval", manifest], secret: nil, expect: 1)
+        #expect(altered.out.contains("document-altered"))
+        let list = try env.sb(["approvals", "list", "--format", "csv"], secret: nil)
+        #expect(list.out.contains(parsed.manifest.id) && list.out.contains("0/3"))
+        // audit: query as the seal admin, verify, then tamper
+        let q = try env.sb(["audit", "query", "--seal", "acme-contract", "--format", "csv"] + env.key("sadmin"))
+        #expect(q.out.contains("seal.register") && q.out.contains("approval.create") && q.out.contains("approval.admit"))
+        #expect(q.out.contains("document-altered"))
+        let own = try env.sb(["audit", "query", "--format", "json"] + env.key("clerk"))
+        let ownRecs = try JSONDecoder.iso.decode([AuditRecord].self, from: own.stdout)
+        #expect(!ownRecs.isEmpty && ownRecs.allSatisfy { $0.entry.actor == "clerk" })
+        let v = try env.sb(["audit", "verify"], secret: nil)
+        #expect(v.out.contains("audit log intact"))
+        let auditCert = env.dir.appendingPathComponent("registry.sqlite.audit-key.pem").path
+        try env.sb(["audit", "verify", "--audit-cert", auditCert], secret: nil)
+        let r = try TestSupport.run("sqlite3", [env.reg, "UPDATE audit SET outcome = 'ok', reason = NULL WHERE reason = 'not-authorised'"])
+        #expect(r.status == 0)
+        let bad = try env.sb(["audit", "verify", "--format", "json"], secret: nil, expect: 1)
+        #expect(bad.out.contains("\"problem\" : \"record-edited\""))
+        let firstRefused = try TestSupport.run("sqlite3", [env.reg, "SELECT min(seq) FROM audit WHERE action = 'seal.register' AND actor = 'sys'"]).out
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(bad.out.contains("\"firstBadRecord\" : \(firstRefused)"))
+    }
+
+    @Test func passwordAccountsThroughDescriptorsAndTailFollow() async throws {
+        guard let env = try setUp() else { return }
+        try env.sb(["org", "init", "--user", "root", "--password-fd", "0"], secret: "root password 1")
+        try env.sb(["org", "create", "acme", "--as", "root", "--password-fd", "0"], secret: "root password 1")
+        try env.sb(["org", "create", "evil", "--as", "root", "--password-fd", "0"], secret: "wrong password", expect: 1)
+        // tail --follow sees records appended by another process
+        let p = Process()
+        p.executableURL = TestSupport.sealbatchBinary
+        p.arguments = ["audit", "tail", "--follow", "--lines", "0", "--format", "json", "--as", "root", "--password-fd", "0", "--registry", env.reg]
+        let inPipe = Pipe(), outPipe = Pipe()
+        p.standardInput = inPipe; p.standardOutput = outPipe; p.standardError = FileHandle.nullDevice
+        try p.run()
+        inPipe.fileHandleForWriting.write(Data("root password 1\n".utf8))
+        try await Task.sleep(for: .milliseconds(1500))
+        try env.sb(["org", "create", "beta", "--as", "root", "--password-fd", "0"], secret: "root password 1")
+        var seen = ""
+        for _ in 0..<50 where !seen.contains("organisation beta") {
+            try await Task.sleep(for: .milliseconds(100))
+            seen += String(decoding: outPipe.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        p.terminate()
+        p.waitUntilExit()
+        #expect(seen.contains("\"action\":\"org.create\""))
+        #expect(seen.contains("organisation beta"))
+    }
+}
+
+extension JSONDecoder {
+    static var iso: JSONDecoder { let d = JSONDecoder(); d.dateDecodingStrategy = .iso8601; return d }
+}
