@@ -96,8 +96,7 @@ struct SealerTests {
         let script = TestSupport.packageRoot.appendingPathComponent("Tests/SigningTests/Support/pyhanko_sign.py").path
         var outs: [URL] = []
         let minimal = Self.corpus("xref-classic-minimal-pyhanko.pdf")
-        // LibreOffice writes /MediaBox reals with 12 decimals; the PDF core's serializer rounds reals to 6 when we
-        // rewrite the page dictionary to add /Annots, which pyHanko's diff analysis flags (PDF-core issue, reported).
+        // LibreOffice writes /MediaBox reals with 12 decimals: rewriting the page dictionary to add /Annots must keep them.
         let libre = Self.corpus("acroform-libreoffice-textfields-samplefiles.pdf")
         for (label, p, src) in [("signed", nil, minimal), ("certified-p2", 2, minimal), ("certified-p3", 3, minimal), ("certified-p1", 1, minimal),
                                 ("libre-signed", nil, libre), ("libre-certified-p2", 2, libre)] as [(String, Int?, URL)] {
