@@ -227,9 +227,11 @@ import TestSupport
         let w = try World()
         let docs = World.documents(1)
         let good = try w.approve([docs[0].doc]).fileBytes()
-        var rng = SplitMix(seed: 0x5EA1)
+        let env = ProcessInfo.processInfo.environment
+        var rng = SplitMix(seed: env["GOV_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EA1)
+        let iterations = env["GOV_FUZZ_ITERATIONS"].flatMap { Int($0) } ?? 300
         var admitted = 0
-        for i in 0..<300 {
+        for i in 0..<iterations {
             var b = good
             for _ in 0..<(1 + Int(rng.next() % 4)) {
                 let pos = Int(rng.next() % UInt64(b.count))
@@ -247,7 +249,7 @@ import TestSupport
             } catch is ApprovalRefusal {
             }
         }
-        #expect(admitted < 300)
+        #expect(admitted < iterations)
     }
 
     @Test func everyRefusalIsAuditedWithItsReasonCode() throws {
