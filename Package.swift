@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev", "libcairo2-dev"])]),
         .systemLibrary(name: "CPCSC", pkgConfig: "libpcsclite", providers: [.apt(["libpcsclite-dev"])]),
-        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("crypto")]),
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
 
         // ---- Swift modules ----
@@ -63,7 +63,8 @@ let package = Package(
         .testTarget(name: "TokenTests", dependencies: ["TestSupport", "Token"]),
         .testTarget(name: "RenderTests", dependencies: ["TestSupport", "Render", "PDF"]),
         .testTarget(name: "GovernanceTests", dependencies: ["TestSupport", "Governance", "Signing"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "pipeline-testbed"]),
+        .executableTarget(name: "pipeline-testbed", dependencies: ["Pipeline", .product(name: "Logging", package: "swift-log")], path: "Tests/PipelineTestbed"),
         .testTarget(name: "StagesTests", dependencies: ["TestSupport", "Stages", "Pipeline", "PDF", "Signing", "Token", "Render", "Governance"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],

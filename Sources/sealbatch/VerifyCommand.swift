@@ -1,7 +1,77 @@
 import ArgumentParser
+import Foundation
+import Signing
 
-/// `sealbatch verify` — not built yet (placeholder owned by its issue; replace this whole file).
-struct VerifyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "verify", abstract: "(not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("'sealbatch verify' is not built yet") }
+/// `sealbatch verify`: checks every signature of every file; exit 0 only when all pass.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify the signatures and seals of PDF files (ETSI EN 319 102-1 indications).",
+        discussion: """
+        Reports per signature: signer, seal name, claimed and time-stamped signing time, method and PAdES level,
+        byte-range coverage, integrity, cryptographic validity, certificate path, revocation, and changes made
+        after signing. Exit codes: 0 every signature of every file is TOTAL-PASSED, 1 otherwise, 2 usage error.
+        JSON output follows the schema "sealbatch.verify/1" (docs/signing.md).
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, junit }
+
+    @Option(name: .long, help: ArgumentHelp("Trust anchor certificate file or directory of PEM/DER certificates (repeatable).", valueName: "FILE|DIR"))
+    var trust: [String] = []
+
+    @Option(name: .long, help: "Output format: text, json or junit.")
+    var format: Format = .text
+
+    @Option(name: .long, help: ArgumentHelp("Require at least this PAdES level: B-B, B-T, B-LT or B-LTA.", valueName: "LEVEL"))
+    var level: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "FILE"))
+    var output: String?
+
+    @Flag(name: .long, help: "Do not check revocation at all.")
+    var noRevocationCheck = false
+
+    @Flag(name: .long, help: "Use only revocation data embedded in the files (no CRL/OCSP fetching).")
+    var noFetch = false
+
+    @Flag(name: .long, help: "Missing revocation data makes a signature INDETERMINATE (default: only revoked fails).")
+    var requireRevocation = false
+
+    @Argument(help: "PDF files to verify.")
+    var files: [String] = []
+
+    func usage(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+
+    func run() async throws {
+        guard !files.isEmpty else { throw usage("no files given (usage: sealbatch verify [--trust FILE|DIR] [--format text|json|junit] [--level B-B|B-T|B-LT|B-LTA] FILE…)") }
+        var options = Verifier.Options()
+        if let level {
+            guard let l = PAdESLevel(rawValue: level.uppercased()) else { throw usage("--level must be one of B-B, B-T, B-LT, B-LTA (got \(level))") }
+            options.requiredLevel = l
+        }
+        if noRevocationCheck && requireRevocation { throw usage("--no-revocation-check and --require-revocation exclude each other") }
+        options.revocation = noRevocationCheck ? .off : (requireRevocation ? .hardFail : .softFail)
+        options.fetchRevocation = !noFetch
+        options.revocationCache = RevocationCache()
+        let verifier: Verifier
+        do { verifier = try Verifier(trust: trust.map { URL(fileURLWithPath: $0) }, options: options) } catch let e as SigningError {
+            throw usage("cannot read trust anchors: \(e.message) (\(e.file ?? ""))")
+        }
+        let report = await verifier.verify(urls: files.map { URL(fileURLWithPath: $0) })
+        let data: Data
+        switch format {
+        case .text: data = Data(report.text().utf8)
+        case .json: data = try report.json() + Data("\n".utf8)
+        case .junit: data = Data(report.junit().utf8)
+        }
+        if let output {
+            do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch { throw usage("cannot write \(output): \(error.localizedDescription)") }
+        } else {
+            FileHandle.standardOutput.write(data)
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
 }

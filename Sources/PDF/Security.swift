@@ -1,0 +1,128 @@
+import Foundation
+
+/// What the encryption dictionary says (§7.6).
+public struct EncryptionInfo: Sendable, Equatable, Codable {
+    /// Security handler, e.g. "Standard" or "Adobe.PubSec".
+    public var filter: String
+    /// /V (algorithm) and /R (revision of the standard handler).
+    public var version: Int
+    public var revision: Int
+    /// Key length in bits.
+    public var keyLength: Int
+    /// Cipher name: "RC4", "AES-128", "AES-256" or "unknown".
+    public var cipher: String
+    /// /P permission flags.
+    public var permissions: Int32
+    /// True when the file cannot be opened without a user password (or needs a certificate's private key).
+    public var userPasswordRequired: Bool
+}
+
+/// Standard security handler (§7.6.4) with the empty user password: decides whether a password is
+/// needed and decrypts strings and streams for reading.
+final class SecurityHandler: @unchecked Sendable {
+    let info: EncryptionInfo
+    let encryptRef: ObjectRef?
+    private var key: [UInt8] = []
+    private var stmAES = false, strAES = false, identityStm = false, identityStr = false
+    let encryptMetadata: Bool
+
+    init(dictionary d: PDFDictionary, fileID: [UInt8], encryptRef: ObjectRef?) throws {
+        self.encryptRef = encryptRef
+        let filter = d.name("Filter")?.string ?? "Standard"
+        let v = d.int("V") ?? 0
+        let r = d.int("R") ?? 0
+        var length = d.int("Length") ?? 40
+        encryptMetadata = d["EncryptMetadata"]?.boolValue ?? true
+        var cipher = "RC4"
+        if v >= 4 {
+            // Crypt filters (§7.6.6).
+            let cf = d["CF"]?.dictionaryValue
+            func method(_ name: PDFName?) -> String? {
+                guard let name else { return nil }
+                if name == "Identity" { return "Identity" }
+                return cf?[name]?.dictionaryValue?.name("CFM")?.string
+            }
+            let stm = method(d.name("StmF") ?? "Identity"), str = method(d.name("StrF") ?? "Identity")
+            stmAES = stm == "AESV2" || stm == "AESV3"
+            strAES = str == "AESV2" || str == "AESV3"
+            identityStm = stm == "Identity"; identityStr = str == "Identity"
+            if stm == "AESV3" || v == 5 { cipher = "AES-256"; length = 256 }
+            else if stm == "AESV2" { cipher = "AES-128"; length = 128 }
+            else if v == 4 { length = 128 }
+        }
+        if length < 40 { length *= 8 } // some writers give bytes
+        let p = Int32(truncatingIfNeeded: d.int("P") ?? 0)
+        guard filter == "Standard" else {
+            info = EncryptionInfo(filter: filter, version: v, revision: r, keyLength: length, cipher: cipher, permissions: p, userPasswordRequired: true)
+            throw PDFError(.encrypted(userPasswordRequired: true),
+                "the file is encrypted for specific recipients (/\(filter) security handler): it can only be opened with a recipient's private key. Ask the sender for an unencrypted copy")
+        }
+        let o = d["O"]?.stringValue?.bytes ?? []
+        let u = d["U"]?.stringValue?.bytes ?? []
+        var needsPassword = true
+        var fileKey: [UInt8]? = nil
+        if r >= 5 {
+            let ue = d["UE"]?.stringValue?.bytes ?? []
+            fileKey = StandardSecurity.authenticateUserR6(password: [], u: u, ue: ue, revision: r)
+        } else if r >= 2 {
+            fileKey = StandardSecurity.authenticateUserLegacy(password: [], o: o, u: u, p: p, id: fileID, revision: r,
+                                                              keyLength: length / 8, encryptMetadata: encryptMetadata)
+        }
+        if let k = fileKey { needsPassword = false; key = k }
+        info = EncryptionInfo(filter: filter, version: v, revision: r, keyLength: length, cipher: cipher, permissions: p, userPasswordRequired: needsPassword)
+        if needsPassword {
+            throw PDFError(.encrypted(userPasswordRequired: true),
+                "the file is protected with a password needed to open it (\(cipher), revision \(r)). Ask the sender for an unprotected copy")
+        }
+        if v < 4 { stmAES = false; strAES = false }
+    }
+
+    private func objectKey(_ ref: ObjectRef, aes: Bool) -> [UInt8] {
+        if info.revision >= 5 { return key }
+        var k = key
+        let n = UInt32(truncatingIfNeeded: ref.number), g = UInt32(truncatingIfNeeded: ref.generation)
+        k += [UInt8(n & 0xFF), UInt8((n >> 8) & 0xFF), UInt8((n >> 16) & 0xFF), UInt8(g & 0xFF), UInt8((g >> 8) & 0xFF)]
+        if aes { k += [0x73, 0x41, 0x6C, 0x54] }
+        let h = MD5.hash(k)
+        return Array(h[0..<min(key.count + 5, 16)])
+    }
+
+    func decryptBytes(_ b: [UInt8], ref: ObjectRef, stream: Bool) -> [UInt8] {
+        let aes = stream ? stmAES : strAES
+        if stream ? identityStm : identityStr { return b }
+        let k = objectKey(ref, aes: aes)
+        if aes { return AES.cbcDecrypt(key: k, ivAndData: b) ?? [] }
+        return RC4.apply(key: k, b)
+    }
+
+    func decrypt(_ o: PDFObject, ref: ObjectRef) -> PDFObject {
+        switch o {
+        case .string(let s): return .string(PDFString(bytes: decryptBytes(s.bytes, ref: ref, stream: false), isHex: s.isHex))
+        case .array(let a): return .array(a.map { decrypt($0, ref: ref) })
+        case .dictionary(let d): return .dictionary(decryptDict(d, ref: ref))
+        case .stream(let s):
+            var dict = decryptDict(s.dictionary, ref: ref)
+            let t = dict.name("Type")
+            if t == "XRef" { return .stream(s) }
+            if t == "Metadata" && !encryptMetadata { return .stream(s) }
+            var isIdentityCrypt = false
+            if let f = dict["Filter"], (f.nameValue == "Crypt" || f.arrayValue?.first?.nameValue == "Crypt") { isIdentityCrypt = true }
+            if isIdentityCrypt { return .stream(PDFStream(dictionary: dict, rawData: s.rawData)) }
+            let data = decryptBytes(s.rawData, ref: ref, stream: true)
+            dict["Length"] = .integer(data.count)
+            return .stream(PDFStream(dictionary: dict, rawData: data))
+        default: return o
+        }
+    }
+
+    private func decryptDict(_ d: PDFDictionary, ref: ObjectRef) -> PDFDictionary {
+        // Signature /Contents are not encrypted (§7.6.2); detect signature dictionaries.
+        let isSig = d.name("Type") == "Sig" || d.name("Type") == "DocTimeStamp" || (d["ByteRange"] != nil && d["Contents"] != nil)
+        var out = PDFDictionary()
+        for (k, v) in d {
+            if isSig && k == "Contents" { out[k] = v; continue }
+            out[k] = decrypt(v, ref: ref)
+        }
+        return out
+    }
+}

@@ -1,0 +1,495 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Metrics
+
+/// How `Engine.run` finds documents.
+public enum RunMode: Sendable, Equatable {
+    /// Drain the inbox (and anything an interrupted run left), then return.
+    case once
+    /// Watch the inbox until shutdown is requested.
+    case watch
+}
+
+/// A flag set by SIGTERM/SIGINT (or a test) to stop taking new documents; documents in flight finish.
+public final class ShutdownSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _requested = false
+    private var _reason: String?
+    /// Creates an unset flag.
+    public init() {}
+    /// Asks the engine to stop taking new documents.
+    public func request(_ reason: String = "shutdown requested") {
+        lock.lock(); if !_requested { _requested = true; _reason = reason }; lock.unlock()
+    }
+    /// True once requested.
+    public var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return _requested }
+    /// Why.
+    public var reason: String? { lock.lock(); defer { lock.unlock() }; return _reason }
+}
+
+/// Receives progress updates (the CLI draws a progress bar or log lines).
+public protocol ProgressObserver: Sendable {
+    /// Total documents known so far (grows in watch mode).
+    func expected(total: Int)
+    /// A document finished (delivered or quarantined).
+    func finished(name: String, delivered: Bool, code: String?)
+}
+
+/// The quarantine reason file written as `<name>.reason.json` beside the original.
+public struct QuarantineReason: Codable, Sendable, Equatable {
+    /// Stable reason code.
+    public var code: String
+    /// What went wrong, for a clerk.
+    public var message: String
+    /// Stage that rejected the document.
+    public var stage: String
+    /// When (ISO 8601, UTC).
+    public var time: String
+    /// What to do next.
+    public var nextStep: String
+    /// The file's name as dropped.
+    public var document: String
+    /// Journal id.
+    public var documentID: String
+    /// SHA-256 of the original, if known.
+    public var sha256: String?
+    /// Pipeline name.
+    public var pipeline: String
+    enum CodingKeys: String, CodingKey {
+        case code, message, stage, time, nextStep = "next-step", document, documentID = "document-id", sha256, pipeline
+    }
+}
+
+/// The document-agnostic engine: claims files from the inbox, runs the stages concurrently with bounded
+/// queues between them, delivers to the outbox exactly once, quarantines failures, and journals every
+/// transition so a crash at any instant can be resolved on the next start.
+public final class Engine: Sendable {
+    /// The pipeline.
+    public let config: PipelineConfig
+    let stages: [BuiltStage]
+    /// The journal.
+    public let journal: Journal
+    let logger: Logger
+    let metrics: PipelineMetrics
+    let shutdown: ShutdownSignal
+    let abort: ShutdownSignal
+    let progress: (any ProgressObserver)?
+    let summary: SummaryBox
+    let sink: EventSink
+
+    /// Creates an engine. `metricsFactory` defaults to the bootstrapped `MetricsSystem.factory`.
+    public init(config: PipelineConfig, stages: [BuiltStage], journal: Journal, logger: Logger,
+                shutdown: ShutdownSignal = ShutdownSignal(), progress: (any ProgressObserver)? = nil,
+                metricsFactory: MetricsFactory? = nil) {
+        self.config = config; self.stages = stages; self.journal = journal
+        var l = logger; l[metadataKey: "pipeline"] = .string(config.name)
+        self.logger = l
+        self.metrics = PipelineMetrics(factory: metricsFactory ?? MetricsSystem.factory, pipeline: config.name)
+        self.shutdown = shutdown; self.abort = ShutdownSignal(); self.progress = progress
+        var s = RunSummary(pipeline: config.name)
+        s.stages = stages.map { StageFigures(name: $0.name) }
+        self.summary = SummaryBox(s)
+        self.sink = EventSink(summary: summary, metrics: metrics)
+    }
+
+    // MARK: - run
+
+    /// Runs the pipeline. In `.once` mode returns when the inbox is drained; in `.watch` mode when
+    /// shutdown is requested and every claimed document has finished.
+    public func run(mode: RunMode) async throws -> RunSummary {
+        let started = Date()
+        try config.folders.create()
+        try journal.recordEvent(docID: nil, kind: "run-start", detail: mode == .once ? "once" : "watch")
+        logger.info("run started", metadata: ["mode": "\(mode)", "stages": "\(stages.map(\.name).joined(separator: ","))"])
+        cleanStaleTemporaries()
+        let resumed = try recover()
+        summary.update { $0.resumed = resumed.count }
+
+        let queues = (0...stages.count).map { i in
+            BoundedQueue<Job>(capacity: i < stages.count ? stages[i].queueCapacity : config.engine.queueCapacity)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.source(mode: mode, resumed: resumed, into: queues[0]) }
+            for st in stages {
+                let input = queues[st.index], output = queues[st.index + 1]
+                group.addTask {
+                    await withTaskGroup(of: Void.self) { workers in
+                        for _ in 0..<st.concurrency { workers.addTask { await self.worker(st, input: input, output: output) } }
+                    }
+                    await output.close()
+                }
+            }
+            group.addTask {
+                await withTaskGroup(of: Void.self) { workers in
+                    for _ in 0..<2 { workers.addTask { await self.deliveryWorker(queues[self.stages.count]) } }
+                }
+            }
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        summary.update { $0.seconds = elapsed }
+        if let why = abort.reason { summary.update { $0.stoppedBecause = why } }
+        let s = summary.value
+        try? journal.recordEvent(docID: nil, kind: "run-end", detail: "delivered=\(s.delivered) quarantined=\(s.quarantinedTotal)", seconds: elapsed)
+        logger.info("run finished", metadata: ["delivered": "\(s.delivered)", "quarantined": "\(s.quarantinedTotal)", "seconds": "\(String(format: "%.2f", elapsed))"])
+        return s
+    }
+
+    private var stopping: Bool { shutdown.isRequested || abort.isRequested }
+
+    private func source(mode: RunMode, resumed: [Job], into q: BoundedQueue<Job>) async {
+        var total = resumed.count
+        progress?.expected(total: total)
+        for job in resumed {
+            if abort.isRequested { summary.update { $0.leftForNextRun += 1 }; continue }
+            await q.send(job)
+        }
+        switch mode {
+        case .once:
+            let names = listInbox()
+            total += names.count
+            progress?.expected(total: total)
+            for name in names {
+                if stopping { break }
+                await waitUntilSettled(name)
+                if let job = claim(name) { await q.send(job) } else { total -= 1; progress?.expected(total: total) }
+            }
+        case .watch:
+            let watcher: HotFolderWatcher
+            do { watcher = try HotFolderWatcher(folder: config.folders.inbox, settings: config.watch, logger: logger) }
+            catch { logger.error("cannot watch inbox", metadata: ["error": "\(error)"]); abort.request("cannot watch inbox: \(error)"); break }
+            defer { watcher.stop() }
+            while !stopping {
+                let ready = watcher.takeReady()
+                if !ready.isEmpty { total += ready.count; progress?.expected(total: total) }
+                for name in ready {
+                    if stopping { break }
+                    if let job = claim(name) { await q.send(job) } else { total -= 1 }
+                }
+                metrics.gauge("sealbatch_inbox_pending", value: Double(watcher.pendingCount))
+                if ready.isEmpty { try? await Task.sleep(nanoseconds: 100_000_000) }
+            }
+        }
+        await q.close()
+    }
+
+    /// Regular files in the inbox matching the pattern, oldest first.
+    func listInbox() -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: config.folders.inbox.path) else { return [] }
+        return names.filter { !$0.hasPrefix(".") && FileOps.matches($0, pattern: config.watch.pattern) }
+            .compactMap { n -> (String, Double)? in
+                guard let info = FileOps.regularFileInfo(config.folders.inbox.appendingPathComponent(n)) else { return nil }
+                return (n, info.mtime)
+            }
+            .sorted { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }
+            .map(\.0)
+    }
+
+    private func waitUntilSettled(_ name: String) async {
+        let url = config.folders.inbox.appendingPathComponent(name)
+        while !stopping, let info = FileOps.regularFileInfo(url) {
+            let age = Date().timeIntervalSince1970 - info.mtime
+            if age >= config.watch.settleSeconds { return }
+            try? await Task.sleep(nanoseconds: UInt64(max(0.05, config.watch.settleSeconds - age) * 1e9))
+        }
+    }
+
+    // MARK: - claim
+
+    static func newID() -> String {
+        var g = SystemRandomNumberGenerator()
+        return String(format: "%08x%08x", UInt32.random(in: .min ... .max, using: &g), UInt32.random(in: .min ... .max, using: &g))
+    }
+
+    func archiveDir(id: String, name: String, claimedAt: Date) -> URL {
+        var cal = Calendar(identifier: .gregorian); cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.year, .month, .day], from: claimedAt)
+        let stem = (name as NSString).deletingPathExtension
+        return config.folders.archive.appendingPathComponent(String(format: "%04d/%02d/%02d", c.year!, c.month!, c.day!))
+            .appendingPathComponent("\(id)-\(stem)")
+    }
+
+    static func originalName(for name: String) -> String {
+        let ext = (name as NSString).pathExtension
+        return ext.isEmpty ? "original" : "original.\(ext)"
+    }
+
+    /// Claims `name` from the inbox: journal `claiming`, rename into `<work>/<id>/`, fsync, journal `claimed`.
+    func claim(_ name: String) -> Job? {
+        let src = config.folders.inbox.appendingPathComponent(name)
+        guard FileOps.regularFileInfo(src) != nil else { return nil }
+        let id = Self.newID()
+        let workDir = config.folders.work.appendingPathComponent(id)
+        let original = workDir.appendingPathComponent(Self.originalName(for: name))
+        let now = Date()
+        let record = DocumentRecord(id: id, pipeline: config.name, name: name, sourcePath: src.path, workDir: workDir.path,
+                                    state: .claiming, stage: nil, attempts: 1, digest: nil, currentPath: nil, outboxPath: nil,
+                                    quarantinePath: nil, reasonCode: nil, reasonJSON: nil, claimedAt: now.timeIntervalSince1970,
+                                    updatedAt: now.timeIntervalSince1970)
+        do {
+            try journal.insert(record)
+            try FileManager.default.createDirectory(at: workDir, withIntermediateDirectories: true)
+            if rename(src.path, original.path) != 0 {
+                let err = FileOps.errnoString()
+                try? FileManager.default.removeItem(at: workDir)
+                try journal.transition(id, to: .released, detail: "claim failed: \(err)")
+                return nil
+            }
+            try FileOps.fsync(workDir)
+            try FileOps.fsync(config.folders.inbox)
+            try journal.transition(id, to: .claimed)
+        } catch {
+            logger.error("claim failed", metadata: ["file": "\(name)", "error": "\(error)"])
+            abort.request("journal or work folder failure: \(error)")
+            return nil
+        }
+        metrics.count("sealbatch_documents_claimed_total")
+        logger.debug("claimed", metadata: ["file": "\(name)", "id": "\(id)"])
+        return Job(id: id, sourceName: name, originalURL: original, workDir: workDir,
+                   archiveDir: archiveDir(id: id, name: name, claimedAt: now), claimedAt: now, attempt: 1)
+    }
+
+    // MARK: - stages
+
+    private func worker(_ st: BuiltStage, input: BoundedQueue<Job>, output: BoundedQueue<Job>) async {
+        let ctx = StageContext(pipeline: config.name, index: st.index, stageName: st.name, logger: logger,
+                               folders: config.folders, journal: journal, sink: sink)
+        let kind = type(of: st.stage)
+        while let job = await input.receive() {
+            metrics.gauge("sealbatch_queue_depth", [("stage", st.name)], value: Double(await input.count))
+            if abort.isRequested { summary.update { $0.leftForNextRun += 1 }; continue }
+            var tries = 0
+            while true {
+                tries += 1
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                do {
+                    var out = try await st.stage.process(job, context: ctx)
+                    let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                    out.established.formUnion(kind.produces)
+                    try journal.stageDone(job.id, stage: st.name, seconds: secs, digest: job.digest == nil ? out.digest : nil)
+                    record(stage: st.index, seconds: secs, passed: true)
+                    if job.digest == nil, let d = out.digest, try journal.delivered(digest: d, excluding: job.id) != nil {
+                        let f = EngineFailure(code: "duplicate", message: "A document with the same bytes (SHA-256 \(d.prefix(16))…) was already delivered.",
+                                              nextStep: "Nothing to do if this copy was dropped by mistake; otherwise check the outbox and archive.")
+                        quarantine(out, failure: f, stage: st.name)
+                    } else {
+                        await output.send(out)
+                    }
+                    break
+                } catch let f as StageFailure {
+                    let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                    if case .retry(let maxAttempts, let delay) = f.routing, tries < maxAttempts, !abort.isRequested {
+                        summary.update { $0.stages[st.index].retries += 1 }
+                        logger.warning("retrying", metadata: ["file": "\(job.sourceName)", "stage": "\(st.name)", "code": "\(f.reasonCode)", "try": "\(tries)"])
+                        try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                        continue
+                    }
+                    if f.routing == .stopBatch {
+                        logger.critical("batch stopped", metadata: ["stage": "\(st.name)", "code": "\(f.reasonCode)", "reason": "\(f.clerkMessage)"])
+                        try? journal.recordEvent(docID: job.id, kind: "batch-stopped", stage: st.name, detail: "\(f.reasonCode): \(f.clerkMessage)")
+                        abort.request("\(f.reasonCode): \(f.clerkMessage)")
+                        summary.update { $0.leftForNextRun += 1 }
+                        break
+                    }
+                    record(stage: st.index, seconds: secs, passed: false)
+                    quarantine(job, failure: f, stage: st.name)
+                    break
+                } catch let e as PipelineError where e.code == .journal {
+                    abort.request("journal failure: \(e)")
+                    summary.update { $0.leftForNextRun += 1 }
+                    break
+                } catch {
+                    let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                    record(stage: st.index, seconds: secs, passed: false)
+                    let f = EngineFailure(code: "stage-error", message: "The \(st.name) stage failed: \(error)",
+                                          nextStep: "Report this to the administrator with the document id.")
+                    quarantine(job, failure: f, stage: st.name)
+                    break
+                }
+            }
+        }
+    }
+
+    private func record(stage i: Int, seconds: Double, passed: Bool) {
+        summary.update { s in
+            if passed { s.stages[i].passed += 1 } else { s.stages[i].failed += 1 }
+            s.stages[i].seconds += seconds
+            s.stages[i].maxSeconds = max(s.stages[i].maxSeconds, seconds)
+        }
+        metrics.time("sealbatch_stage_seconds", [("stage", stages[i].name)], seconds: seconds)
+        metrics.count("sealbatch_stage_documents_total", [("stage", stages[i].name), ("result", passed ? "passed" : "failed")])
+    }
+
+    // MARK: - delivery
+
+    private func deliveryWorker(_ q: BoundedQueue<Job>) async {
+        while let job = await q.receive() {
+            if abort.isRequested { summary.update { $0.leftForNextRun += 1 }; continue }
+            do {
+                try deliver(job)
+            } catch {
+                logger.error("delivery failed", metadata: ["file": "\(job.sourceName)", "error": "\(error)"])
+                abort.request("delivery failed: \(error)")
+                summary.update { $0.leftForNextRun += 1 }
+            }
+        }
+    }
+
+    /// Delivers: fsync the artefact, journal `delivering` with the outbox name, rename into the outbox,
+    /// move the original into the archive folder, journal `done`, remove the work folder.
+    func deliver(_ job: Job) throws {
+        let current = job.currentURL
+        if current.path != job.originalURL.path { try FileOps.fsync(current) }
+        let dst = FileOps.freeName(job.outputName, in: config.folders.outbox, tag: String(job.id.prefix(8)))
+        try journal.transition(job.id, to: .delivering, detail: dst.lastPathComponent) { r in
+            r.currentPath = current.path; r.outboxPath = dst.path
+        }
+        if current.path == job.originalURL.path { try FileOps.copyAtomically(current, to: dst) }
+        else { try FileOps.move(current, to: dst) }
+        try finishDelivery(id: job.id, name: job.sourceName, workDir: job.workDir, archiveDir: job.archiveDir, outbox: dst)
+    }
+
+    private func finishDelivery(id: String, name: String, workDir: URL, archiveDir: URL, outbox: URL) throws {
+        let original = workDir.appendingPathComponent(Self.originalName(for: name))
+        if FileOps.exists(original) {
+            try FileOps.move(original, to: archiveDir.appendingPathComponent(Self.originalName(for: name)))
+        }
+        try journal.transition(id, to: .done, detail: outbox.lastPathComponent)
+        try? FileManager.default.removeItem(at: workDir)
+        summary.update { $0.delivered += 1 }
+        metrics.count("sealbatch_documents_total", [("outcome", "delivered")])
+        progress?.finished(name: name, delivered: true, code: nil)
+        logger.info("delivered", metadata: ["file": "\(name)", "id": "\(id)", "outbox": "\(outbox.lastPathComponent)"])
+    }
+
+    // MARK: - quarantine
+
+    /// Quarantines a document: journal `quarantining` with the reason, write `<name>.reason.json`,
+    /// move the untouched original next to it, journal `quarantined`, remove the work folder.
+    func quarantine(_ job: Job, failure f: any StageFailure, stage: String) {
+        let dst = FileOps.freeName(job.sourceName, in: config.folders.quarantine, tag: String(job.id.prefix(8)))
+        let reason = QuarantineReason(code: f.reasonCode, message: f.clerkMessage, stage: stage,
+                                      time: ISO8601DateFormatter().string(from: Date()), nextStep: f.nextStep,
+                                      document: job.sourceName, documentID: job.id, sha256: job.digest, pipeline: config.name)
+        do {
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let json = String(decoding: try enc.encode(reason), as: UTF8.self)
+            try journal.transition(job.id, to: .quarantining, stage: stage, detail: f.reasonCode) { r in
+                r.reasonCode = f.reasonCode; r.reasonJSON = json; r.quarantinePath = dst.path
+                if r.digest == nil { r.digest = job.digest }
+            }
+            try finishQuarantine(id: job.id, name: job.sourceName, workDir: job.workDir, destination: dst, reasonJSON: json, code: f.reasonCode)
+        } catch {
+            logger.error("quarantine failed", metadata: ["file": "\(job.sourceName)", "error": "\(error)"])
+            abort.request("quarantine failed: \(error)")
+        }
+    }
+
+    private func finishQuarantine(id: String, name: String, workDir: URL, destination dst: URL, reasonJSON: String, code: String) throws {
+        try FileOps.writeAtomically(Data(reasonJSON.utf8), to: dst.deletingLastPathComponent().appendingPathComponent(dst.lastPathComponent + ".reason.json"))
+        let original = workDir.appendingPathComponent(Self.originalName(for: name))
+        if FileOps.exists(original) { try FileOps.move(original, to: dst) }
+        try journal.transition(id, to: .quarantined, detail: code)
+        try? FileManager.default.removeItem(at: workDir)
+        summary.update { $0.quarantined[code, default: 0] += 1 }
+        metrics.count("sealbatch_documents_total", [("outcome", "quarantined"), ("reason", code)])
+        progress?.finished(name: name, delivered: false, code: code)
+        logger.warning("quarantined", metadata: ["file": "\(name)", "id": "\(id)", "code": "\(code)"])
+    }
+
+    // MARK: - recovery
+
+    /// Resolves every unfinished journal entry. Returns the documents whose stages must run again.
+    func recover() throws -> [Job] {
+        var again: [Job] = []
+        for r in try journal.unfinished() {
+            let workDir = URL(fileURLWithPath: r.workDir)
+            let original = workDir.appendingPathComponent(Self.originalName(for: r.name))
+            let claimedAt = Date(timeIntervalSince1970: r.claimedAt)
+            let archive = archiveDir(id: r.id, name: r.name, claimedAt: claimedAt)
+            func restart() throws {
+                if r.attempts >= config.engine.maxAttempts {
+                    var job = Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive, claimedAt: claimedAt, attempt: r.attempts)
+                    job.digest = r.digest
+                    quarantine(job, failure: EngineFailure(code: "crash-loop",
+                        message: "Processing this document was interrupted \(r.attempts) times (the program stopped while working on it).",
+                        nextStep: "Report it to the administrator with the document id; it may trigger a fault."), stage: r.stage ?? "engine")
+                    return
+                }
+                // Discard partial artefacts; the original is the only thing kept.
+                if let items = try? FileManager.default.contentsOfDirectory(atPath: workDir.path) {
+                    for i in items where i != original.lastPathComponent { try? FileManager.default.removeItem(at: workDir.appendingPathComponent(i)) }
+                }
+                try journal.transition(r.id, to: .claimed, detail: "resumed after interruption (attempt \(r.attempts + 1))") { $0.attempts += 1; $0.stage = nil }
+                again.append(Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive,
+                                 claimedAt: claimedAt, attempt: r.attempts + 1))
+            }
+            switch r.state {
+            case .claiming:
+                if FileOps.exists(original) {
+                    try FileOps.fsync(workDir)
+                    try journal.transition(r.id, to: .claimed, detail: "claim completed during recovery")
+                    var rr = r; rr.state = .claimed
+                    try restartFrom(rr, original: original, workDir: workDir, archive: archive, claimedAt: claimedAt, into: &again)
+                } else {
+                    try? FileManager.default.removeItem(at: workDir)
+                    try journal.transition(r.id, to: .released, detail: FileOps.exists(URL(fileURLWithPath: r.sourcePath)) ? "claim never happened" : "file vanished before claim")
+                }
+            case .claimed, .processing:
+                if FileOps.exists(original) { try restart() }
+                else {
+                    summary.update { $0.warnings.append("\(r.name) (\(r.id)): original missing from the work folder during recovery") }
+                    try journal.transition(r.id, to: .released, detail: "original missing during recovery")
+                }
+            case .delivering:
+                let out = r.outboxPath.map { URL(fileURLWithPath: $0) }
+                let cur = r.currentPath.map { URL(fileURLWithPath: $0) }
+                if let out, FileOps.exists(out) {
+                    try finishDelivery(id: r.id, name: r.name, workDir: workDir, archiveDir: archive, outbox: out)
+                } else if let out, let cur, FileOps.exists(cur) {
+                    if cur.path == original.path { try FileOps.copyAtomically(cur, to: out) } else { try FileOps.move(cur, to: out) }
+                    try finishDelivery(id: r.id, name: r.name, workDir: workDir, archiveDir: archive, outbox: out)
+                } else if FileOps.exists(original) {
+                    try restart()
+                } else {
+                    summary.update { $0.warnings.append("\(r.name) (\(r.id)): neither output nor original found during recovery") }
+                    try journal.transition(r.id, to: .released, detail: "nothing to recover")
+                }
+            case .quarantining:
+                let dst = URL(fileURLWithPath: r.quarantinePath ?? config.folders.quarantine.appendingPathComponent(r.name).path)
+                try finishQuarantine(id: r.id, name: r.name, workDir: workDir, destination: dst, reasonJSON: r.reasonJSON ?? "{}", code: r.reasonCode ?? "unknown")
+            case .done, .quarantined, .released:
+                break
+            }
+        }
+        // Work folders of finished documents (a crash between `done` and the removal).
+        if let items = try? FileManager.default.contentsOfDirectory(atPath: config.folders.work.path) {
+            for i in items where i.count == 16 && i.allSatisfy(\.isHexDigit) {
+                if let r = try journal.document(i), r.state.isFinal {
+                    try? FileManager.default.removeItem(at: config.folders.work.appendingPathComponent(i))
+                }
+            }
+        }
+        if !again.isEmpty { logger.notice("resuming interrupted documents", metadata: ["count": "\(again.count)"]) }
+        return again
+    }
+
+    private func restartFrom(_ r: DocumentRecord, original: URL, workDir: URL, archive: URL, claimedAt: Date, into again: inout [Job]) throws {
+        try journal.transition(r.id, to: .claimed, detail: "resumed after interruption (attempt \(r.attempts + 1))") { $0.attempts += 1 }
+        again.append(Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive,
+                         claimedAt: claimedAt, attempt: r.attempts + 1))
+    }
+
+    /// Removes `.X.partial-PID` files our atomic writes left in the outbox, quarantine and archive roots.
+    private func cleanStaleTemporaries() {
+        for dir in [config.folders.outbox, config.folders.quarantine] {
+            guard let items = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { continue }
+            for i in items where i.hasPrefix(".") && i.contains(".partial-") {
+                try? FileManager.default.removeItem(at: dir.appendingPathComponent(i))
+            }
+        }
+    }
+}

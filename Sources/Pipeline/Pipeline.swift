@@ -1,1 +1,0 @@
-// Pipeline module — see ../shared/DESIGN.md module map.

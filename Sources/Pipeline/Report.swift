@@ -1,0 +1,84 @@
+import Foundation
+
+/// The morning summary from the journal: sealed, quarantined by reason, token events, throughput.
+public struct JournalReport: Sendable, Codable, Equatable {
+    /// Start of the period.
+    public var since: Date
+    /// Documents delivered in the period.
+    public var delivered: Int
+    /// Quarantined, by reason code.
+    public var quarantined: [String: Int]
+    /// Documents still in progress (claimed, not finished).
+    public var inProgress: Int
+    /// Documents resumed after an interruption.
+    public var resumed: Int
+    /// Token events (`kind` = `token`): detail → count.
+    public var tokenEvents: [String: Int]
+    /// Batches stopped early, with their reasons.
+    public var stops: [String]
+    /// Runs started in the period.
+    public var runs: Int
+    /// Delivered per hour between first claim and last delivery.
+    public var perHour: Double
+    /// Mean seconds per stage.
+    public var stageMeans: [String: Double]
+    /// Quarantined documents: name, code.
+    public var quarantinedDocuments: [[String]]
+
+    /// Builds the report from a journal.
+    public static func make(journal: Journal, since: Date) throws -> JournalReport {
+        let docs = try journal.documents(since: since)
+        let events = try journal.events(since: since)
+        var q: [String: Int] = [:]
+        var qd: [[String]] = []
+        for d in docs where d.state == .quarantined { q[d.reasonCode ?? "unknown", default: 0] += 1; qd.append([d.name, d.reasonCode ?? "unknown"]) }
+        let delivered = docs.filter { $0.state == .done }
+        var token: [String: Int] = [:]
+        var stops: [String] = []
+        var stageSum: [String: (Double, Int)] = [:]
+        var runs = 0
+        for e in events {
+            switch e.kind {
+            case "token": token[e.detail ?? "?", default: 0] += 1
+            case "batch-stopped": stops.append(e.detail ?? "?")
+            case "run-start": runs += 1
+            case "stage": if let s = e.stage, let secs = e.seconds { let v = stageSum[s] ?? (0, 0); stageSum[s] = (v.0 + secs, v.1 + 1) }
+            default: break
+            }
+        }
+        var perHour = 0.0
+        if let first = delivered.map(\.claimedAt).min(), let last = delivered.map(\.updatedAt).max(), last > first {
+            perHour = Double(delivered.count) / ((last - first) / 3600)
+        }
+        return JournalReport(since: since, delivered: delivered.count, quarantined: q,
+                             inProgress: docs.filter { !$0.state.isFinal }.count,
+                             resumed: docs.filter { $0.attempts > 1 }.count, tokenEvents: token, stops: stops, runs: runs,
+                             perHour: perHour, stageMeans: stageSum.mapValues { $0.0 / Double(max(1, $0.1)) },
+                             quarantinedDocuments: qd)
+    }
+
+    /// Plain-text rendering.
+    public func text() -> String {
+        let f = ISO8601DateFormatter()
+        var l = ["since \(f.string(from: since)): \(runs) run(s)",
+                 "sealed and delivered: \(delivered)",
+                 "quarantined:          \(quarantined.values.reduce(0, +))"]
+        for (c, n) in quarantined.sorted(by: { $0.key < $1.key }) { l.append("  \(c): \(n)") }
+        if inProgress > 0 { l.append("still in progress:    \(inProgress)") }
+        if resumed > 0 { l.append("resumed after interruption: \(resumed)") }
+        l.append(String(format: "throughput:           %.0f documents/hour", perHour))
+        if tokenEvents.isEmpty { l.append("token events:         none") }
+        else { l.append("token events:"); for (d, n) in tokenEvents.sorted(by: { $0.key < $1.key }) { l.append("  \(d): \(n)") } }
+        for s in stops { l.append("batch stopped: \(s)") }
+        if !stageMeans.isEmpty {
+            l.append("mean time per stage:")
+            for (s, m) in stageMeans.sorted(by: { $0.key < $1.key }) { l.append(String(format: "  %@: %.1f ms", s, m * 1000)) }
+        }
+        if !quarantinedDocuments.isEmpty {
+            l.append("quarantined documents:")
+            for d in quarantinedDocuments.prefix(50) { l.append("  \(d[0]): \(d[1])") }
+            if quarantinedDocuments.count > 50 { l.append("  … and \(quarantinedDocuments.count - 50) more") }
+        }
+        return l.joined(separator: "\n")
+    }
+}

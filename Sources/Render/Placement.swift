@@ -1,0 +1,84 @@
+import Foundation
+import PDF
+
+/// One seal or seal slice to show on a page: the widget rectangle in the page's default user
+/// space (unrotated, PDF points), the page's /Rotate (the appearance counter-rotates so the seal is
+/// upright on screen), and for cross-page seals which slice of the seal it shows.
+public struct WidgetPlacement: Sendable, Equatable, Codable {
+    /// 0-based page index.
+    public var pageIndex: Int
+    /// Widget /Rect in default user space.
+    public var rect: PDFRect
+    /// The page's effective /Rotate (0, 90, 180, 270).
+    public var rotation: Int
+    /// For a cross-page seal (骑缝章): the slice shown here; nil for the whole seal.
+    public var slice: SealSlice?
+
+    public init(pageIndex: Int, rect: PDFRect, rotation: Int, slice: SealSlice? = nil) {
+        self.pageIndex = pageIndex; self.rect = rect; self.rotation = rotation; self.slice = slice
+    }
+}
+
+/// A vertical slice of a seal: slice `index` (0 = leftmost as displayed) of `count` equal slices.
+public struct SealSlice: Sendable, Equatable, Codable {
+    public var index: Int
+    public var count: Int
+    public init(index: Int, count: Int) { self.index = index; self.count = count }
+}
+
+/// Placements plus anything a clerk should know (moved seals, fallbacks, overlaps).
+public struct PlacementResult: Sendable {
+    public var widgets: [WidgetPlacement]
+    public var warnings: [String]
+}
+
+/// Decides where seals go: explicit position, anchor text (found with poppler), cross-page slices.
+public enum Placement {
+    /// Resolves `spec` for a seal of `sealSizeMM` on `document`, whose bytes are at `fileURL`
+    /// (poppler reads the file for text search). Pages with /Rotate and a CropBox are handled; the
+    /// seal never leaves the visible page; existing signature widgets are avoided or reported.
+    public static func resolve(document: PDFDocument, fileURL: URL, spec: PlacementSpec,
+                               sealSizeMM: (width: Double, height: Double)) throws -> PlacementResult {
+        let pdfPages = document.pages
+        let infos = pdfPages.map { p in
+            PageInfo(geometry: PageGeometry(crop: Box(p.cropBox.llx, p.cropBox.lly, p.cropBox.urx, p.cropBox.ury), rotation: p.rotate),
+                     signatureWidgets: signatureWidgetRects(document, p))
+        }
+        var poppler: PopplerFile?
+        let name = fileURL.lastPathComponent
+        let engine = PlacementEngine(pages: infos, sealWidth: sealSizeMM.width * pointsPerMM, sealHeight: sealSizeMM.height * pointsPerMM,
+                                     fileName: name) { page, text in
+            if poppler == nil { poppler = try PopplerFile(url: fileURL) }
+            return try poppler!.find(text, page: page, geometry: infos[page].geometry)
+        }
+        let (boxes, warnings) = try engine.resolve(spec)
+        return PlacementResult(widgets: boxes.map { b in
+            WidgetPlacement(pageIndex: b.pageIndex, rect: PDFRect(b.box.llx, b.box.lly, b.box.urx, b.box.ury), rotation: b.rotation,
+                            slice: b.slice.map { SealSlice(index: $0.0, count: $0.1) })
+        }, warnings: warnings)
+    }
+
+    /// Convenience: resolves for a rendered seal's size.
+    public static func resolve(document: PDFDocument, fileURL: URL, spec: PlacementSpec, seal: RenderedSeal) throws -> PlacementResult {
+        try resolve(document: document, fileURL: fileURL, spec: spec, sealSizeMM: (seal.widthMM, seal.heightMM))
+    }
+
+    /// Rectangles of signature widgets (/FT /Sig on the widget or an ancestor field) on a page.
+    static func signatureWidgetRects(_ doc: PDFDocument, _ page: PDFPage) -> [Box] {
+        guard let annots = doc.resolve(page.dictionary["Annots"] ?? .null).arrayValue else { return [] }
+        var out: [Box] = []
+        for a in annots {
+            guard let d = doc.resolve(a).dictionaryValue, d.name("Subtype") == "Widget",
+                  let r = PDFRect(doc.resolve(d["Rect"] ?? .null).arrayValue.map { PDFObject.array($0.map { doc.resolve($0) }) }) else { continue }
+            var node: PDFDictionary? = d
+            var isSig = false
+            for _ in 0..<16 {
+                guard let n = node else { break }
+                if let ft = doc.resolve(n["FT"] ?? .null).nameValue { isSig = ft == "Sig"; break }
+                node = doc.resolve(n["Parent"] ?? .null).dictionaryValue
+            }
+            if isSig { out.append(Box(r.llx, r.lly, r.urx, r.ury)) }
+        }
+        return out
+    }
+}

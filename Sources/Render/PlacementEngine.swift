@@ -1,0 +1,217 @@
+import Foundation
+
+let pointsPerMM = 72.0 / 25.4
+
+/// What the placement engine needs to know about one page.
+struct PageInfo: Sendable {
+    var geometry: PageGeometry
+    /// Rectangles (user space) of existing signature widgets on the page.
+    var signatureWidgets: [Box]
+}
+
+/// One seal (or seal slice) as placed by the engine, in user space.
+struct PlacedBox: Equatable, Sendable {
+    var pageIndex: Int
+    var box: Box
+    var rotation: Int
+    /// (index, count) for a cross-page slice; index counts from the seal's left as displayed.
+    var slice: (Int, Int)?
+    static func == (a: PlacedBox, b: PlacedBox) -> Bool {
+        a.pageIndex == b.pageIndex && a.box == b.box && a.rotation == b.rotation && a.slice?.0 == b.slice?.0 && a.slice?.1 == b.slice?.1
+    }
+}
+
+/// Pure placement logic: page geometry, anchor hits and a spec in, rectangles and warnings out.
+/// Works in display space (what the clerk sees) and converts to user space at the end.
+struct PlacementEngine {
+    let pages: [PageInfo]
+    /// Seal size in points (upright, as displayed).
+    let sealWidth: Double
+    let sealHeight: Double
+    let fileName: String?
+    /// Finds anchor text: (page index, text) → user-space boxes in reading order.
+    let find: (Int, String) throws -> [Box]
+
+    func resolve(_ spec: PlacementSpec) throws -> (boxes: [PlacedBox], warnings: [String]) {
+        try spec.validate()
+        guard !pages.isEmpty else { throw RenderError(.documentUnreadable, "the document has no pages", file: fileName) }
+        var out: [PlacedBox] = []
+        var warnings: [String] = []
+
+        // Main seal: anchor, or explicit position, or anchor with fallback.
+        if let anchor = spec.anchor {
+            if let (pageIndex, hit) = try findAnchor(anchor) {
+                let g = pages[pageIndex].geometry
+                let r = g.displayRect(hit)
+                let (cx, cy) = anchorCentre(anchor, textRect: r)
+                out.append(try place(centreX: cx, centreY: cy, page: pageIndex, spec: spec, warnings: &warnings))
+            } else if anchor.fallback == .lastPage {
+                let idx = try explicitPage(spec, default: .last)
+                warnings.append("anchor text \"\(anchor.text)\" not found; seal placed at the fallback position on page \(idx + 1)")
+                out.append(try explicitBox(spec, pageIndex: idx, warnings: &warnings))
+            } else {
+                throw RenderError(.anchorNotFound,
+                    "anchor text \"\(anchor.text)\" (occurrence \(anchor.occurrence)) is not in the document's text; "
+                    + "check the wording (full-width brackets matter) or configure \"fallback\": \"last-page\"", file: fileName)
+            }
+        } else if spec.hasExplicitPosition {
+            let idx = try explicitPage(spec, default: .last)
+            out.append(try explicitBox(spec, pageIndex: idx, warnings: &warnings))
+        }
+
+        if let cp = spec.crossPage {
+            out += try crossPage(cp, policy: spec.signatureOverlap, warnings: &warnings)
+        }
+        return (out, warnings)
+    }
+
+    // MARK: - main seal
+
+    private func explicitPage(_ spec: PlacementSpec, default def: PageSelector) throws -> Int {
+        let sel = spec.page ?? def
+        guard let i = sel.index(pageCount: pages.count) else {
+            throw RenderError(.pageOutOfRange, "placement names page \(sel) but the document has \(pages.count) pages", file: fileName)
+        }
+        return i
+    }
+
+    private func explicitBox(_ spec: PlacementSpec, pageIndex: Int, warnings: inout [String]) throws -> PlacedBox {
+        let (w, h) = pages[pageIndex].geometry.displaySize
+        let x = (spec.xMM ?? 50) * pointsPerMM, y = (spec.yMM ?? 60) * pointsPerMM
+        let cx: Double, cy: Double
+        switch spec.corner ?? .bottomRight {
+        case .topLeft: (cx, cy) = (x, y)
+        case .topRight: (cx, cy) = (w - x, y)
+        case .bottomLeft: (cx, cy) = (x, h - y)
+        case .bottomRight: (cx, cy) = (w - x, h - y)
+        }
+        return try place(centreX: cx, centreY: cy, page: pageIndex, spec: spec, warnings: &warnings)
+    }
+
+    /// The nth occurrence over all pages in order (negative: from the end).
+    private func findAnchor(_ a: AnchorSpec) throws -> (Int, Box)? {
+        var hits: [(Int, Box)] = []
+        if a.occurrence > 0 {
+            for p in pages.indices {
+                hits += try find(p, a.text).map { (p, $0) }
+                if hits.count >= a.occurrence { return hits[a.occurrence - 1] }
+            }
+            return nil
+        }
+        for p in pages.indices.reversed() {
+            hits = try find(p, a.text).map { (p, $0) } + hits
+            if hits.count >= -a.occurrence { return hits[hits.count + a.occurrence] }
+        }
+        return nil
+    }
+
+    private func anchorCentre(_ a: AnchorSpec, textRect r: (x: Double, y: Double, w: Double, h: Double)) -> (Double, Double) {
+        let gap = 1 * pointsPerMM
+        var cx = r.x + r.w / 2, cy = r.y + r.h / 2
+        switch a.position {
+        case .over: break
+        case .right: cx = r.x + r.w + gap + sealWidth / 2
+        case .left: cx = r.x - gap - sealWidth / 2
+        case .above: cy = r.y - gap - sealHeight / 2
+        case .below: cy = r.y + r.h + gap + sealHeight / 2
+        }
+        return (cx + a.dxMM * pointsPerMM, cy - a.dyMM * pointsPerMM)
+    }
+
+    /// Places the whole seal centred at a display point: kept on the visible page, moved off
+    /// signature fields according to the policy.
+    private func place(centreX: Double, centreY: Double, page: Int, spec: PlacementSpec, warnings: inout [String]) throws -> PlacedBox {
+        let info = pages[page]
+        let g = info.geometry
+        let (W, H) = g.displaySize
+        guard sealWidth <= W + 0.01, sealHeight <= H + 0.01 else {
+            throw RenderError(.sealDoesNotFit, String(format: "the seal (%.0f×%.0f mm) is larger than the visible page (%.0f×%.0f mm)",
+                                                      sealWidth / pointsPerMM, sealHeight / pointsPerMM, W / pointsPerMM, H / pointsPerMM),
+                              file: fileName, page: page + 1)
+        }
+        var x = centreX - sealWidth / 2, y = centreY - sealHeight / 2
+        let cx = min(max(x, 0), W - sealWidth), cy = min(max(y, 0), H - sealHeight)
+        if abs(cx - x) > 0.01 || abs(cy - y) > 0.01 {
+            warnings.append(String(format: "page %d: seal moved %.1f mm to stay on the visible page", page + 1,
+                                   hypot(cx - x, cy - y) / pointsPerMM))
+            x = cx; y = cy
+        }
+        let widgets = info.signatureWidgets.map { g.displayRect($0) }
+        func overlaps(_ x: Double, _ y: Double) -> Bool {
+            widgets.contains { w in x < w.x + w.w && w.x < x + sealWidth && y < w.y + w.h && w.y < y + sealHeight }
+        }
+        if overlaps(x, y) {
+            switch spec.signatureOverlap {
+            case .error:
+                throw RenderError(.overlapsSignature, "the seal would cover an existing signature field", file: fileName, page: page + 1)
+            case .report:
+                warnings.append("page \(page + 1): the seal covers an existing signature field")
+            case .move:
+                guard let (nx, ny) = nearestFree(x, y, W: W, H: H, overlaps: overlaps) else {
+                    throw RenderError(.overlapsSignature, "the seal would cover an existing signature field and there is no free spot nearby",
+                                      file: fileName, page: page + 1)
+                }
+                warnings.append(String(format: "page %d: seal moved %.1f mm to keep clear of an existing signature field",
+                                       page + 1, hypot(nx - x, ny - y) / pointsPerMM))
+                x = nx; y = ny
+            }
+        }
+        return PlacedBox(pageIndex: page, box: g.userBox(displayX: x, y: y, width: sealWidth, height: sealHeight),
+                         rotation: g.rotation, slice: nil)
+    }
+
+    /// Nearest position (2 mm grid, up to 80 mm away) on the page that overlaps nothing.
+    private func nearestFree(_ x: Double, _ y: Double, W: Double, H: Double, overlaps: (Double, Double) -> Bool) -> (Double, Double)? {
+        let step = 2 * pointsPerMM
+        var best: (Double, Double, Double)?
+        for i in -40...40 {
+            for j in -40...40 {
+                let nx = x + Double(i) * step, ny = y + Double(j) * step
+                guard nx >= 0, ny >= 0, nx + sealWidth <= W, ny + sealHeight <= H, !overlaps(nx, ny) else { continue }
+                let d = hypot(nx - x, ny - y)
+                if best == nil || d < best!.2 { best = (nx, ny, d) }
+            }
+        }
+        return best.map { ($0.0, $0.1) }
+    }
+
+    // MARK: - cross-page seal
+
+    private func crossPage(_ cp: CrossPageSpec, policy: OverlapPolicy, warnings: inout [String]) throws -> [PlacedBox] {
+        let idx = try cp.pages.indices(pageCount: pages.count)
+        guard idx.count >= 2 else {
+            throw RenderError(.invalidPlacement, "a cross-page seal needs at least 2 pages; the document has \(pages.count)", file: fileName)
+        }
+        let n = idx.count
+        let sliceW = sealWidth / Double(n)
+        if sliceW < 1 * pointsPerMM {
+            warnings.append(String(format: "cross-page seal over %d pages: slices are only %.2f mm wide", n, sliceW / pointsPerMM))
+        }
+        var out: [PlacedBox] = []
+        for (k, p) in idx.enumerated() {
+            let g = pages[p].geometry
+            let (W, H) = g.displaySize
+            guard sealHeight <= H else {
+                throw RenderError(.sealDoesNotFit, "the seal is taller than the visible page", file: fileName, page: p + 1)
+            }
+            var y = (cp.yMM.map { $0 * pointsPerMM } ?? H / 2) - sealHeight / 2
+            let clamped = min(max(y, 0), H - sealHeight)
+            if abs(clamped - y) > 0.01 {
+                warnings.append(String(format: "page %d: cross-page slice moved %.1f mm to stay on the visible page", p + 1, abs(clamped - y) / pointsPerMM))
+                y = clamped
+            }
+            // Right edge: page order left to right. Left edge: reverse order.
+            let sliceIndex = cp.edge == .right ? k : n - 1 - k
+            let x = cp.edge == .right ? W - sliceW : 0
+            let box = g.userBox(displayX: x, y: y, width: sliceW, height: sealHeight)
+            if pages[p].signatureWidgets.contains(where: { $0.intersects(box) }) {
+                if policy == .error {
+                    throw RenderError(.overlapsSignature, "the cross-page slice would cover an existing signature field", file: fileName, page: p + 1)
+                }
+                warnings.append("page \(p + 1): the cross-page slice covers an existing signature field")
+            }
+            out.append(PlacedBox(pageIndex: p, box: box, rotation: g.rotation, slice: (sliceIndex, n)))
+        }
+        return out
+    }
+}

@@ -1,3 +1,0 @@
-// Render module — see ../shared/DESIGN.md module map.
-import CPoppler
-let _cairoVersionCheck = cairo_version()

@@ -1,0 +1,180 @@
+import COpenSSL
+import Foundation
+
+/// The last OpenSSL error as text (clears the queue).
+func opensslError() -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    var parts: [String] = []
+    while sb_err_string(&buf, 256) != 0 { parts.append(String(cString: buf)) ; if parts.count > 4 { break } }
+    ERR_clear_error()
+    return parts.isEmpty ? "unknown OpenSSL error" : parts.joined(separator: "; ")
+}
+
+/// Calls an i2d-style C function that allocates `*out` and returns its length; copies and frees.
+func withAllocated(_ body: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>) -> Int32) -> [UInt8]? {
+    var p: UnsafeMutablePointer<UInt8>? = nil
+    let n = body(&p)
+    guard n > 0, let p else { return nil }
+    defer { sb_OPENSSL_free(p) }
+    return Array(UnsafeBufferPointer(start: p, count: Int(n)))
+}
+
+/// SHA-256 of bytes.
+public func sha256(_ bytes: [UInt8]) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: 32)
+    _ = bytes.withUnsafeBufferPointer { b in SHA256(b.baseAddress, b.count, &out) }
+    return out
+}
+
+/// Streaming digest over OpenSSL EVP.
+final class Digest {
+    private let ctx: OpaquePointer
+    init(_ md: OpaquePointer = EVP_sha256()) {
+        ctx = EVP_MD_CTX_new()
+        EVP_DigestInit_ex(ctx, md, nil)
+    }
+    static func named(oid: String) -> Digest? {
+        switch oid {
+        case "2.16.840.1.101.3.4.2.1": return Digest(EVP_sha256())
+        case "2.16.840.1.101.3.4.2.2": return Digest(EVP_sha384())
+        case "2.16.840.1.101.3.4.2.3": return Digest(EVP_sha512())
+        case "1.3.14.3.2.26": return Digest(EVP_sha1())
+        case "2.16.840.1.101.3.4.2.4": return Digest(EVP_sha224())
+        default: return nil
+        }
+    }
+    func update(_ bytes: UnsafeRawBufferPointer) { EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count) }
+    func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+    func finish() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 64)
+        var n: UInt32 = 0
+        EVP_DigestFinal_ex(ctx, &out, &n)
+        return Array(out.prefix(Int(n)))
+    }
+    deinit { EVP_MD_CTX_free(ctx) }
+}
+
+/// Owns an OpenSSL `X509*`.
+final class OSSLCert: @unchecked Sendable {
+    let ptr: OpaquePointer
+    init?(der: [UInt8]) {
+        var p: UnsafePointer<UInt8>? = nil
+        let x: OpaquePointer? = der.withUnsafeBufferPointer { b in
+            p = b.baseAddress
+            return d2i_X509(nil, &p, b.count)
+        }
+        guard let x else { ERR_clear_error(); return nil }
+        ptr = x
+    }
+    /// Takes ownership of a reference.
+    init(owning x: OpaquePointer) { ptr = x }
+    deinit { X509_free(ptr) }
+
+    var der: [UInt8] { withAllocated { i2d_X509(ptr, $0) } ?? [] }
+
+    static func loadPEMs(_ data: [UInt8]) -> [OSSLCert] {
+        var out: [OSSLCert] = []
+        data.withUnsafeBytes { b in
+            let bio = BIO_new_mem_buf(b.baseAddress, Int32(b.count))
+            defer { BIO_free(bio) }
+            while let x = PEM_read_bio_X509(bio, nil, nil, nil) { out.append(OSSLCert(owning: x)) }
+            ERR_clear_error()
+        }
+        return out
+    }
+
+    func nameEntry(subject: Bool, nid: Int32) -> String? {
+        var buf = [CChar](repeating: 0, count: 512)
+        let n = subject ? X509_get_subject_name(ptr) : X509_get_issuer_name(ptr)
+        guard sb_name_entry(n, nid, &buf, 512) >= 0 else { return nil }
+        return String(cString: buf)
+    }
+    func oneLine(subject: Bool) -> String {
+        let n = subject ? X509_get_subject_name(ptr) : X509_get_issuer_name(ptr)
+        let bio = BIO_new(BIO_s_mem())
+        defer { BIO_free(bio) }
+        X509_NAME_print_ex(bio, n, 0, UInt(sb_xn_flag_rfc2253()))
+        var p: UnsafeMutablePointer<CChar>? = nil
+        let len = sb_BIO_get_mem_data(bio, &p)
+        guard let p, len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self)
+    }
+    var serialHex: String {
+        var buf = [CChar](repeating: 0, count: 256)
+        sb_serial_hex(ptr, &buf, 256)
+        return String(cString: buf)
+    }
+    var notBefore: Date { Date(timeIntervalSince1970: TimeInterval(sb_cert_not_before(ptr))) }
+    var notAfter: Date { Date(timeIntervalSince1970: TimeInterval(sb_cert_not_after(ptr))) }
+    var isSelfSigned: Bool { sb_is_self_signed(ptr) == 1 }
+    var crlURL: String? {
+        var buf = [CChar](repeating: 0, count: 1024)
+        return sb_crl_url(ptr, &buf, 1024) > 0 ? String(cString: buf) : nil
+    }
+    var ocspURL: String? {
+        var buf = [CChar](repeating: 0, count: 1024)
+        return sb_ocsp_url(ptr, &buf, 1024) > 0 ? String(cString: buf) : nil
+    }
+    /// Key usage names (RFC 5280 §4.2.1.3).
+    var keyUsage: [String] {
+        let ku = sb_key_usage(ptr)
+        if ku == UInt32.max { return [] }
+        let names: [(UInt32, String)] = [
+            (UInt32(KU_DIGITAL_SIGNATURE), "digitalSignature"), (UInt32(KU_NON_REPUDIATION), "nonRepudiation"),
+            (UInt32(KU_KEY_ENCIPHERMENT), "keyEncipherment"), (UInt32(KU_DATA_ENCIPHERMENT), "dataEncipherment"),
+            (UInt32(KU_KEY_AGREEMENT), "keyAgreement"), (UInt32(KU_KEY_CERT_SIGN), "keyCertSign"),
+            (UInt32(KU_CRL_SIGN), "cRLSign"),
+        ]
+        return names.filter { ku & $0.0 != 0 }.map(\.1)
+    }
+    var hasKeyUsageExtension: Bool { sb_key_usage(ptr) != UInt32.max }
+    var extendedKeyUsage: [String] {
+        let x = sb_ext_key_usage(ptr)
+        if x == UInt32.max { return [] }
+        let names: [(UInt32, String)] = [
+            (UInt32(XKU_SSL_SERVER), "serverAuth"), (UInt32(XKU_SSL_CLIENT), "clientAuth"),
+            (UInt32(XKU_SMIME), "emailProtection"), (UInt32(XKU_CODE_SIGN), "codeSigning"),
+            (UInt32(XKU_OCSP_SIGN), "OCSPSigning"), (UInt32(XKU_TIMESTAMP), "timeStamping"),
+            (UInt32(XKU_ANYEKU), "anyExtendedKeyUsage"),
+        ]
+        return names.filter { x & $0.0 != 0 }.map(\.1)
+    }
+    func issued(_ child: OSSLCert) -> Bool { X509_check_issued(ptr, child.ptr) == X509_V_OK }
+    func sameAs(_ other: OSSLCert) -> Bool { X509_cmp(ptr, other.ptr) == 0 }
+}
+
+/// Builds an OpenSSL `STACK_OF(X509)` that borrows the certificates (free with sb_sk_X509_free).
+func makeStack(_ certs: [OSSLCert]) -> OpaquePointer {
+    let sk = sb_sk_X509_new_null()!
+    for c in certs { sb_sk_X509_push(sk, c.ptr) }
+    return sk
+}
+
+/// Owns an OpenSSL `X509_CRL*`.
+final class OSSLCRL: @unchecked Sendable {
+    let ptr: OpaquePointer
+    let der: [UInt8]
+    init?(der: [UInt8]) {
+        var p: UnsafePointer<UInt8>? = nil
+        let x: OpaquePointer? = der.withUnsafeBufferPointer { b in
+            p = b.baseAddress
+            return d2i_X509_CRL(nil, &p, b.count)
+        }
+        guard let x else { ERR_clear_error(); return nil }
+        ptr = x
+        self.der = der
+    }
+    deinit { X509_CRL_free(ptr) }
+}
+
+extension Date {
+    /// ISO 8601 UTC with seconds ("2026-11-25T13:45:00Z").
+    var iso8601: String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: self)
+    }
+}
+
+func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

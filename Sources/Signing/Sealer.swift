@@ -1,0 +1,478 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import PDF
+
+/// A visible seal appearance handed over by the render stage: one or more widgets of ONE signature field
+/// (a cross-page seal 骑缝章 is several slices on several pages).
+public struct SealAppearance: Sendable {
+    /// One widget annotation of the seal field.
+    public struct Widget: Sendable {
+        /// 0-based page index.
+        public var pageIndex: Int
+        /// Rectangle in the PDF user space of that page.
+        public var rect: PDFRect
+        /// A Form XObject stream (direct or a reference into `source`).
+        public var form: PDFObject
+        /// Document holding the objects `form` refers to (imported with `IncrementalUpdate.importObject`).
+        public var source: PDFDocument
+        public init(pageIndex: Int, rect: PDFRect, form: PDFObject, source: PDFDocument) {
+            self.pageIndex = pageIndex
+            self.rect = rect
+            self.form = form
+            self.source = source
+        }
+    }
+    public var widgets: [Widget]
+    public init(widgets: [Widget]) { self.widgets = widgets }
+}
+
+/// DocMDP permission of a certification signature (ISO 32000-2 §12.8.2.2.2).
+public enum DocMDP: Int, Sendable, Codable {
+    case noChanges = 1
+    case formFilling = 2
+    case annotations = 3
+}
+
+/// What to seal and how.
+public struct SealOptions: Sendable {
+    /// PAdES baseline level to produce.
+    public var level: PAdESLevel = .bB
+    /// RFC 3161 authorities, tried in order (needed for B-T and above).
+    public var tsaURLs: [URL] = []
+    /// Name of the signature field (an existing empty field of that name is used).
+    public var fieldName: String = "Seal"
+    /// /Name: the seal's name as shown by viewers.
+    public var name: String?
+    public var reason: String?
+    public var location: String?
+    public var contactInfo: String?
+    /// Visible appearance; nil for an invisible seal.
+    public var appearance: SealAppearance?
+    /// Certify the document with this DocMDP permission (only when it has no signature yet).
+    public var certify: DocMDP?
+    /// Shared per batch: CRLs and OCSP responses are fetched once.
+    public var revocationCache: RevocationCache?
+    /// Network timeout for TSA / CRL / OCSP.
+    public var timeout: TimeInterval = 15
+    /// Extra bytes reserved in /Contents beyond the dry run's estimate.
+    public var contentsMargin: Int = 2048
+    /// Clock for /M (tests fix it).
+    public var now: @Sendable () -> Date = { Date() }
+
+    public init(level: PAdESLevel = .bB, tsaURLs: [URL] = [], fieldName: String = "Seal", name: String? = nil,
+                reason: String? = nil, location: String? = nil, contactInfo: String? = nil,
+                appearance: SealAppearance? = nil, certify: DocMDP? = nil, revocationCache: RevocationCache? = nil) {
+        self.level = level
+        self.tsaURLs = tsaURLs
+        self.fieldName = fieldName
+        self.name = name
+        self.reason = reason
+        self.location = location
+        self.contactInfo = contactInfo
+        self.appearance = appearance
+        self.certify = certify
+        self.revocationCache = revocationCache
+    }
+}
+
+/// What sealing produced.
+public struct SealResult: Sendable, Codable, Equatable {
+    /// SHA-256 of the bytes covered by the seal's /ByteRange (the CMS message-digest).
+    public var signedDigest: [UInt8]
+    /// /M written into the signature dictionary.
+    public var signingTime: Date
+    /// Time of the signature time-stamp (B-T and above).
+    public var timestampTime: Date?
+    /// Time of the document time-stamp (B-LTA).
+    public var documentTimestampTime: Date?
+    /// /ByteRange of the seal.
+    public var byteRange: [Int]
+    /// Level produced.
+    public var level: PAdESLevel
+    /// Size of the output file.
+    public var outputSize: Int
+    /// Field name used.
+    public var fieldName: String
+}
+
+/// Seals PDFs in PAdES baseline form (ETSI EN 319 142-1) by incremental update: earlier revisions and
+/// signatures stay byte-identical.
+public struct PAdESSealer: Sendable {
+    private let logger = Logger(label: "sealbatch.signing.sealer")
+
+    public init() {}
+
+    /// Seals `input` into `output` (never written over the input; the caller does temp + rename).
+    public func seal(input: URL, output: URL, key: SignatureKey, options: SealOptions) async throws -> SealResult {
+        let name = input.lastPathComponent
+        if input.standardizedFileURL.resolvingSymlinksInPath().path == output.standardizedFileURL.resolvingSymlinksInPath().path {
+            throw SigningError(.outputIsInput, "the output path is the input file; originals are never modified", file: name)
+        }
+        if options.level >= .bT && options.tsaURLs.isEmpty {
+            throw SigningError(.tsaUnavailable, "PAdES \(options.level.rawValue) needs a time-stamp authority URL", file: name)
+        }
+        let doc = try openForUpdate(input)
+        let tsa = TimeStampClient(urls: options.tsaURLs, timeout: options.timeout)
+        let signingTime = options.now()
+
+        // Dry run: the CMS for this key (with a dummy signature value) plus a time-stamp token gives the size.
+        var reserve = try await estimateSize(key: key, tsa: options.level >= .bT ? tsa : nil) + options.contentsMargin
+        var attempt = 0
+        while true {
+            attempt += 1
+            let update = try IncrementalUpdate(document: doc)
+            try buildSignatureObjects(update: update, doc: doc, options: options, signingTime: signingTime, contentsBytes: reserve, file: name)
+            let hole: ByteRangeHole
+            do {
+                guard let h = try update.write(to: output) else { throw SigningError(.io, "the update has no signature hole", file: name) }
+                hole = h
+            } catch let e as PDFError { throw SigningError(.io, "cannot write the sealed file: \(e.message)", file: output.lastPathComponent) }
+            let digest = try ByteRange.digest(file: output, ranges: hole.byteRange)
+            var tsTime: Date? = nil
+            let stamper: (@Sendable ([UInt8]) async throws -> [UInt8]?)?
+            if options.level >= .bT {
+                stamper = { (sigDigest: [UInt8]) async throws -> [UInt8]? in try await tsa.timestamp(sha256Digest: sigDigest).der }
+            } else { stamper = nil }
+            let built = try await CAdESBuilder.build(contentDigest: digest, key: key, timeStamp: stamper)
+            if options.level >= .bT, let cms = CMSSignature(der: built.der), let t = cms.timeStampToken.flatMap({ TimeStampInfo(der: $0) }) {
+                tsTime = t.time
+            }
+            if built.der.count > hole.capacity {
+                try? FileManager.default.removeItem(at: output)
+                if attempt >= 2 {
+                    throw SigningError(.placeholderTooSmall, "the signature (\(built.der.count) bytes) does not fit the reserved \(hole.capacity) bytes", file: name)
+                }
+                reserve = built.der.count + options.contentsMargin * 2
+                logger.info("placeholder too small, retrying", metadata: ["needed": "\(built.der.count)", "file": "\(name)"])
+                continue
+            }
+            do { try hole.fill(file: output, contents: built.der) } catch let e as PDFError {
+                throw SigningError(.placeholderTooSmall, e.message, file: name)
+            }
+            var result = SealResult(signedDigest: digest, signingTime: signingTime, timestampTime: tsTime, documentTimestampTime: nil,
+                                    byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: options.fieldName)
+            if options.level >= .bLT {
+                let cache = options.revocationCache ?? RevocationCache(timeout: options.timeout)
+                try await addDSS(file: output, cms: built.der, cache: cache)
+            }
+            if options.level >= .bLTA {
+                result.documentTimestampTime = try await addDocumentTimeStamp(file: output, tsa: tsa, options: options)
+            }
+            result.outputSize = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? result.outputSize
+            return result
+        }
+    }
+
+    // MARK: - Opening
+
+    func openForUpdate(_ url: URL) throws -> PDFDocument {
+        let doc: PDFDocument
+        do { doc = try PDFDocument(url: url) } catch let e as PDFError {
+            if case .encrypted = e.code { throw SigningError(.encrypted, e.message, file: url.lastPathComponent) }
+            throw SigningError(.unreadablePDF, e.message, file: url.lastPathComponent, offset: e.offset)
+        }
+        do { try doc.checkSealable() } catch let e as PDFError {
+            switch e.code {
+            case .certifiedNoChanges: throw SigningError(.certifiedNoChanges, e.message, file: url.lastPathComponent)
+            case .encrypted: throw SigningError(.encrypted, e.message, file: url.lastPathComponent)
+            default: throw SigningError(.unreadablePDF, e.message, file: url.lastPathComponent)
+            }
+        }
+        return doc
+    }
+
+    // MARK: - Dry run
+
+    /// Size of the CMS this key produces (dummy signature value of maximal length) plus a real
+    /// time-stamp token's size when a TSA is used (one request per batch per TSA list).
+    func estimateSize(key: SignatureKey, tsa: TimeStampClient?) async throws -> Int {
+        let dry = DryRunKey(inner: key)
+        let built = try await CAdESBuilder.build(contentDigest: [UInt8](repeating: 0, count: 32), key: dry, verify: false)
+        var size = built.der.count
+        if let tsa { size += try await DryRunSizes.shared.timestampSize(tsa) + 32 }
+        return size
+    }
+
+    // MARK: - Objects of the seal
+
+    func pdfDate(_ d: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMddHHmmss"
+        return "D:" + f.string(from: d) + "+00'00'"
+    }
+
+    func buildSignatureObjects(update: IncrementalUpdate, doc: PDFDocument, options: SealOptions, signingTime: Date,
+                               contentsBytes: Int, file: String) throws {
+        var sig = PDFDictionary()
+        sig["Type"] = .name("Sig")
+        sig["Filter"] = .name("Adobe.PPKLite")
+        sig["SubFilter"] = .name("ETSI.CAdES.detached")
+        sig["ByteRange"] = .byteRangePlaceholder
+        sig["Contents"] = .contentsPlaceholder(byteCount: contentsBytes)
+        sig["M"] = .text(pdfDate(signingTime))
+        if let v = options.name { sig["Name"] = .text(v) }
+        if let v = options.reason { sig["Reason"] = .text(v) }
+        if let v = options.location { sig["Location"] = .text(v) }
+        if let v = options.contactInfo { sig["ContactInfo"] = .text(v) }
+        var certifyRef: ObjectRef? = nil
+        if let p = options.certify {
+            if doc.signatureFields.contains(where: \.isSigned) {
+                throw SigningError(.certifiedNoChanges, "only the first signature of a document can certify it; this document is already signed", file: file)
+            }
+            let params: PDFDictionary = ["Type": .name("TransformParams"), "P": .integer(p.rawValue), "V": .name("1.2")]
+            let ref: PDFDictionary = ["Type": .name("SigRef"), "TransformMethod": .name("DocMDP"), "TransformParams": .dictionary(params)]
+            sig["Reference"] = .array([.dictionary(ref)])
+            certifyRef = ObjectRef(0, 0) // marker; real ref below
+        }
+        let sigRef = update.add(.dictionary(sig))
+        try addField(update: update, doc: doc, name: options.fieldName, value: sigRef, appearance: options.appearance, file: file)
+        if certifyRef != nil {
+            var cat = catalog(update, doc)
+            cat["Perms"] = .dictionary(["DocMDP": .reference(sigRef)])
+            setCatalog(update, doc, cat)
+        }
+    }
+
+    func catalog(_ update: IncrementalUpdate, _ doc: PDFDocument) -> PDFDictionary {
+        guard let r = doc.catalogRef else { return doc.catalog }
+        return update.object(r).dictionaryValue ?? doc.catalog
+    }
+
+    func setCatalog(_ update: IncrementalUpdate, _ doc: PDFDocument, _ cat: PDFDictionary) {
+        if let r = doc.catalogRef { update.replace(r, with: .dictionary(cat)) }
+    }
+
+    /// Adds (or fills) a signature field whose value is `value`, with an invisible widget or the appearance's widgets,
+    /// and registers it in the AcroForm (SigFlags 3) and in each page's /Annots.
+    func addField(update: IncrementalUpdate, doc: PDFDocument, name: String, value: ObjectRef, appearance: SealAppearance?, file: String) throws {
+        let pages = doc.pages
+        guard !pages.isEmpty else { throw SigningError(.unreadablePDF, "the document has no pages", file: file) }
+        guard doc.catalogRef != nil else { throw SigningError(.unreadablePDF, "the document has no catalog reference", file: file) }
+
+        // Existing empty field with this name?
+        if let existing = doc.signatureFields.first(where: { $0.name == name }) {
+            if existing.isSigned { throw SigningError(.fieldAlreadySigned, "the signature field \"\(name)\" is already signed; choose another field name", file: file) }
+            if let fr = existing.fieldRef, var fd = update.object(fr).dictionaryValue {
+                fd["V"] = .reference(value)
+                update.replace(fr, with: .dictionary(fd))
+                try ensureSigFlags(update: update, doc: doc, newField: nil)
+                return
+            }
+        }
+        var field = PDFDictionary()
+        field["FT"] = .name("Sig")
+        field["T"] = .text(name)
+        field["V"] = .reference(value)
+        let widgets = appearance?.widgets ?? []
+        for w in widgets where w.pageIndex < 0 || w.pageIndex >= pages.count {
+            throw SigningError(.badAppearance, "appearance widget on page \(w.pageIndex + 1), but the document has \(pages.count) page(s)", file: file)
+        }
+        var annotsToAdd: [(page: Int, ref: ObjectRef)] = []
+        let fieldRef: ObjectRef
+        if widgets.isEmpty {
+            // Invisible: field and widget merged, zero rectangle, print + locked flags.
+            field["Type"] = .name("Annot")
+            field["Subtype"] = .name("Widget")
+            field["Rect"] = .array([0, 0, 0, 0])
+            field["F"] = .integer(132)
+            field["P"] = .reference(pages[0].ref)
+            fieldRef = update.add(.dictionary(field))
+            annotsToAdd.append((0, fieldRef))
+        } else if widgets.count == 1 {
+            let w = widgets[0]
+            field["Type"] = .name("Annot")
+            field["Subtype"] = .name("Widget")
+            field["Rect"] = w.rect.object
+            field["F"] = .integer(4)
+            field["P"] = .reference(pages[w.pageIndex].ref)
+            field["AP"] = .dictionary(["N": formObject(update, w)])
+            fieldRef = update.add(.dictionary(field))
+            annotsToAdd.append((w.pageIndex, fieldRef))
+        } else {
+            fieldRef = update.reserve()
+            var kids: [PDFObject] = []
+            for w in widgets {
+                let wd: PDFDictionary = [
+                    "Type": .name("Annot"), "Subtype": .name("Widget"), "Parent": .reference(fieldRef),
+                    "Rect": w.rect.object, "F": .integer(4), "P": .reference(pages[w.pageIndex].ref),
+                    "AP": .dictionary(["N": formObject(update, w)]),
+                ]
+                let r = update.add(.dictionary(wd))
+                kids.append(.reference(r))
+                annotsToAdd.append((w.pageIndex, r))
+            }
+            field["Kids"] = .array(kids)
+            update.replace(fieldRef, with: .dictionary(field))
+        }
+        for (pi, r) in annotsToAdd { addAnnot(update: update, doc: doc, page: pages[pi], annot: r) }
+        try ensureSigFlags(update: update, doc: doc, newField: fieldRef)
+    }
+
+    func formObject(_ update: IncrementalUpdate, _ w: SealAppearance.Widget) -> PDFObject {
+        let imported = update.importObject(w.form, from: w.source)
+        if case .reference = imported { return imported }
+        return .reference(update.add(imported))
+    }
+
+    func addAnnot(update: IncrementalUpdate, doc: PDFDocument, page: PDFPage, annot: ObjectRef) {
+        var pd = update.object(page.ref).dictionaryValue ?? page.dictionary
+        if let a = pd["Annots"], case .reference(let ar) = a {
+            var arr = update.object(ar).arrayValue ?? []
+            arr.append(.reference(annot))
+            update.replace(ar, with: .array(arr))
+        } else {
+            var arr = pd["Annots"]?.arrayValue ?? []
+            arr.append(.reference(annot))
+            pd["Annots"] = .array(arr)
+            update.replace(page.ref, with: .dictionary(pd))
+        }
+    }
+
+    /// Adds the field to /AcroForm /Fields and sets /SigFlags 3 (SignaturesExist | AppendOnly).
+    func ensureSigFlags(update: IncrementalUpdate, doc: PDFDocument, newField: ObjectRef?) throws {
+        var cat = catalog(update, doc)
+        if let af = cat["AcroForm"], case .reference(let afRef) = af {
+            var form = update.object(afRef).dictionaryValue ?? PDFDictionary()
+            try updateForm(&form, update: update, doc: doc, newField: newField)
+            update.replace(afRef, with: .dictionary(form))
+        } else {
+            var form = cat["AcroForm"].map { doc.resolve($0).dictionaryValue ?? PDFDictionary() } ?? PDFDictionary()
+            try updateForm(&form, update: update, doc: doc, newField: newField)
+            cat["AcroForm"] = .reference(update.add(.dictionary(form)))
+            setCatalog(update, doc, cat)
+        }
+    }
+
+    private func updateForm(_ form: inout PDFDictionary, update: IncrementalUpdate, doc: PDFDocument, newField: ObjectRef?) throws {
+        if let nf = newField {
+            if let f = form["Fields"], case .reference(let fr) = f {
+                var arr = update.object(fr).arrayValue ?? []
+                arr.append(.reference(nf))
+                update.replace(fr, with: .array(arr))
+            } else {
+                var arr = form["Fields"].map { doc.resolve($0).arrayValue ?? [] } ?? []
+                arr.append(.reference(nf))
+                form["Fields"] = .array(arr)
+            }
+        }
+        form["SigFlags"] = .integer(3)
+    }
+
+    // MARK: - B-LT: DSS
+
+    /// Adds a DSS (ETSI EN 319 142-1 §5.4.2) with the chain, CRLs and OCSP responses for the signer and
+    /// the signature time-stamp's authority, as a further incremental update.
+    func addDSS(file: URL, cms cmsDER: [UInt8], cache: RevocationCache, extra: [OSSLCert] = []) async throws {
+        guard let cms = CMSSignature(der: cmsDER), let signer = cms.signer else { throw SigningError(.cms, "cannot re-read our own signature") }
+        var data = try await cache.collect(chain: orderChain(leaf: signer, pool: cms.certificates), pool: cms.certificates)
+        if let tok = cms.timeStampToken, let ts = TimeStampInfo(der: tok), let tsSigner = ts.signer {
+            data.merge(try await cache.collect(chain: orderChain(leaf: tsSigner, pool: ts.certificates + cms.certificates), pool: ts.certificates))
+        }
+        try await writeDSS(file: file, data: data, cache: cache)
+    }
+
+    func writeDSS(file: URL, data: RevocationData, cache: RevocationCache) async throws {
+        var data = data
+        // OCSP responder certificates (from the responses) go in /Certs too.
+        for r in data.ocspResponses { for c in ocspResponderCerts(r) where !data.certificates.contains(c) { data.certificates.append(c) } }
+        let doc: PDFDocument
+        do { doc = try PDFDocument(url: file) } catch let e as PDFError { throw SigningError(.io, e.message, file: file.lastPathComponent) }
+        let update = try IncrementalUpdate(document: doc)
+        var cat = catalog(update, doc)
+        var dss = cat["DSS"].flatMap { doc.resolve($0).dictionaryValue } ?? ["Type": .name("DSS")]
+        func merge(_ key: PDFName, _ items: [[UInt8]]) {
+            var arr = dss[key].flatMap { doc.resolve($0).arrayValue } ?? []
+            let existing = Set(arr.compactMap { $0.referenceValue.flatMap { doc.resolve($0).streamValue?.rawData } })
+            for i in items where !existing.contains(i) {
+                arr.append(.reference(update.add(.stream(PDFStream.flate(data: i)))))
+            }
+            if !arr.isEmpty { dss[key] = .array(arr) }
+        }
+        merge("Certs", data.certificates)
+        merge("CRLs", data.crls)
+        merge("OCSPs", data.ocspResponses)
+        cat["DSS"] = .reference(update.add(.dictionary(dss)))
+        setCatalog(update, doc, cat)
+        let tmp = file.deletingLastPathComponent().appendingPathComponent("." + file.lastPathComponent + ".dss.tmp")
+        do {
+            _ = try update.write(to: tmp)
+            try renameOver(tmp, file)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw SigningError(.io, "cannot write the DSS update: \(error)", file: file.lastPathComponent)
+        }
+    }
+
+    // MARK: - B-LTA: document time-stamp
+
+    func addDocumentTimeStamp(file: URL, tsa: TimeStampClient, options: SealOptions) async throws -> Date {
+        let doc: PDFDocument
+        do { doc = try PDFDocument(url: file) } catch let e as PDFError { throw SigningError(.io, e.message, file: file.lastPathComponent) }
+        let update = try IncrementalUpdate(document: doc)
+        let reserve = try await DryRunSizes.shared.timestampSize(tsa) + options.contentsMargin
+        let sig: PDFDictionary = [
+            "Type": .name("DocTimeStamp"), "Filter": .name("Adobe.PPKLite"), "SubFilter": .name("ETSI.RFC3161"),
+            "ByteRange": .byteRangePlaceholder, "Contents": .contentsPlaceholder(byteCount: reserve),
+        ]
+        let sigRef = update.add(.dictionary(sig))
+        var n = 1
+        let names = Set(doc.signatureFields.map(\.name))
+        while names.contains("DocTimeStamp\(n)") { n += 1 }
+        try addField(update: update, doc: doc, name: "DocTimeStamp\(n)", value: sigRef, appearance: nil, file: file.lastPathComponent)
+        let tmp = file.deletingLastPathComponent().appendingPathComponent("." + file.lastPathComponent + ".dts.tmp")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        do {
+            guard let hole = try update.write(to: tmp) else { throw SigningError(.io, "no hole for the document time-stamp") }
+            let digest = try ByteRange.digest(file: tmp, ranges: hole.byteRange)
+            let token = try await tsa.timestamp(sha256Digest: digest)
+            guard token.der.count <= hole.capacity else {
+                throw SigningError(.placeholderTooSmall, "the document time-stamp (\(token.der.count) bytes) does not fit \(hole.capacity) bytes", file: file.lastPathComponent)
+            }
+            try hole.fill(file: tmp, contents: token.der)
+            try renameOver(tmp, file)
+            return token.time
+        } catch let e as PDFError {
+            throw SigningError(.io, e.message, file: file.lastPathComponent)
+        }
+    }
+}
+
+/// A key that produces a zero signature of the maximal length (dry run for the /Contents size).
+struct DryRunKey: SignatureKey {
+    let inner: SignatureKey
+    var certificateChainDER: [[UInt8]] { inner.certificateChainDER }
+    var signatureAlgorithm: SignatureAlgorithm { inner.signatureAlgorithm }
+    func sign(_ message: [UInt8]) async throws -> [UInt8] {
+        guard let leaf = inner.certificateChainDER.first.flatMap({ OSSLCert(der: $0) }) else { return [UInt8](repeating: 0, count: 512) }
+        let bits = Int(leafKeyBits(leaf))
+        switch signatureAlgorithm {
+        case .rsaPKCS1SHA256: return [UInt8](repeating: 0, count: (bits + 7) / 8)
+        case .ecdsaSHA256, .ecdsaSHA384: return [UInt8](repeating: 0, count: 2 * ((bits + 7) / 8) + 9)
+        }
+    }
+}
+
+/// Memoised dry-run sizes (one time-stamp request per TSA list per process).
+actor DryRunSizes {
+    static let shared = DryRunSizes()
+    private var sizes: [String: Int] = [:]
+    func timestampSize(_ tsa: TimeStampClient) async throws -> Int {
+        let k = tsa.urls.map(\.absoluteString).joined(separator: " ")
+        if let s = sizes[k] { return s }
+        let t = try await tsa.timestamp(sha256Digest: sha256(Array("sealbatch dry run".utf8)))
+        sizes[k] = t.der.count + 256
+        return t.der.count + 256
+    }
+}
+
+/// Atomically renames `from` over `to` (rename(2); Foundation's replaceItemAt is unreliable on Linux).
+func renameOver(_ from: URL, _ to: URL) throws {
+    guard rename(from.path, to.path) == 0 else {
+        throw SigningError(.io, "cannot replace \(to.lastPathComponent): \(String(cString: strerror(errno)))", file: to.lastPathComponent)
+    }
+}

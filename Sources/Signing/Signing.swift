@@ -1,3 +1,0 @@
-// Signing module — see ../shared/DESIGN.md module map.
-import COpenSSL
-let _sslCheck = OpenSSL_version_num()

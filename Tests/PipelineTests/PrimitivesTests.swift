@@ -1,0 +1,94 @@
+import Foundation
+@testable import Pipeline
+import TestSupport
+import Testing
+
+@Suite struct PrimitivesTests {
+    @Test func sha256MatchesKnownVectors() throws {
+        var a = SHA256Stream(); a.update(Array("abc".utf8))
+        #expect(a.finalize().map { String(format: "%02x", $0) }.joined() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        var b = SHA256Stream()
+        for _ in 0..<1000 { b.update([UInt8](repeating: 0x61, count: 1000)) }
+        #expect(b.finalize().map { String(format: "%02x", $0) }.joined() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        let dir = try TestSupport.tempDir()
+        let f = dir.appendingPathComponent("x")
+        try Data((0..<200_000).map { UInt8($0 % 251) }).write(to: f)
+        let r = try TestSupport.run("sha256sum", [f.path])
+        #expect(try SHA256Stream.hexDigest(ofFile: f) == String(r.out.prefix(64)))
+    }
+
+    @Test func boundedQueueSuspendsSenderWhenFull() async {
+        let q = BoundedQueue<Int>(capacity: 3)
+        let sent = Counter()
+        let producer = Task { for i in 0..<10 { await q.send(i); sent.add() } ; await q.close() }
+        try? await Task.sleep(nanoseconds: 100_000_000)
+        #expect(sent.value == 3)
+        #expect(await q.count == 3)
+        var got: [Int] = []
+        while let x = await q.receive() { got.append(x) }
+        await producer.value
+        #expect(got == Array(0..<10))
+    }
+
+    @Test func atomicWriteLeavesNoPartialFile() throws {
+        let dir = try TestSupport.tempDir()
+        let f = dir.appendingPathComponent("a.json")
+        try FileOps.writeAtomically(Data("one".utf8), to: f)
+        try FileOps.writeAtomically(Data("two".utf8), to: f)
+        #expect(try String(contentsOf: f, encoding: .utf8) == "two")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["a.json"])
+    }
+
+    @Test func freeNameAvoidsCollisions() throws {
+        let dir = try TestSupport.tempDir()
+        #expect(FileOps.freeName("a.pdf", in: dir, tag: "t").lastPathComponent == "a.pdf")
+        try Data().write(to: dir.appendingPathComponent("a.pdf"))
+        #expect(FileOps.freeName("a.pdf", in: dir, tag: "t").lastPathComponent == "a.t.pdf")
+        try Data().write(to: dir.appendingPathComponent("a.t.pdf"))
+        #expect(FileOps.freeName("a.pdf", in: dir, tag: "t").lastPathComponent == "a.t-2.pdf")
+    }
+
+    @Test func patternMatchIsCaseInsensitive() {
+        #expect(FileOps.matches("A.PDF", pattern: "*.pdf"))
+        #expect(!FileOps.matches("a.docx", pattern: "*.pdf"))
+    }
+
+    @Test func prometheusTextHasCountersAndHistograms() {
+        let reg = PrometheusRegistry()
+        let m = PipelineMetrics(factory: reg, pipeline: "p")
+        m.count("sealbatch_documents_total", [("outcome", "delivered")], by: 3)
+        m.time("sealbatch_stage_seconds", [("stage", "sign")], seconds: 0.02)
+        let text = reg.render()
+        #expect(text.contains(#"sealbatch_documents_total{pipeline="p",outcome="delivered"} 3"#))
+        #expect(text.contains("# TYPE sealbatch_stage_seconds histogram"))
+        #expect(text.contains(#"sealbatch_stage_seconds_bucket{pipeline="p",stage="sign",le="0.025"} 1"#))
+        #expect(text.contains(#"sealbatch_stage_seconds_count{pipeline="p",stage="sign"} 1"#))
+    }
+
+    @Test func metricsServerAnswersOnLoopback() throws {
+        let reg = PrometheusRegistry()
+        PipelineMetrics(factory: reg, pipeline: "p").count("sealbatch_up")
+        let server = try MetricsServer(port: 0, registry: reg)
+        defer { server.stop() }
+        #expect(server.port > 0)
+        let r = try TestSupport.run("curl", ["-s", "http://127.0.0.1:\(server.port)/metrics"])
+        #expect(r.out.contains(#"sealbatch_up{pipeline="p"} 1"#))
+    }
+
+    @Test func summaryExitCodes() {
+        var s = RunSummary(pipeline: "p")
+        s.delivered = 3
+        #expect(s.exitCode == 0)
+        s.warnings = ["w"]
+        #expect(s.exitCode == 3)
+        s.quarantined["damaged"] = 1
+        #expect(s.exitCode == 1)
+        #expect(s.table().contains("damaged: 1"))
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    let lock = NSLock(); var v = 0
+    func add() { lock.lock(); v += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return v }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+@testable import Pipeline
+import TestSupport
+import Testing
+
+/// Each test recreates the files and journal a crash would leave at one instant, then restarts.
+@Suite struct RecoveryTests {
+    func engine(_ config: PipelineConfig) throws -> Engine {
+        Engine(config: config, stages: try config.makeStages(registry: Bench.registry()), journal: try Journal(url: config.journal),
+               logger: quietLogger, metricsFactory: PrometheusRegistry())
+    }
+
+    func record(_ config: PipelineConfig, id: String, name: String, state: DocumentState, attempts: Int = 1) -> DocumentRecord {
+        DocumentRecord(id: id, pipeline: "test", name: name, sourcePath: config.folders.inbox.appendingPathComponent(name).path,
+                       workDir: config.folders.work.appendingPathComponent(id).path, state: state, stage: nil, attempts: attempts,
+                       digest: nil, currentPath: nil, outboxPath: nil, quarantinePath: nil, reasonCode: nil, reasonJSON: nil,
+                       claimedAt: Date().timeIntervalSince1970, updatedAt: Date().timeIntervalSince1970)
+    }
+
+    func claimInto(_ config: PipelineConfig, id: String, name: String) throws -> URL {
+        let work = config.folders.work.appendingPathComponent(id)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let original = work.appendingPathComponent("original.pdf")
+        try FileManager.default.moveItem(at: config.folders.inbox.appendingPathComponent(name), to: original)
+        return original
+    }
+
+    @Test func claimThatNeverHappenedIsReleasedAndProcessedOnce() async throws {
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        try Journal(url: config.journal).insert(record(config, id: "00000000000000a1", name: "doc0000.pdf", state: .claiming))
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.delivered == 1)
+        #expect(Bench.files(dir.appendingPathComponent("outbox")) == ["doc0000.pdf"])
+        #expect(try Journal(url: config.journal).document("00000000000000a1")?.state == .released)
+    }
+
+    @Test func claimedButUnjournaledRenameIsResumed() async throws {
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        try Journal(url: config.journal).insert(record(config, id: "00000000000000a2", name: "doc0000.pdf", state: .claiming))
+        _ = try claimInto(config, id: "00000000000000a2", name: "doc0000.pdf")
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.delivered == 1)
+        #expect(s.resumed == 1)
+        #expect(Bench.markers(dir.appendingPathComponent("outbox/doc0000.pdf")) == 1)
+    }
+
+    @Test func interruptedProcessingRestartsFromOriginalDiscardingPartialOutput() async throws {
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        try j.insert(record(config, id: "00000000000000a3", name: "doc0000.pdf", state: .processing))
+        let original = try claimInto(config, id: "00000000000000a3", name: "doc0000.pdf")
+        try Data("half-written".utf8).write(to: original.deletingLastPathComponent().appendingPathComponent("sealed.pdf"))
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.delivered == 1)
+        #expect(Bench.markers(dir.appendingPathComponent("outbox/doc0000.pdf")) == 1)
+        #expect(try j.document("00000000000000a3")?.attempts == 2)
+    }
+
+    @Test func deliveryAlreadyRenamedIsNotDeliveredAgain() async throws {
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        var r = record(config, id: "00000000000000a4", name: "doc0000.pdf", state: .delivering)
+        let out = config.folders.outbox.appendingPathComponent("doc0000.pdf")
+        r.outboxPath = out.path
+        r.currentPath = config.folders.work.appendingPathComponent("00000000000000a4/sealed.pdf").path
+        try j.insert(r)
+        let original = try claimInto(config, id: "00000000000000a4", name: "doc0000.pdf")
+        var sealed = try Data(contentsOf: original); sealed.append(Data("\n%SEALED x\n".utf8))
+        try sealed.write(to: out)
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.delivered == 1)
+        #expect(Bench.files(dir.appendingPathComponent("outbox")) == ["doc0000.pdf"])
+        #expect(Bench.markers(out) == 1)
+        #expect(try j.document("00000000000000a4")?.state == .done)
+        #expect(!FileOps.exists(original.deletingLastPathComponent()))
+    }
+
+    @Test func deliveryBeforeRenameCompletesFromStagedOutput() async throws {
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        var r = record(config, id: "00000000000000a5", name: "doc0000.pdf", state: .delivering)
+        let out = config.folders.outbox.appendingPathComponent("doc0000.pdf")
+        let staged = config.folders.work.appendingPathComponent("00000000000000a5/sealed.pdf")
+        r.outboxPath = out.path; r.currentPath = staged.path
+        try j.insert(r)
+        let original = try claimInto(config, id: "00000000000000a5", name: "doc0000.pdf")
+        var sealed = try Data(contentsOf: original); sealed.append(Data("\n%SEALED x\n".utf8))
+        try sealed.write(to: staged)
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.delivered == 1)
+        #expect(try Data(contentsOf: out) == sealed)
+        #expect(Bench.files(dir.appendingPathComponent("outbox")) == ["doc0000.pdf"])
+    }
+
+    @Test func interruptedQuarantineIsCompleted() async throws {
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        var r = record(config, id: "00000000000000a6", name: "doc0000.pdf", state: .quarantining)
+        r.reasonCode = "not-approved"; r.reasonJSON = #"{"code": "not-approved"}"#
+        r.quarantinePath = config.folders.quarantine.appendingPathComponent("doc0000.pdf").path
+        try j.insert(r)
+        _ = try claimInto(config, id: "00000000000000a6", name: "doc0000.pdf")
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.quarantined == ["not-approved": 1])
+        #expect(Bench.files(dir.appendingPathComponent("quarantine")) == ["doc0000.pdf", "doc0000.pdf.reason.json"])
+    }
+
+    @Test func documentThatKeepsCrashingGoesToQuarantine() async throws {
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        try Journal(url: config.journal).insert(record(config, id: "00000000000000a7", name: "doc0000.pdf", state: .processing, attempts: 5))
+        _ = try claimInto(config, id: "00000000000000a7", name: "doc0000.pdf")
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.quarantined == ["crash-loop": 1])
+        #expect(Bench.files(dir.appendingPathComponent("quarantine")).contains("doc0000.pdf"))
+    }
+}

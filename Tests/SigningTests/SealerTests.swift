@@ -1,0 +1,250 @@
+import Foundation
+import PDF
+import Testing
+import TestSupport
+@testable import Signing
+
+@Suite("Sealing", .serialized)
+struct SealerTests {
+    static func corpus(_ name: String) -> URL { TestSupport.corpusDir.appendingPathComponent(name) }
+
+    static func options(_ level: PAdESLevel = .bB, pki: TestPKI? = nil) -> SealOptions {
+        var o = SealOptions(level: level, name: "Records Office Seal", reason: "Approved", location: "Shanghai", contactInfo: "records@example.org")
+        o.fieldName = "SealbatchSeal"
+        if let pki { o.tsaURLs = [URL(string: pki.base + "/tsa-refuse")!, pki.tsaURL] }
+        return o
+    }
+
+    static func tools() throws -> Bool {
+        try TestSupport.haveTool("openssl") && TestSupport.haveTool("pdfsig") && TestSupport.haveTool("certutil") && TestSupport.haveTool("python3")
+    }
+
+    /// Corpus files (expected.tsv) with their expectation column.
+    static func corpusFiles() throws -> [(name: String, expected: String)] {
+        let tsv = try String(contentsOf: TestSupport.corpusDir.appendingPathComponent("expected.tsv"), encoding: .utf8)
+        return tsv.split(separator: "\n").dropFirst().compactMap { l in
+            let c = l.split(separator: "\t", omittingEmptySubsequences: false)
+            return c.count > 2 ? (String(c[0]), String(c[2])) : nil
+        }
+    }
+
+    @Test func sealsEveryCorpusPDFKeepingEarlierSignaturesOrRefusesWithASpecificCode() async throws {
+        guard try Self.tools() else { return }
+        let pki = try TestPKI.get()
+        let key = try pki.key()
+        let dir = try TestSupport.tempDir("sealbatch-corpus")
+        var sealed: [(input: URL, output: URL)] = []
+        var refused: [String: SigningError.Code] = [:]
+        for (name, _) in try Self.corpusFiles() {
+            let input = Self.corpus(name)
+            let output = dir.appendingPathComponent(name)
+            do {
+                _ = try await PAdESSealer().seal(input: input, output: output, key: key, options: Self.options())
+                sealed.append((input, output))
+            } catch let e as SigningError {
+                refused[name] = e.code
+                #expect(!FileManager.default.fileExists(atPath: output.path) || e.code == .placeholderTooSmall)
+            }
+        }
+        // Refusals are specific: encrypted files, DocMDP P=1, unreadable ones; nothing else.
+        for (name, code) in refused {
+            let encrypted: Bool = { do { return try PDFDocument(url: Self.corpus(name)).isEncrypted } catch let e as PDFError { if case .encrypted = e.code { return true }; return false } catch { return false } }()
+            if encrypted { #expect(code == .encrypted || code == .certifiedNoChanges, "\(name): \(code)") }
+            else if name.contains("docmdp-p1") { #expect(code == .certifiedNoChanges, "\(name): \(code)") }
+            else { #expect(code == .unreadablePDF, "\(name): \(code)") }
+        }
+        #expect(refused["certified-docmdp-p1-pyhanko.pdf"] == .certifiedNoChanges)
+        #expect(sealed.count >= 35, "sealed only \(sealed.count)")
+
+        let ph = try Validators.pyhanko(sealed.flatMap { [$0.input, $0.output] }, root: pki.root)
+        let nss = try Validators.nssDB(in: pki.dir, root: pki.root)
+        for (input, output) in sealed {
+            let name = input.lastPathComponent
+            guard let after = ph[output.path] else { Issue.record("\(name): no pyHanko result"); continue }
+            // pyHanko cannot read some damaged inputs at all (junk before the header, garbled trailers): pdfsig still checks those.
+            let pyHankoReadsInput = ph[input.path]?.error == nil
+            if pyHankoReadsInput { #expect(after.error == nil, "\(name): \(after.error ?? "")") }
+            let ours = after.signatures.first { $0.field == "SealbatchSeal" }
+            if pyHankoReadsInput { #expect(ours?.bottom_line == true, "\(name): pyHanko rejects our seal: \(String(describing: ours))") }
+            // This file's earlier /ByteRange reaches 1 byte past EOF: any appended byte falls inside it, by design of the defect.
+            let earlierRangePastEOF = name == "signed-byterange-1-byte-past-eof-hexapdf-dss.pdf"
+            // Earlier signatures that were intact and valid stay so (their CAs are not ours: trust is not asked).
+            for before in ph[input.path]?.signatures ?? [] where before.intact == true && before.valid == true && !earlierRangePastEOF {
+                let now = after.signatures.first { $0.field == before.field }
+                #expect(now?.intact == true && now?.valid == true, "\(name): earlier signature \(before.field ?? "?") broke: \(String(describing: now))")
+                if before.docmdp_ok == true { #expect(now?.docmdp_ok == true, "\(name): \(before.field ?? "?") modification level \(now?.modification_level ?? "?")") }
+            }
+            let ps = try Validators.pdfsig(output, nssDir: nss)
+            let mine = ps.first { $0.field == "SealbatchSeal" }
+            #expect(mine?.valid == true && mine?.trusted == true, "\(name): pdfsig: \(mine?.raw ?? "no signature")")
+            let psBefore = (ph[input.path]?.signatures.isEmpty ?? true) && !name.contains("signed") && !name.contains("certified") ? [] : try Validators.pdfsig(input, nssDir: nss)
+            for b in psBefore where b.valid && !earlierRangePastEOF {
+                #expect(ps.first { $0.field == b.field }?.valid == true, "\(name): pdfsig says \(b.field) broke")
+            }
+        }
+    }
+
+    @Test func sealsPyHankoSignedAndCertifiedInputsAndRefusesP1() async throws {
+        guard try Self.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let script = TestSupport.packageRoot.appendingPathComponent("Tests/SigningTests/Support/pyhanko_sign.py").path
+        var outs: [URL] = []
+        let minimal = Self.corpus("xref-classic-minimal-pyhanko.pdf")
+        // LibreOffice writes /MediaBox reals with 12 decimals; the PDF core's serializer rounds reals to 6 when we
+        // rewrite the page dictionary to add /Annots, which pyHanko's diff analysis flags (PDF-core issue, reported).
+        let libre = Self.corpus("acroform-libreoffice-textfields-samplefiles.pdf")
+        for (label, p, src) in [("signed", nil, minimal), ("certified-p2", 2, minimal), ("certified-p3", 3, minimal), ("certified-p1", 1, minimal),
+                                ("libre-signed", nil, libre), ("libre-certified-p2", 2, libre)] as [(String, Int?, URL)] {
+            let peer = dir.appendingPathComponent("\(label)-peer.pdf")
+            let r = try TestSupport.run("python3", [script, pki.url("leaf-ec.key").path, pki.url("leaf-ec.crt").path, pki.url("chain.pem").path,
+                                                    src.path, peer.path, "PeerSig"] + (p.map { [String($0)] } ?? []))
+            try #require(r.status == 0, "\(r.err)")
+            let out = dir.appendingPathComponent("\(label)-sealed.pdf")
+            if p == 1 {
+                await #expect(throws: SigningError(.certifiedNoChanges, "")) {
+                    _ = try await PAdESSealer().seal(input: peer, output: out, key: try pki.key(), options: Self.options())
+                } 
+                continue
+            }
+            _ = try await PAdESSealer().seal(input: peer, output: out, key: try pki.key(), options: Self.options())
+            outs.append(out)
+        }
+        let ph = try Validators.pyhanko(outs, root: pki.root)
+        let nss = try Validators.nssDB(in: pki.dir, root: pki.root)
+        for o in outs {
+            let f = try #require(ph[o.path])
+            #expect(f.signatures.count == 2)
+            if o.lastPathComponent.hasPrefix("libre") {
+                withKnownIssue("PDF core rounds reals to 6 decimals when re-serialising a page dictionary") {
+                    #expect(f.allPass, "\(o.lastPathComponent): \(f.signatures)")
+                }
+            } else {
+                #expect(f.allPass, "\(o.lastPathComponent): \(f.signatures)")
+            }
+            let ps = try Validators.pdfsig(o, nssDir: nss)
+            #expect(ps.count == 2 && ps.allSatisfy { $0.valid && $0.trusted }, "\(ps.map(\.raw))")
+        }
+    }
+
+    @Test func timeStampedAndLongTermLevelsAreRecognisedByPyHanko() async throws {
+        guard try Self.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let cache = RevocationCache()
+        var files: [PAdESLevel: URL] = [:]
+        var fetches: [PAdESLevel: Int] = [:]
+        for level in [PAdESLevel.bT, .bLT, .bLTA] {
+            var o = Self.options(level, pki: pki)
+            o.revocationCache = cache
+            let out = dir.appendingPathComponent("\(level.rawValue).pdf")
+            let res = try await PAdESSealer().seal(input: Self.corpus("xrefstream-minimal-pyhanko.pdf"), output: out, key: try pki.key(), options: o)
+            #expect(res.timestampTime != nil)
+            if level == .bLTA { #expect(res.documentTimestampTime != nil) }
+            files[level] = out
+            fetches[level] = await cache.fetchCount
+        }
+        // One CRL/OCSP fetch per distinct URL/certificate for the whole batch: the second LT seal fetches nothing.
+        #expect(fetches[.bLT]! > 0)
+        #expect(fetches[.bLTA] == fetches[.bLT])
+        let plain = try Validators.pyhanko(Array(files.values), root: pki.root, mode: "none")
+        #expect(plain[files[.bT]!.path]?.signatures.first?.timestamp_ok == true)
+        let ltv = try Validators.pyhanko([files[.bLT]!, files[.bLTA]!], root: pki.root, mode: "ltv")
+        for (lvl, f) in [(PAdESLevel.bLT, files[.bLT]!), (.bLTA, files[.bLTA]!)] {
+            let r = try #require(ltv[f.path])
+            #expect(r.allPass, "\(lvl.rawValue) not valid from the DSS alone: \(r.signatures)")
+        }
+        #expect(ltv[files[.bLTA]!.path]?.signatures.contains { $0.kind == "document-timestamp" && $0.bottom_line } == true)
+        // B-T alone has no DSS: offline LTV validation must fail, which shows the check is meaningful.
+        let ltvT = try Validators.pyhanko([files[.bT]!], root: pki.root, mode: "ltv")
+        #expect(ltvT[files[.bT]!.path]?.allPass == false)
+    }
+
+    @Test func visibleCrossPageSealHasOneFieldWithWidgetKidsOnEachPage() async throws {
+        guard try Self.tools() else { return }
+        let pki = try TestPKI.get()
+        let input = Self.corpus("boxes-cropbox-bleed-trim-rotate-qpdf.pdf")
+        let src = try PDFDocument(url: input)
+        try #require(src.pageCount >= 2)
+        let form = PDFObject.stream(PDFStream(dictionary: ["Type": .name("XObject"), "Subtype": .name("Form"), "BBox": .array([0, 0, 50, 100])],
+                                              rawData: Array("1 0 0 rg 0 0 50 100 re f".utf8)))
+        var o = Self.options()
+        o.appearance = SealAppearance(widgets: [
+            .init(pageIndex: 0, rect: PDFRect(500, 300, 550, 400), form: form, source: src),
+            .init(pageIndex: 1, rect: PDFRect(0, 300, 50, 400), form: form, source: src),
+        ])
+        let out = try TestSupport.tempDir().appendingPathComponent("visible.pdf")
+        _ = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: o)
+        let doc = try PDFDocument(url: out)
+        let field = try #require(doc.signatureFields.first { $0.name == "SealbatchSeal" })
+        let fd = try #require(doc.resolve(field.fieldRef!).dictionaryValue)
+        let kids = try #require(doc.resolve(fd["Kids"] ?? .null).arrayValue)
+        #expect(kids.count == 2)
+        for (i, k) in kids.enumerated() {
+            let w = try #require(doc.resolve(k).dictionaryValue)
+            #expect(w["P"]?.referenceValue == doc.pages[i].ref)
+            #expect(w.int("F") == 4)
+            #expect(doc.resolve(w["AP"] ?? .null).dictionaryValue?["N"] != nil)
+            let annots = doc.resolve(doc.pages[i].dictionary["Annots"] ?? .null).arrayValue ?? []
+            #expect(annots.contains(k))
+        }
+        #expect(doc.resolve(doc.acroForm?["SigFlags"] ?? .null).intValue == 3)
+        let ph = try Validators.pyhanko([out], root: pki.root)
+        #expect(ph[out.path]?.allPass == true, "\(String(describing: ph[out.path]))")
+        let r = try TestSupport.run("qpdf", ["--check", out.path])
+        #expect(r.status == 0 || r.status == 3, "\(r.out)")
+    }
+
+    @Test func certifyingOurSealIsSeenByPyHankoAndALaterSealKeepsIt() async throws {
+        guard try Self.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        var o = Self.options()
+        o.certify = .formFilling
+        let first = dir.appendingPathComponent("certified.pdf")
+        _ = try await PAdESSealer().seal(input: Self.corpus("xref-classic-minimal-pyhanko.pdf"), output: first, key: try pki.key(), options: o)
+        #expect(try PDFDocument(url: first).docMDPPermission == 2)
+        var o2 = Self.options()
+        o2.fieldName = "Second"
+        let second = dir.appendingPathComponent("certified-then-sealed.pdf")
+        _ = try await PAdESSealer().seal(input: first, output: second, key: try pki.key("leaf-ec"), options: o2)
+        let ph = try Validators.pyhanko([first, second], root: pki.root)
+        #expect(ph[first.path]?.allPass == true)
+        #expect(ph[second.path]?.allPass == true, "\(String(describing: ph[second.path]?.signatures))")
+        // A P=1 certification of our own makes the next seal refuse.
+        o.certify = .noChanges
+        let locked = dir.appendingPathComponent("locked.pdf")
+        _ = try await PAdESSealer().seal(input: Self.corpus("xref-classic-minimal-pyhanko.pdf"), output: locked, key: try pki.key(), options: o)
+        await #expect(throws: SigningError(.certifiedNoChanges, "")) {
+            _ = try await PAdESSealer().seal(input: locked, output: dir.appendingPathComponent("x.pdf"), key: try pki.key(), options: o2)
+        }
+    }
+
+    @Test func refusesOutputOverInputSignedFieldAndMissingTSA() async throws {
+        guard try Self.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let input = dir.appendingPathComponent("in.pdf")
+        try FileManager.default.copyItem(at: Self.corpus("xref-classic-minimal-pyhanko.pdf"), to: input)
+        let before = try Data(contentsOf: input)
+        await #expect(throws: SigningError(.outputIsInput, "")) {
+            _ = try await PAdESSealer().seal(input: input, output: input, key: try pki.key(), options: Self.options())
+        }
+        #expect(try Data(contentsOf: input) == before)
+        let out = dir.appendingPathComponent("out.pdf")
+        _ = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: Self.options())
+        await #expect(throws: SigningError(.fieldAlreadySigned, "")) {
+            _ = try await PAdESSealer().seal(input: out, output: dir.appendingPathComponent("o2.pdf"), key: try pki.key(), options: Self.options())
+        }
+        var o = Self.options(.bT)
+        o.tsaURLs = [URL(string: pki.base + "/tsa-refuse")!, URL(string: "http://127.0.0.1:1/tsa")!]
+        o.timeout = 3
+        do {
+            _ = try await PAdESSealer().seal(input: input, output: dir.appendingPathComponent("o3.pdf"), key: try pki.key(), options: o)
+            Issue.record("expected tsaUnavailable")
+        } catch let e as SigningError {
+            #expect(e.code == .tsaUnavailable)
+            #expect(e.message.contains("tsa-refuse") && e.message.contains("127.0.0.1:1"))
+        }
+    }
+}
