@@ -177,11 +177,12 @@ public final class ApprovalBook: Sendable {
     /// With `manifest`, that approval is checked (and registered if new); without, every registered
     /// approval listing the document's hash is tried, newest first. `job` identifies the stamping job: a
     /// document already consumed by the same job is admitted again (`alreadyConsumed`), by another job
-    /// refused as a replay. The outcome is audited (action `approval.admit`).
+    /// refused as a replay. Pass the pipeline journal's job id; without one, the admission is a one-off
+    /// that can never count as a retry. The outcome is audited (action `approval.admit`).
     public func admit(documentSHA256: String, fileName: String? = nil, seal sealID: String, user: String,
                       manifest: SignedApprovalManifest? = nil, job: String? = nil, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalGrant {
         let sha = documentSHA256.lowercased()
-        let job = job ?? sha
+        let job = job ?? "once-\(UUID().uuidString.lowercased())" // no job: a one-off that can never count as a retry
         let org = (try? store.seal(sealID))?.organisation
         do {
             let g = try admitUnaudited(sha: sha, fileName: fileName, sealID: sealID, user: user, manifest: manifest, job: job, at: time)

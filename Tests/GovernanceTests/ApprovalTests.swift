@@ -153,6 +153,16 @@ import TestSupport
         #expect(throws: ApprovalRefusal.self) { try w.book.consume(replayGrant, at: w.now) }
     }
 
+    @Test func admissionsWithoutAJobIdNeverPassAsRetries() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let docs = World.documents(2)
+        let signed = try w.approve(docs.map(\.doc))
+        let g = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: signed, at: w.now)
+        try w.book.consume(g, at: w.now)
+        #expect(refusal { try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: signed, at: w.now) } == .replay)
+    }
+
     @Test func refusesSelfApproval() throws {
         guard try TestSupport.haveTool("openssl") else { return }
         let w = try World()
