@@ -248,25 +248,4 @@ enum GovCLI {
         }
         return ([header] + rows).map { $0.map(cell).joined(separator: ",") }.joined(separator: "\r\n")
     }
-
-    /// Best-effort page count of a PDF (counts page objects; nil when none are visible, e.g. in
-    /// compressed object streams).
-    static func pageCount(_ bytes: [UInt8]) -> Int? {
-        let pat = Array("/Type".utf8)
-        var n = 0
-        var i = 0
-        while i + pat.count < bytes.count {
-            if bytes[i] == 0x2f && Array(bytes[i..<(i + pat.count)]) == pat {
-                var j = i + pat.count
-                while j < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[j]) { j += 1 }
-                let page = Array("/Page".utf8)
-                if j + page.count < bytes.count, Array(bytes[j..<(j + page.count)]) == page {
-                    let next = bytes[j + page.count]
-                    if !(next >= 0x41 && next <= 0x7a) { n += 1 }
-                }
-                i = j
-            } else { i += 1 }
-        }
-        return n > 0 ? n : nil
-    }
 }
