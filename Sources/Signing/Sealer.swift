@@ -42,8 +42,9 @@ public struct SealOptions: Sendable {
     public var level: PAdESLevel = .bB
     /// RFC 3161 authorities, tried in order (needed for B-T and above).
     public var tsaURLs: [URL] = []
-    /// Name of the signature field (an existing empty field of that name is used).
-    public var fieldName: String = "Seal"
+    /// Name of the signature field (an existing empty field of that name is used; a signed one is an error).
+    /// nil: "Seal", or "Seal2", "Seal3"… when the document already has a field of that name.
+    public var fieldName: String? = nil
     /// /Name: the seal's name as shown by viewers.
     public var name: String?
     public var reason: String?
@@ -62,7 +63,7 @@ public struct SealOptions: Sendable {
     /// Clock for /M (tests fix it).
     public var now: @Sendable () -> Date = { Date() }
 
-    public init(level: PAdESLevel = .bB, tsaURLs: [URL] = [], fieldName: String = "Seal", name: String? = nil,
+    public init(level: PAdESLevel = .bB, tsaURLs: [URL] = [], fieldName: String? = nil, name: String? = nil,
                 reason: String? = nil, location: String? = nil, contactInfo: String? = nil,
                 appearance: SealAppearance? = nil, certify: DocMDP? = nil, revocationCache: RevocationCache? = nil) {
         self.level = level
@@ -115,6 +116,14 @@ public struct PAdESSealer: Sendable {
             throw SigningError(.tsaUnavailable, "PAdES \(options.level.rawValue) needs a time-stamp authority URL", file: name)
         }
         let doc = try openForUpdate(input)
+        var options = options
+        if options.fieldName == nil {
+            let names = Set(doc.signatureFields.map(\.name))
+            var n = 1
+            while names.contains(n == 1 ? "Seal" : "Seal\(n)") { n += 1 }
+            options.fieldName = n == 1 ? "Seal" : "Seal\(n)"
+        }
+        let fieldName = options.fieldName ?? "Seal"
         let tsa = TimeStampClient(urls: options.tsaURLs, timeout: options.timeout)
         let signingTime = options.now()
 
@@ -153,7 +162,7 @@ public struct PAdESSealer: Sendable {
                 throw SigningError(.placeholderTooSmall, e.message, file: name)
             }
             var result = SealResult(signedDigest: digest, signingTime: signingTime, timestampTime: tsTime, documentTimestampTime: nil,
-                                    byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: options.fieldName)
+                                    byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: fieldName)
             if options.level >= .bLT {
                 let cache = options.revocationCache ?? RevocationCache(timeout: options.timeout)
                 try await addDSS(file: output, cms: built.der, cache: cache)
@@ -230,7 +239,7 @@ public struct PAdESSealer: Sendable {
             certifyRef = ObjectRef(0, 0) // marker; real ref below
         }
         let sigRef = update.add(.dictionary(sig))
-        try addField(update: update, doc: doc, name: options.fieldName, value: sigRef, appearance: options.appearance, file: file)
+        try addField(update: update, doc: doc, name: options.fieldName ?? "Seal", value: sigRef, appearance: options.appearance, file: file)
         if certifyRef != nil {
             var cat = catalog(update, doc)
             cat["Perms"] = .dictionary(["DocMDP": .reference(sigRef)])

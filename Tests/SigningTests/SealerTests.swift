@@ -61,7 +61,7 @@ struct SealerTests {
         #expect(refused["certified-docmdp-p1-pyhanko.pdf"] == .certifiedNoChanges)
         #expect(sealed.count >= 35, "sealed only \(sealed.count)")
 
-        let ph = try Validators.pyhanko(sealed.flatMap { [$0.input, $0.output] }, root: pki.root)
+        let ph = try Validators.pyhanko(sealed.flatMap { [$0.input, $0.output] }, root: pki.root, processes: 2)
         let nss = try Validators.nssDB(in: pki.dir, root: pki.root)
         for (input, output) in sealed {
             let name = input.lastPathComponent
@@ -245,5 +245,20 @@ struct SealerTests {
             #expect(e.code == .tsaUnavailable)
             #expect(e.message.contains("tsa-refuse") && e.message.contains("127.0.0.1:1"))
         }
+    }
+}
+
+@Suite("Sealing: field names")
+struct SealFieldNameTests {
+    @Test func defaultFieldNameAvoidsExistingFields() async throws {
+        guard try SealerTests.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let a = dir.appendingPathComponent("a.pdf"), b = dir.appendingPathComponent("b.pdf")
+        let r1 = try await PAdESSealer().seal(input: SealerTests.corpus("xref-classic-minimal-pyhanko.pdf"), output: a, key: try pki.key(), options: SealOptions())
+        let r2 = try await PAdESSealer().seal(input: a, output: b, key: try pki.key(), options: SealOptions())
+        #expect(r1.fieldName == "Seal" && r2.fieldName == "Seal2")
+        let report = await (try VerifierTests.verifier(pki, revocation: .off)).verify(url: b)
+        #expect(report.passed && report.signatures.count == 2, "\(report.signatures.map(\.summary))")
     }
 }
