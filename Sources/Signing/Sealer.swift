@@ -109,12 +109,29 @@ public struct PAdESSealer: Sendable {
     /// Seals `input` into `output` (never written over the input; the caller does temp + rename).
     public func seal(input: URL, output: URL, key: SignatureKey, options: SealOptions) async throws -> SealResult {
         let name = input.lastPathComponent
-        if input.standardizedFileURL.resolvingSymlinksInPath().path == output.standardizedFileURL.resolvingSymlinksInPath().path {
+        func inode(_ u: URL) -> (Int, Int)? {
+            guard let a = try? FileManager.default.attributesOfItem(atPath: u.path),
+                  let n = a[.systemFileNumber] as? Int, let d = a[.systemNumber] as? Int else { return nil }
+            return (d, n)
+        }
+        let sameInode: Bool = { if let a = inode(input), let b = inode(output) { return a == b }; return false }()
+        if sameInode || input.standardizedFileURL.resolvingSymlinksInPath().path == output.standardizedFileURL.resolvingSymlinksInPath().path {
             throw SigningError(.outputIsInput, "the output path is the input file; originals are never modified", file: name)
         }
         if options.level >= .bT && options.tsaURLs.isEmpty {
             throw SigningError(.tsaUnavailable, "PAdES \(options.level.rawValue) needs a time-stamp authority URL", file: name)
         }
+        do {
+            return try await sealChecked(input: input, output: output, key: key, options: options)
+        } catch {
+            // Never leave a half-made output behind (unfilled hole, missing DSS): the caller sees only the error.
+            try? FileManager.default.removeItem(at: output)
+            throw error
+        }
+    }
+
+    private func sealChecked(input: URL, output: URL, key: SignatureKey, options: SealOptions) async throws -> SealResult {
+        let name = input.lastPathComponent
         let doc = try openForUpdate(input)
         var options = options
         if options.fieldName == nil {

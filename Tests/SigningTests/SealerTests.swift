@@ -229,6 +229,11 @@ struct SealerTests {
         await #expect(throws: SigningError(.outputIsInput, "")) {
             _ = try await PAdESSealer().seal(input: input, output: input, key: try pki.key(), options: Self.options())
         }
+        let link = dir.appendingPathComponent("hardlink.pdf")
+        try FileManager.default.linkItem(at: input, to: link)
+        await #expect(throws: SigningError(.outputIsInput, "")) {
+            _ = try await PAdESSealer().seal(input: input, output: link, key: try pki.key(), options: Self.options())
+        }
         #expect(try Data(contentsOf: input) == before)
         let out = dir.appendingPathComponent("out.pdf")
         _ = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: Self.options())
@@ -245,6 +250,7 @@ struct SealerTests {
             #expect(e.code == .tsaUnavailable)
             #expect(e.message.contains("tsa-refuse") && e.message.contains("127.0.0.1:1"))
         }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("o3.pdf").path), "no half-made output after a failure")
     }
 }
 
