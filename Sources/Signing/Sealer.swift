@@ -323,10 +323,13 @@ public struct PAdESSealer: Sendable {
             fieldRef = update.reserve()
             var kids: [PDFObject] = []
             for w in widgets {
+                // /FT and /V repeated on each kid: poppler (pdfsig) does not inherit them from the parent field and
+                // would report every slice as an unsigned signature field otherwise (ISO 32000 allows the copies).
                 let wd: PDFDictionary = [
                     "Type": .name("Annot"), "Subtype": .name("Widget"), "Parent": .reference(fieldRef),
                     "Rect": w.rect.object, "F": .integer(4), "P": .reference(pages[w.pageIndex].ref),
                     "AP": .dictionary(["N": formObject(update, w)]),
+                    "FT": .name("Sig"), "V": .reference(value),
                 ]
                 let r = update.add(.dictionary(wd))
                 kids.append(.reference(r))
