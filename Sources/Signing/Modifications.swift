@@ -225,7 +225,7 @@ struct ModificationAnalyser {
 
 extension Verifier {
     /// Changes after the revision a signature ends in, and whether the document's DocMDP allows them.
-    func analyseModifications(doc: PDFDocument, url: URL, end: Int, cov: SignatureCoverage, allFields: [SignatureField],
+    func analyseModifications(doc: PDFDocument, ctx: Context, end: Int, cov: SignatureCoverage, allFields: [SignatureField],
                               thisField: SignatureField) -> ModificationReport {
         let p = thisField.isCertification ? (docMDPOf(thisField.signature ?? [:], doc: doc) ?? 2) : doc.docMDPPermission
         let permitted: ModificationLevel
@@ -243,12 +243,8 @@ extension Verifier {
         case .revision: break
         }
         // Open the signed revision: a truncated copy, memory-mapped.
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("sealbatch-rev-\(UUID().uuidString).pdf")
-        defer { try? FileManager.default.removeItem(at: tmp) }
         do {
-            try FileManager.default.copyItem(at: url, to: tmp)
-            guard truncate(tmp.path, off_t(end)) == 0 else { throw SigningError(.io, "truncate failed") }
-            let old = try PDFDocument(url: tmp)
+            let old = try ctx.revisionDocument(end: end)
             let findings = ModificationAnalyser(doc: doc, old: old).run()
             let level = findings.map(\.level).max() ?? .signaturesAndDSS
             let newSig = findings.contains(where: \.newSignature)
@@ -261,5 +257,46 @@ extension Verifier {
         } catch {
             return ModificationReport(level: .other, allowed: false, permitted: permitted, details: ["the signed revision cannot be read: \(error)"])
         }
+    }
+}
+
+extension Verifier {
+    /// What the signature's own revision shows: the pages of the field's widgets, and the /Stamp annotations
+    /// created in that same revision (a cross-page seal's slices), which the signature covers.
+    func appearanceReport(_ f: SignatureField, revisionIndex: Int, end: Int, ctx: Context) -> AppearanceReport? {
+        guard let fieldRef = f.fieldRef, let signed = try? ctx.revisionDocument(end: end) else { return nil }
+        let revs = ctx.doc.revisions
+        // The revision before: objects it already had were not created with this signature.
+        var previous: PDFDocument? = nil
+        var previousKnown = revisionIndex == 0
+        func isNew(_ r: ObjectRef, _ d: PDFDictionary) -> Bool {
+            if revisionIndex == 0 {
+                // Signed in the first revision: everything is "new"; count only stamps marked as ours for this field.
+                return (d["NM"].flatMap { signed.resolve($0).stringValue?.text } ?? "").hasPrefix(PAdESSealer.sliceNamePrefix + f.name + "-")
+            }
+            if !previousKnown {
+                previousKnown = true
+                if revisionIndex - 1 < revs.count { previous = try? ctx.revisionDocument(end: revs[revisionIndex - 1].end) }
+            }
+            guard let previous else { return false }
+            return !previous.contains(r) || previous.resolve(r) != .dictionary(d)
+        }
+        var widgetPages: [Int] = []
+        var visible = false
+        var slices: [AppearanceReport.Slice] = []
+        for page in signed.pages {
+            let annots = signed.resolve(page.dictionary["Annots"] ?? .null).arrayValue ?? []
+            for a in annots {
+                guard let ar = a.referenceValue, let d = signed.resolve(ar).dictionaryValue else { continue }
+                let subtype = d.name("Subtype")
+                if subtype == "Widget", ar == fieldRef || d["Parent"]?.referenceValue == fieldRef {
+                    widgetPages.append(page.index + 1)
+                    if let rect = PDFRect(signed.resolve(d["Rect"] ?? .null)), rect.width > 0, rect.height > 0 { visible = true }
+                } else if subtype == "Stamp", isNew(ar, d) {
+                    slices.append(.init(page: page.index + 1, name: d["NM"].flatMap { signed.resolve($0).stringValue?.text }))
+                }
+            }
+        }
+        return AppearanceReport(visible: visible, widgetPages: widgetPages, slices: slices)
     }
 }

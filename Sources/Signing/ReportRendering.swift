@@ -46,6 +46,7 @@ public extension VerificationReport {
                 if let c = s.coverage {
                     out += "      byte range: \(c.byteRange) covers \(c.coveredBytes) of \(c.fileSize) bytes\(c.coversWholeFile ? " (whole file)" : c.revision.map { " (revision \($0))" } ?? "")\n"
                 }
+                if let a = s.appearance { out += "      appearance: \(a.summary)\n" }
                 out += "      integrity: \(s.integrity.ok ? "ok" : "FAILED") — \(s.integrity.detail)\n"
                 out += "      signature: \(s.cryptographic.ok ? "ok" : "FAILED") — \(s.cryptographic.detail)\n"
                 out += "      certificate path: \(s.certificatePath.ok ? "ok" : "FAILED") — \(s.certificatePath.detail)\n"
@@ -100,5 +101,22 @@ public extension VerificationReport {
         }
         x += "  </testsuite>\n</testsuites>\n"
         return x
+    }
+}
+
+extension AppearanceReport {
+    /// "seal on page 3, cross-page slices on pages 1–3 (signed with it)" or "invisible".
+    public var summary: String {
+        func pages(_ p: [Int]) -> String {
+            let u = Array(Set(p)).sorted()
+            guard let first = u.first, let last = u.last else { return "" }
+            if u.count == 1 { return "page \(first)" }
+            if u == Array(first...last) { return "pages \(first)–\(last)" }
+            return "pages " + u.map(String.init).joined(separator: ", ")
+        }
+        var parts: [String] = []
+        parts.append(visible ? "seal on \(pages(widgetPages))" : "invisible")
+        if !slices.isEmpty { parts.append("\(slices.count) cross-page slice(s) on \(pages(slicePages)), signed with it") }
+        return parts.joined(separator: ", ")
     }
 }

@@ -5,10 +5,18 @@ import Glibc
 import Logging
 import PDF
 
-/// A visible seal appearance handed over by the render stage: one or more widgets of ONE signature field
-/// (a cross-page seal 骑缝章 is several slices on several pages).
+/// A visible seal appearance handed over by the render stage: the seal and, for a cross-page seal (骑缝章),
+/// its slices on several pages. The first widget that is not a slice (or the first widget when all are
+/// slices) becomes the signature field's only widget; every further widget becomes a locked `/Stamp`
+/// annotation written in the same signed revision.
 public struct SealAppearance: Sendable {
-    /// One widget annotation of the seal field.
+    /// Which slice of a cross-page seal a widget shows (0-based `index` of `count`).
+    public struct Slice: Sendable, Equatable {
+        public var index: Int
+        public var count: Int
+        public init(index: Int, count: Int) { self.index = index; self.count = count }
+    }
+    /// One appearance of the seal on a page.
     public struct Widget: Sendable {
         /// 0-based page index.
         public var pageIndex: Int
@@ -18,15 +26,31 @@ public struct SealAppearance: Sendable {
         public var form: PDFObject
         /// Document holding the objects `form` refers to (imported with `IncrementalUpdate.importObject`).
         public var source: PDFDocument
-        public init(pageIndex: Int, rect: PDFRect, form: PDFObject, source: PDFDocument) {
+        /// For a cross-page slice: which one (labels the stamp); nil for the whole seal or when unknown.
+        public var slice: Slice?
+        public init(pageIndex: Int, rect: PDFRect, form: PDFObject, source: PDFDocument, slice: Slice? = nil) {
             self.pageIndex = pageIndex
             self.rect = rect
             self.form = form
             self.source = source
+            self.slice = slice
         }
     }
     public var widgets: [Widget]
     public init(widgets: [Widget]) { self.widgets = widgets }
+}
+
+/// How the further widgets of a cross-page seal (the slices) are written.
+public enum CrossPageLayout: String, Sendable, Codable {
+    /// `.stamps` for a document without signatures, `.widgets` when it is signed already.
+    case automatic
+    /// One widget on the signature field; every slice a locked /Stamp annotation in the signed revision.
+    /// Passes pdfsig and pyHanko; but pyHanko (and our verifier) judge annotations added after an EARLIER
+    /// signature as a disallowed change for that signature.
+    case stamps
+    /// Every slice a widget (/Kids) of the signature field, repeating /FT and /V. Earlier signatures stay valid
+    /// (new signature widgets are allowed after signing), but poppler's pdfsig lists the seal once per widget.
+    case widgets
 }
 
 /// DocMDP permission of a certification signature (ISO 32000-2 §12.8.2.2.2).
@@ -60,6 +84,8 @@ public struct SealOptions: Sendable {
     public var timeout: TimeInterval = 15
     /// Extra bytes reserved in /Contents beyond the dry run's estimate.
     public var contentsMargin: Int = 2048
+    /// Layout of a cross-page seal's slices (used when `appearance` has several widgets).
+    public var crossPageLayout: CrossPageLayout = .automatic
     /// Clock for /M (tests fix it).
     public var now: @Sendable () -> Date = { Date() }
 
@@ -97,6 +123,8 @@ public struct SealResult: Sendable, Codable, Equatable {
     public var outputSize: Int
     /// Field name used.
     public var fieldName: String
+    /// How the cross-page slices were written (nil when the appearance has at most one widget).
+    public var crossPageLayout: CrossPageLayout? = nil
 }
 
 /// Seals PDFs in PAdES baseline form (ETSI EN 319 142-1) by incremental update: earlier revisions and
@@ -105,6 +133,9 @@ public struct PAdESSealer: Sendable {
     private let logger = Logger(label: "sealbatch.signing.sealer")
 
     public init() {}
+
+    /// /NM prefix of the cross-page slice stamps we write: `sealbatch-slice-<field>-<i>` (i 1-based).
+    public static let sliceNamePrefix = "sealbatch-slice-"
 
     /// Seals `input` into `output` (never written over the input; the caller does temp + rename).
     public func seal(input: URL, output: URL, key: SignatureKey, options: SealOptions) async throws -> SealResult {
@@ -141,6 +172,19 @@ public struct PAdESSealer: Sendable {
             options.fieldName = n == 1 ? "Seal" : "Seal\(n)"
         }
         let fieldName = options.fieldName ?? "Seal"
+        var usedLayout: CrossPageLayout? = nil
+        if let a = options.appearance, a.widgets.count > 1 {
+            if options.crossPageLayout == .automatic {
+                // Stamps added after an earlier signature are a disallowed change for it (pyHanko, our verifier);
+                // signature widgets are not.
+                options.crossPageLayout = doc.signatureFields.contains(where: \.isSigned) ? .widgets : .stamps
+                if options.crossPageLayout == .widgets {
+                    logger.notice("document is signed already: cross-page slices written as signature widgets (pdfsig lists one entry per slice)",
+                                  metadata: ["file": "\(name)"])
+                }
+            }
+            usedLayout = options.crossPageLayout
+        }
         let tsa = TimeStampClient(urls: options.tsaURLs, timeout: options.timeout)
         let signingTime = options.now()
 
@@ -179,7 +223,8 @@ public struct PAdESSealer: Sendable {
                 throw SigningError(.placeholderTooSmall, e.message, file: name)
             }
             var result = SealResult(signedDigest: digest, signingTime: signingTime, timestampTime: tsTime, documentTimestampTime: nil,
-                                    byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: fieldName)
+                                    byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: fieldName,
+                                    crossPageLayout: usedLayout)
             if options.level >= .bLT {
                 let cache = options.revocationCache ?? RevocationCache(timeout: options.timeout)
                 try await addDSS(file: output, cms: built.der, cache: cache)
@@ -256,7 +301,8 @@ public struct PAdESSealer: Sendable {
             certifyRef = ObjectRef(0, 0) // marker; real ref below
         }
         let sigRef = update.add(.dictionary(sig))
-        try addField(update: update, doc: doc, name: options.fieldName ?? "Seal", value: sigRef, appearance: options.appearance, file: file)
+        try addField(update: update, doc: doc, name: options.fieldName ?? "Seal", value: sigRef, appearance: options.appearance,
+                     layout: options.crossPageLayout, file: file)
         if certifyRef != nil {
             var cat = catalog(update, doc)
             cat["Perms"] = .dictionary(["DocMDP": .reference(sigRef)])
@@ -275,7 +321,8 @@ public struct PAdESSealer: Sendable {
 
     /// Adds (or fills) a signature field whose value is `value`, with an invisible widget or the appearance's widgets,
     /// and registers it in the AcroForm (SigFlags 3) and in each page's /Annots.
-    func addField(update: IncrementalUpdate, doc: PDFDocument, name: String, value: ObjectRef, appearance: SealAppearance?, file: String) throws {
+    func addField(update: IncrementalUpdate, doc: PDFDocument, name: String, value: ObjectRef, appearance: SealAppearance?,
+                  layout: CrossPageLayout = .stamps, file: String) throws {
         let pages = doc.pages
         guard !pages.isEmpty else { throw SigningError(.unreadablePDF, "the document has no pages", file: file) }
         guard doc.catalogRef != nil else { throw SigningError(.unreadablePDF, "the document has no catalog reference", file: file) }
@@ -309,17 +356,7 @@ public struct PAdESSealer: Sendable {
             field["P"] = .reference(pages[0].ref)
             fieldRef = update.add(.dictionary(field))
             annotsToAdd.append((0, fieldRef))
-        } else if widgets.count == 1 {
-            let w = widgets[0]
-            field["Type"] = .name("Annot")
-            field["Subtype"] = .name("Widget")
-            field["Rect"] = w.rect.object
-            field["F"] = .integer(4)
-            field["P"] = .reference(pages[w.pageIndex].ref)
-            field["AP"] = .dictionary(["N": formObject(update, w)])
-            fieldRef = update.add(.dictionary(field))
-            annotsToAdd.append((w.pageIndex, fieldRef))
-        } else {
+        } else if layout == .widgets {
             fieldRef = update.reserve()
             var kids: [PDFObject] = []
             for w in widgets {
@@ -327,7 +364,7 @@ public struct PAdESSealer: Sendable {
                 // would report every slice as an unsigned signature field otherwise (ISO 32000 allows the copies).
                 let wd: PDFDictionary = [
                     "Type": .name("Annot"), "Subtype": .name("Widget"), "Parent": .reference(fieldRef),
-                    "Rect": w.rect.object, "F": .integer(4), "P": .reference(pages[w.pageIndex].ref),
+                    "Rect": w.rect.object, "F": .integer(4 | 128), "P": .reference(pages[w.pageIndex].ref),
                     "AP": .dictionary(["N": formObject(update, w)]),
                     "FT": .name("Sig"), "V": .reference(value),
                 ]
@@ -337,6 +374,35 @@ public struct PAdESSealer: Sendable {
             }
             field["Kids"] = .array(kids)
             update.replace(fieldRef, with: .dictionary(field))
+        } else {
+            // ONE widget on the field: the whole seal (the first widget that is not a slice), else the first widget.
+            // poppler's pdfsig lists every widget of a signature field as a signature of its own, so the further
+            // widgets (the cross-page slices) are written as locked /Stamp annotations in this same revision: the
+            // signature covers them, and removing a page (and its slice) afterwards changes the signed structure.
+            let mainIndex = widgets.firstIndex(where: { $0.slice == nil }) ?? 0
+            let w = widgets[mainIndex]
+            field["Type"] = .name("Annot")
+            field["Subtype"] = .name("Widget")
+            field["Rect"] = w.rect.object
+            field["F"] = .integer(4 | 128)   // Print | Locked
+            field["P"] = .reference(pages[w.pageIndex].ref)
+            field["AP"] = .dictionary(["N": formObject(update, w)])
+            fieldRef = update.add(.dictionary(field))
+            annotsToAdd.append((w.pageIndex, fieldRef))
+            let stamps = widgets.enumerated().filter { $0.offset != mainIndex }.map(\.element)
+            for (k, s) in stamps.enumerated() {
+                let index = (s.slice?.index ?? k) + 1
+                let count = s.slice?.count ?? stamps.count
+                let sd: PDFDictionary = [
+                    "Type": .name("Annot"), "Subtype": .name("Stamp"),
+                    "F": .integer(4 | 128 | 512),   // Print | Locked | LockedContents
+                    "Rect": s.rect.object, "P": .reference(pages[s.pageIndex].ref),
+                    "AP": .dictionary(["N": formObject(update, s)]),
+                    "NM": .text(Self.sliceNamePrefix + "\(name)-\(index)"),
+                    "Contents": .text("骑缝章 slice \(index)/\(count)"),
+                ]
+                annotsToAdd.append((s.pageIndex, update.add(.dictionary(sd))))
+            }
         }
         for (pi, r) in annotsToAdd { addAnnot(update: update, doc: doc, page: pages[pi], annot: r) }
         try ensureSigFlags(update: update, doc: doc, newField: fieldRef)

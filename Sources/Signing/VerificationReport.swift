@@ -140,6 +140,28 @@ public struct SignatureReport: Codable, Sendable, Equatable {
     public var docMDP: Int?
     /// Extra findings (warnings that do not change the indication).
     public var notes: [String]
+    /// What the signature's own revision put on the pages (seal widget, cross-page slices); nil for document
+    /// time-stamps and signatures that do not end at a revision.
+    public var appearance: AppearanceReport? = nil
+}
+
+/// The seal as written in the signature's own revision (all of it is covered by the signature).
+public struct AppearanceReport: Codable, Sendable, Equatable {
+    /// A /Stamp annotation created in the signature's revision (a cross-page seal slice, 骑缝章).
+    public struct Slice: Codable, Sendable, Equatable {
+        /// 1-based page number.
+        public var page: Int
+        /// /NM of the annotation (sealbatch writes `sealbatch-slice-<field>-<i>`).
+        public var name: String?
+    }
+    /// At least one widget of the field has a non-empty rectangle.
+    public var visible: Bool
+    /// 1-based pages of the signature field's widgets.
+    public var widgetPages: [Int]
+    /// Stamp annotations created in the same revision, in page order.
+    public var slices: [Slice]
+    /// Pages of the slices.
+    public var slicePages: [Int] { slices.map(\.page) }
 }
 
 /// Changes after a signature, classified.

@@ -107,11 +107,27 @@ public struct Verifier: Sendable {
         let anchors: [OSSLCert]
         let now: Date
         lazy var dss: DSSContent = DSSContent(doc: doc)
+        private var revisionDocs: [Int: PDFDocument] = [:]
+        private var tempFiles: [URL] = []
         init(doc: PDFDocument, url: URL, anchors: [OSSLCert], now: Date) {
             self.doc = doc
             self.url = url
             self.anchors = anchors
             self.now = now
+        }
+        deinit { for t in tempFiles { try? FileManager.default.removeItem(at: t) } }
+
+        /// The file as it was at the revision ending at `end` (a truncated copy, memory-mapped; cached per run).
+        func revisionDocument(end: Int) throws -> PDFDocument {
+            if end >= doc.fileSize { return doc }
+            if let d = revisionDocs[end] { return d }
+            let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("sealbatch-rev-\(UUID().uuidString).pdf")
+            tempFiles.append(tmp)
+            try FileManager.default.copyItem(at: url, to: tmp)
+            guard truncate(tmp.path, off_t(end)) == 0 else { throw SigningError(.io, "truncate failed") }
+            let d = try PDFDocument(url: tmp)
+            revisionDocs[end] = d
+            return d
         }
     }
 
@@ -163,6 +179,7 @@ public struct Verifier: Sendable {
         if pastEOF > 0 { r.notes.append("/ByteRange reaches \(pastEOF) byte(s) past the end of the file") }
         r.coverage = CoverageReport(byteRange: f.byteRange ?? br, coveredBytes: br[1] + br[3], fileSize: doc.fileSize,
                                     revision: revisionIndex.map { $0 + 1 }, coversWholeFile: cov == .wholeFile)
+        if let ri = revisionIndex, !isDocTS { r.appearance = appearanceReport(f, revisionIndex: ri, end: end, ctx: ctx) }
         guard let contents = f.contents, !contents.isEmpty else { return fail(.totalFailed, .formatFailure, "/Contents is missing or empty") }
         // The gap must be exactly the /Contents hex string.
         let gap = doc.bytes(in: (br[0] + br[1])..<br[2])
@@ -238,7 +255,7 @@ public struct Verifier: Sendable {
         r.revocation = revData.check
 
         // 8. Modifications after signing.
-        r.modifications = analyseModifications(doc: doc, url: ctx.url, end: end, cov: cov, allFields: allFields, thisField: f)
+        r.modifications = analyseModifications(doc: doc, ctx: ctx, end: end, cov: cov, allFields: allFields, thisField: f)
 
         // 9. PAdES level.
         r.padesLevel = padesLevel(f: f, cms: cms, tsOK: tsOK && r.timestamp != nil, chain: chain, ctx: ctx, end: end, allFields: allFields)
@@ -310,7 +327,7 @@ public struct Verifier: Sendable {
         r.revocation = Check(true, "not required for document time-stamps")
         let end = br[2] + br[3]
         let cov = ctx.doc.coverage(of: br)
-        r.modifications = analyseModifications(doc: ctx.doc, url: ctx.url, end: end, cov: cov, allFields: [], thisField: f)
+        r.modifications = analyseModifications(doc: ctx.doc, ctx: ctx, end: end, cov: cov, allFields: [], thisField: f)
         r.padesLevel = nil
         if !path.ok { return fail(.indeterminate, .noCertificateChainFound, "the time-stamp authority is not trusted: \(path.message)") }
         if !r.modifications.allowed { return fail(.indeterminate, .sigConstraintsFailure, "changes after the document time-stamp are not allowed (\(r.modifications.level.rawValue))") }

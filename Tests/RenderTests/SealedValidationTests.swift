@@ -39,7 +39,8 @@ import TestSupport
         let widgets = try seal.widgets(for: placed.widgets)
         var options = SealOptions(fieldName: "ContractSeal", name: "合同专用章")
         options.appearance = SealAppearance(widgets: widgets.map {
-            SealAppearance.Widget(pageIndex: $0.pageIndex, rect: $0.rect, form: $0.form, source: $0.source)
+            SealAppearance.Widget(pageIndex: $0.pageIndex, rect: $0.rect, form: $0.form, source: $0.source,
+                                  slice: $0.placement.slice.map { .init(index: $0.index, count: $0.count) })
         })
         _ = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: options)
         return placed
@@ -58,20 +59,19 @@ import TestSupport
         let ph = try TestSupport.run("pyhanko", ["sign", "validate", "--no-revocation-check", "--trust", pki.root.path, "--trust-replace", out.path])
         #expect(ph.status == 0, "pyhanko: \(ph.out) \(ph.err)")
 
-        // poppler 22.12's pdfsig lists each widget of a multi-widget signature field as a separate,
-        // "not signed" field: Signing writes the cross-page slices as kids of the seal field. Known
-        // until Signing writes slices as plain annotations (reported); the single-widget case below passes.
-        let pdfsigOK = try Self.pdfsigAccepts(out, pki: pki)
-        withKnownIssue("pdfsig does not understand a signature field with several widgets") {
-            #expect(pdfsigOK)
-        }
+        // Signing keeps one widget on the seal field and writes the cross-page slices as locked /Stamp
+        // annotations in the signed revision: pdfsig lists exactly one valid, trusted signature.
+        #expect(try Self.pdfsigAccepts(out, pki: pki))
+        #expect(try TestSupport.run("pdfsig", [out.path]).out.components(separatedBy: "Signature #").count == 2, "one signature field")
         #expect(try TestSupport.run("qpdf", ["--check", out.path]).status == 0)
         let fonts = try TestSupport.run("pdffonts", [out.path]).out
         #expect(fonts.split(separator: "\n").contains { $0.contains("NotoSerifCJKsc-Bold") && $0.contains("yes yes") }, "\(fonts)")
 
-        // Our own verifier: the seal field covers the whole file and its widgets are the four placements.
+        // Our own verifier: the seal field covers the whole file; the main seal and the three slices are reported.
         let report = await Verifier(trustAnchorsDER: [], options: .init()).verify(url: out)
         #expect(report.signatures.first?.integrity.ok == true && report.signatures.first?.coverage?.coversWholeFile == true)
+        #expect(report.signatures.first?.appearance?.widgetPages == [placed.widgets[0].pageIndex + 1])
+        #expect(report.signatures.first?.appearance?.slicePages == [1, 2, 3])
 
         // The seal is where it was placed (signed appearance rendered by pdftoppm).
         let img = try RT.pdftoppm(out, page: 2, dpi: 100, dir: pki.dir)

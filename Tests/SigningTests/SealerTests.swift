@@ -165,43 +165,193 @@ struct SealerTests {
         #expect(ltvT[files[.bT]!.path]?.allPass == false)
     }
 
-    @Test func visibleCrossPageSealHasOneFieldWithWidgetKidsOnEachPage() async throws {
-        guard try Self.tools() else { return }
+    /// A three-page document made by qpdf from a corpus file (flat page tree).
+    static func threePages(in dir: URL) throws -> URL {
+        let m = Self.corpus("xref-classic-minimal-pyhanko.pdf").path
+        let out = dir.appendingPathComponent("three-pages.pdf")
+        let r = try TestSupport.run("qpdf", ["--empty", "--pages", m, m, m, "--", out.path])
+        try #require(r.status == 0, "qpdf: \(r.err)")
+        return out
+    }
+
+    /// Main seal on page 3, one slice of a 骑缝章 on the right edge of pages 1–3.
+    static func crossPageAppearance(_ src: PDFDocument, sliceInfo: Bool = true) -> SealAppearance {
+        let form = PDFObject.stream(PDFStream(dictionary: ["Type": .name("XObject"), "Subtype": .name("Form"), "BBox": .array([0, 0, 60, 60])],
+                                              rawData: Array("1 0 0 rg 0 0 60 60 re f".utf8)))
+        let slice = PDFObject.stream(PDFStream(dictionary: ["Type": .name("XObject"), "Subtype": .name("Form"), "BBox": .array([0, 0, 20, 60])],
+                                               rawData: Array("1 0 0 rg 0 0 20 60 re f".utf8)))
+        let w = src.pages[0].cropBox.urx
+        return SealAppearance(widgets: [.init(pageIndex: 2, rect: PDFRect(100, 100, 160, 160), form: form, source: src)]
+            + (0..<3).map { .init(pageIndex: $0, rect: PDFRect(w - 20, 200, w, 260), form: slice, source: src,
+                                  slice: sliceInfo ? .init(index: $0, count: 3) : nil) })
+    }
+
+    /// The sealed file's page tree without page 2, written as an incremental update (a forger's edit).
+    static func removePage2(_ sealed: URL, to out: URL) throws {
+        let doc = try PDFDocument(url: sealed)
+        let update = try IncrementalUpdate(document: doc)
+        let pagesRef = try #require(doc.catalog["Pages"]?.referenceValue)
+        var pages = try #require(doc.resolve(pagesRef).dictionaryValue)
+        let kids = try #require(doc.resolve(pages["Kids"] ?? .null).arrayValue)
+        try #require(kids.count == 3)
+        pages["Kids"] = .array([kids[0], kids[2]])
+        pages["Count"] = .integer(2)
+        update.replace(pagesRef, with: .dictionary(pages))
+        try update.write(to: out)
+    }
+
+    @Test func crossPageSealKeepsOneWidgetOnTheFieldAndWritesTheSlicesAsLockedStamps() async throws {
+        guard try Self.tools(), try TestSupport.haveTool("qpdf") else { return }
         let pki = try TestPKI.get()
-        let input = Self.corpus("boxes-cropbox-bleed-trim-rotate-qpdf.pdf")
+        let dir = try TestSupport.tempDir()
+        let input = try Self.threePages(in: dir)
         let src = try PDFDocument(url: input)
-        try #require(src.pageCount >= 2)
-        let form = PDFObject.stream(PDFStream(dictionary: ["Type": .name("XObject"), "Subtype": .name("Form"), "BBox": .array([0, 0, 50, 100])],
-                                              rawData: Array("1 0 0 rg 0 0 50 100 re f".utf8)))
         var o = Self.options()
-        o.appearance = SealAppearance(widgets: [
-            .init(pageIndex: 0, rect: PDFRect(500, 300, 550, 400), form: form, source: src),
-            .init(pageIndex: 1, rect: PDFRect(0, 300, 50, 400), form: form, source: src),
-        ])
-        let out = try TestSupport.tempDir().appendingPathComponent("visible.pdf")
-        _ = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: o)
+        o.appearance = Self.crossPageAppearance(src)
+        let out = dir.appendingPathComponent("cross-page.pdf")
+        let res = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: o)
+        #expect(res.crossPageLayout == .stamps)
         let doc = try PDFDocument(url: out)
+        #expect(doc.revisions.count == 2)
         let field = try #require(doc.signatureFields.first { $0.name == "SealbatchSeal" })
         let fd = try #require(doc.resolve(field.fieldRef!).dictionaryValue)
-        let kids = try #require(doc.resolve(fd["Kids"] ?? .null).arrayValue)
-        #expect(kids.count == 2)
-        for (i, k) in kids.enumerated() {
-            let w = try #require(doc.resolve(k).dictionaryValue)
-            #expect(w["P"]?.referenceValue == doc.pages[i].ref)
-            #expect(w.int("F") == 4)
-            #expect(doc.resolve(w["AP"] ?? .null).dictionaryValue?["N"] != nil)
-            let annots = doc.resolve(doc.pages[i].dictionary["Annots"] ?? .null).arrayValue ?? []
-            #expect(annots.contains(k))
+        #expect(fd["Kids"] == nil && fd.name("Subtype") == "Widget" && fd["P"]?.referenceValue == doc.pages[2].ref)
+        #expect(PDFRect(fd["Rect"]) == PDFRect(100, 100, 160, 160))
+        for i in 0..<3 {
+            let annots = (doc.resolve(doc.pages[i].dictionary["Annots"] ?? .null).arrayValue ?? []).compactMap { doc.resolve($0).dictionaryValue }
+            let stamps = annots.filter { $0.name("Subtype") == "Stamp" }
+            try #require(stamps.count == 1, "page \(i + 1): \(annots)")
+            let st = stamps[0]
+            #expect(st.int("F") == 4 | 128 | 512)
+            #expect(st["P"]?.referenceValue == doc.pages[i].ref)
+            #expect(st["FT"] == nil && st["V"] == nil && st["Parent"] == nil)
+            #expect(doc.resolve(st["NM"] ?? .null).stringValue?.text == "sealbatch-slice-SealbatchSeal-\(i + 1)")
+            #expect(doc.resolve(st["Contents"] ?? .null).stringValue?.text == "骑缝章 slice \(i + 1)/3")
+            #expect(doc.resolve(st["AP"] ?? .null).dictionaryValue.flatMap { doc.resolve($0["N"] ?? .null).streamValue } != nil)
+            #expect(annots.filter { $0.name("Subtype") == "Widget" }.count == (i == 2 ? 1 : 0))
         }
-        #expect(doc.resolve(doc.acroForm?["SigFlags"] ?? .null).intValue == 3)
+
+        // pdfsig: exactly one signature, valid, trusted, covering the whole document.
+        let ps = try Validators.pdfsig(out, nssDir: try Validators.nssDB(in: pki.dir, root: pki.root))
+        #expect(ps.count == 1, "\(ps.map(\.raw))")
+        #expect(ps.first.map { $0.field == "SealbatchSeal" && $0.valid && $0.trusted && $0.total } == true, "\(ps.map(\.raw))")
         let ph = try Validators.pyhanko([out], root: pki.root)
         #expect(ph[out.path]?.allPass == true, "\(String(describing: ph[out.path]))")
-        // poppler lists one entry per widget of the field: each is signed and valid; the certificate is trusted
-        // on the first (poppler 22.12 re-checking the same certificate in one run reports "Unknown issue").
-        let ps = try Validators.pdfsig(out, nssDir: try Validators.nssDB(in: pki.dir, root: pki.root))
-        #expect(!ps.isEmpty && ps.allSatisfy { $0.field == "SealbatchSeal" && $0.valid } && ps[0].trusted, "\(ps.map(\.raw))")
+
+        // Our verifier: passes, and reports the seal on page 3 with slices on pages 1–3.
+        var vo = Verifier.Options()
+        vo.revocation = .off
+        let report = await (try Verifier(trust: [pki.root], options: vo)).verify(urls: [out])
+        let sig = try #require(report.files.first?.signatures.first)
+        #expect(sig.indication == .totalPassed, "\(sig.summary)")
+        let app = try #require(sig.appearance)
+        #expect(app.visible && app.widgetPages == [3] && app.slicePages == [1, 2, 3])
+        #expect(app.slices.map(\.name) == (1...3).map { "sealbatch-slice-SealbatchSeal-\($0)" })
+        #expect(report.text().contains("appearance: seal on page 3, 3 cross-page slice(s) on pages 1–3"), "\(report.text())")
+        let json = try report.json()
+        #expect(String(decoding: json, as: UTF8.self).contains("\"slices\""))
+        #expect(try VerificationReport.decode(json: json).files.first?.signatures.first?.appearance == app)
         let r = try TestSupport.run("qpdf", ["--check", out.path])
         #expect(r.status == 0 || r.status == 3, "\(r.out)")
+    }
+
+    @Test func withoutSliceInformationTheFirstWidgetIsTheFieldAndTheRestAreStamps() async throws {
+        guard try Self.tools(), try TestSupport.haveTool("qpdf") else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let input = try Self.threePages(in: dir)
+        let src = try PDFDocument(url: input)
+        var o = Self.options()
+        // Only the three slices, unlabelled (as Stages passes them): slice 1 carries the field.
+        o.appearance = SealAppearance(widgets: Array(Self.crossPageAppearance(src, sliceInfo: false).widgets.dropFirst()))
+        let out = dir.appendingPathComponent("slices-only.pdf")
+        _ = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: o)
+        let doc = try PDFDocument(url: out)
+        let fd = try #require(doc.resolve(doc.signatureFields.first!.fieldRef!).dictionaryValue)
+        #expect(fd["Kids"] == nil && fd["P"]?.referenceValue == doc.pages[0].ref)
+        let report = await Verifier(trustAnchorsDER: [], options: .init()).verify(url: out)
+        let app = try #require(report.signatures.first?.appearance)
+        #expect(app.widgetPages == [1] && app.slicePages == [2, 3])
+        #expect(app.slices.map(\.name) == ["sealbatch-slice-SealbatchSeal-1", "sealbatch-slice-SealbatchSeal-2"])
+        let ps = try Validators.pdfsig(out, nssDir: try Validators.nssDB(in: pki.dir, root: pki.root))
+        #expect(ps.count == 1 && ps[0].valid && ps[0].trusted && ps[0].total, "\(ps.map(\.raw))")
+    }
+
+    @Test func crossPageSealOnAPyHankoSignedDocumentUsesWidgetsSoTheEarlierSignatureStaysValid() async throws {
+        guard try Self.tools(), try TestSupport.haveTool("qpdf") else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let plain = try Self.threePages(in: dir)
+        let peer = dir.appendingPathComponent("peer-signed.pdf")
+        let script = TestSupport.packageRoot.appendingPathComponent("Tests/SigningTests/Support/pyhanko_sign.py").path
+        let s = try TestSupport.run("python3", [script, pki.url("leaf-ec.key").path, pki.url("leaf-ec.crt").path, pki.url("chain.pem").path,
+                                                plain.path, peer.path, "PeerSig"])
+        try #require(s.status == 0, "\(s.err)")
+        var o = Self.options()
+        o.appearance = Self.crossPageAppearance(try PDFDocument(url: peer))
+        let out = dir.appendingPathComponent("peer-then-cross-page.pdf")
+        let res = try await PAdESSealer().seal(input: peer, output: out, key: try pki.key(), options: o)
+        #expect(res.crossPageLayout == .widgets)
+        // Forcing stamps shows why: annotations added after PeerSig are a disallowed change for it.
+        o.crossPageLayout = .stamps
+        let stamped = dir.appendingPathComponent("peer-then-stamps.pdf")
+        _ = try await PAdESSealer().seal(input: peer, output: stamped, key: try pki.key(), options: o)
+
+        let ph = try Validators.pyhanko([out, stamped], root: pki.root)
+        let good = try #require(ph[out.path])
+        #expect(good.signatures.count == 2 && good.allPass, "\(good.signatures)")
+        let bad = try #require(ph[stamped.path])
+        #expect(bad.signatures.first { $0.field == "PeerSig" }?.bottom_line == false, "\(bad.signatures)")
+        #expect(bad.signatures.first { $0.field == "SealbatchSeal" }?.bottom_line == true, "\(bad.signatures)")
+        // pdfsig: the earlier signature and every entry of ours are valid (poppler lists our seal once per widget).
+        let ps = try Validators.pdfsig(out, nssDir: try Validators.nssDB(in: pki.dir, root: pki.root))
+        #expect(ps.first { $0.field == "PeerSig" }.map { $0.valid && $0.trusted } == true, "\(ps.map(\.raw))")
+        #expect(ps.filter { $0.field == "SealbatchSeal" }.allSatisfy(\.valid) && ps.contains { $0.field == "SealbatchSeal" && $0.trusted },
+                "\(ps.map(\.raw))")
+
+        var vo = Verifier.Options()
+        vo.revocation = .off
+        let v = try Verifier(trust: [pki.root], options: vo)
+        let report = await v.verify(url: out)
+        #expect(report.passed, "\(report.signatures.map { "\($0.field): \($0.summary) \($0.modifications)" })")
+        let mine = try #require(report.signatures.first { $0.field == "SealbatchSeal" })
+        #expect(mine.appearance?.widgetPages == [1, 2, 3, 3] && mine.appearance?.slices.isEmpty == true)
+        // The earlier signature's own revision shows only its own (invisible) widget.
+        let earlier = try #require(report.signatures.first { $0.field == "PeerSig" })
+        #expect(earlier.appearance?.slices.isEmpty == true && earlier.appearance?.visible == false)
+        // Our verifier agrees with pyHanko on the forced-stamps file.
+        let badReport = await v.verify(url: stamped)
+        #expect(badReport.signatures.first { $0.field == "PeerSig" }?.modifications.allowed == false)
+        #expect(badReport.signatures.first { $0.field == "SealbatchSeal" }?.appearance?.slicePages == [1, 2, 3])
+    }
+
+    @Test func removingAPageAfterACrossPageSealIsDetectedByUsAndPyHanko() async throws {
+        guard try Self.tools(), try TestSupport.haveTool("qpdf") else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let input = try Self.threePages(in: dir)
+        var o = Self.options()
+        o.appearance = Self.crossPageAppearance(try PDFDocument(url: input))
+        let sealed = dir.appendingPathComponent("sealed.pdf")
+        _ = try await PAdESSealer().seal(input: input, output: sealed, key: try pki.key(), options: o)
+        let tampered = dir.appendingPathComponent("tampered.pdf")
+        try Self.removePage2(sealed, to: tampered)
+        #expect(try PDFDocument(url: tampered).pageCount == 2)
+
+        var vo = Verifier.Options()
+        vo.revocation = .off
+        let v = try Verifier(trust: [pki.root], options: vo)
+        let ok = await v.verify(url: sealed)
+        #expect(ok.passed)
+        let report = await v.verify(url: tampered)
+        let sig = try #require(report.signatures.first)
+        #expect(!report.passed && sig.indication == .indeterminate && sig.subIndication == .sigConstraintsFailure, "\(sig.summary)")
+        #expect(!sig.modifications.allowed && sig.modifications.level == .other, "\(sig.modifications)")
+        // What was signed is still reported from the signed revision: three slices, though the file now has two pages.
+        #expect(sig.appearance?.slicePages == [1, 2, 3])
+        let ph = try #require(try Validators.pyhanko([sealed, tampered], root: pki.root)[tampered.path])
+        #expect(!ph.allPass && ph.signatures.first?.intact == true, "\(ph.signatures)")
+        #expect(ph.signatures.first?.docmdp_ok == false || ph.signatures.first?.modification_level == "OTHER", "\(ph.signatures)")
     }
 
     @Test func certifyingOurSealIsSeenByPyHankoAndALaterSealKeepsIt() async throws {
