@@ -11,7 +11,9 @@ BIN="$OUT/pdf-bench"
 SRCS=(bench/PDFBench.swift Sources/PDF/*.swift Sources/PDF/Crypto/*.swift)
 if [ ! -x "$BIN" ] || [ -n "$(find "${SRCS[@]}" -newer "$BIN" 2>/dev/null)" ]; then
   echo "== building $BIN (swiftc -O)"
-  swiftc -O -wmo -parse-as-library -module-name PDFBench -swift-version 6 -I Sources/CZlib -lz "${SRCS[@]}" -o "$BIN" 2>&1 | grep -v warning || true
+  swiftc -O -wmo -parse-as-library -module-name PDFBench -swift-version 6 -I Sources/CZlib -lz "${SRCS[@]}" -o "$BIN.new" > "$OUT/build.log" 2>&1 \
+    || { cat "$OUT/build.log"; echo "bench build failed"; exit 1; }
+  mv "$BIN.new" "$BIN"
 fi
 TMP="$(mktemp -d /tmp/sealbatch-pdf-bench.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
