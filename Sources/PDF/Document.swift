@@ -256,7 +256,8 @@ public final class PDFDocument: @unchecked Sendable {
         }
         if entriesFixed { broken = true }
 
-        self.sections = sections
+        // Keep the merged table only: per-section entry maps would double the memory for big files.
+        self.sections = sections.map { var s = $0; s.entries = [:]; return s }
         self.xref = xref
         self.scanIndex = scanned
         self.trailer = trailer
