@@ -73,9 +73,9 @@ public struct MetricsSettings: Sendable, Equatable, Decodable {
 /// Engine tuning (`"engine": {…}`).
 public struct EngineSettings: Sendable, Equatable, Decodable {
     /// Documents waiting between two stages (back-pressure bound).
-    public var queueCapacity: Int = 8
+    public var queueCapacity: Int = 4
     /// A document whose processing was interrupted (crash) this many times goes to quarantine.
-    public var maxAttempts: Int = 5
+    public var maxAttempts: Int = 10
     /// Defaults.
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable { case queueCapacity = "queue-capacity", maxAttempts = "max-attempts" }
