@@ -12,7 +12,7 @@ BIN="$OUT/pdf-fuzz"
 SRCS=(fuzz/PDFFuzz.swift Sources/PDF/*.swift Sources/PDF/Crypto/*.swift)
 if [ ! -x "$BIN" ] || [ -n "$(find "${SRCS[@]}" -newer "$BIN" 2>/dev/null)" ]; then
   echo "== building $BIN"
-  swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name PDFFuzz -swift-version 6 \
+  swiftc -O -wmo -sanitize=fuzzer,address -parse-as-library -module-name PDFFuzz -swift-version 6 \
     -I Sources/CZlib -lz "${SRCS[@]}" -o "$BIN"
 fi
 CORPUS_DIR="${SEALBATCH_CORPUS:-../shared/corpus}"

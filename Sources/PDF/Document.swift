@@ -45,6 +45,7 @@ public final class PDFDocument: @unchecked Sendable {
     private var _warnings: [PDFWarning] = []
     private var lazyScan: ScanResult?
     private var _revisions: [Revision]?
+    private var lengthDepth = 0
 
     /// Problems found and repaired or tolerated while reading (never silent).
     public var warnings: [PDFWarning] { lock.lock(); defer { lock.unlock() }; return _warnings }
@@ -114,17 +115,18 @@ public final class PDFDocument: @unchecked Sendable {
         var sections: [XRefSection] = []
         var broken = false
         if let sxv = startxrefValue {
-            var candidates = [sxv + h]
+            var candidates = [sxv &+ h]
             if h > 0 { candidates.append(sxv) }
             var found: Int? = candidates.first { Self.looksLikeSection(src, at: $0) }
             if found == nil {
                 // Off-by-a-few offsets: look nearby.
-                let lo = max(0, sxv + h - 64), hi = min(src.count, sxv + h + 64)
+                let target = sxv > src.count ? src.count : sxv + h
+                let lo = max(0, target - 64), hi = min(src.count, target + 64)
                 var best: Int? = nil
                 var p = lo
                 while p < hi {
                     if (p == 0 || !isRegular(src[p - 1])) && Self.looksLikeSection(src, at: p) {
-                        if best == nil || abs(p - (sxv + h)) < abs(best! - (sxv + h)) { best = p }
+                        if best == nil || abs(p - target) < abs(best! - target) { best = p }
                     }
                     p += 1
                 }
@@ -146,7 +148,7 @@ public final class PDFDocument: @unchecked Sendable {
                         let sec = try Self.readSection(src, at: off, base: h, warnings: &warnings)
                         sections.append(sec)
                         guard let prev = sec.trailer.int("Prev") else { break }
-                        var next = prev + h
+                        var next = prev &+ h
                         if !Self.looksLikeSection(src, at: next), h > 0, Self.looksLikeSection(src, at: prev) { next = prev }
                         if !Self.looksLikeSection(src, at: next) {
                             warnings.append(PDFWarning(.xrefRepaired, "/Prev \(prev) does not point to a cross-reference section; earlier objects recovered by scanning", offset: sec.offset))
@@ -233,7 +235,7 @@ public final class PDFDocument: @unchecked Sendable {
                 var fixed: Int? = nil
                 var d = 1
                 while d <= 64 && fixed == nil {
-                    for c in [off - d, off + d] where c >= 0 && c < src.count && (c == 0 || !isRegular(src[c - 1])) {
+                    for c in [off &- d, off &+ d] where c >= 0 && c < src.count && (c == 0 || !isRegular(src[c - 1])) {
                         if Self.objectHeader(src, at: c) == n { fixed = c; break }
                     }
                     d += 1
@@ -245,9 +247,9 @@ public final class PDFDocument: @unchecked Sendable {
                 if let f = fixed {
                     xref[n] = .inFile(offset: f, generation: gen)
                     entriesFixed = true
-                    warnings.append(PDFWarning(.objectOffsetRepaired, "cross-reference entry for object \(n) says byte \(off - h), but the object starts at byte \(f - h)", offset: f))
+                    warnings.append(PDFWarning(.objectOffsetRepaired, "cross-reference entry for object \(n) says byte \(off &- h), but the object starts at byte \(f - h)", offset: f))
                 } else {
-                    warnings.append(PDFWarning(.objectMissing, "cross-reference entry for object \(n) points to byte \(off - h), where there is no such object", offset: off))
+                    warnings.append(PDFWarning(.objectMissing, "cross-reference entry for object \(n) points to byte \(off &- h), where there is no such object", offset: off))
                 }
             }
             if scanned == nil, let sf = scanForFix { scanned = sf }
@@ -300,7 +302,7 @@ public final class PDFDocument: @unchecked Sendable {
     /// Object number of an `N G obj` header at an offset, or nil.
     static func objectHeader(_ src: ByteSource, at off: Int) -> Int? {
         guard off >= 0, off < src.count else { return nil }
-        var lex = Lexer(src, at: off, end: min(src.count, off + 64))
+        var lex = Lexer(src, at: off, end: min(src.count, off &+ 64))
         guard case .integer(let n) = lex.next(), case .integer = lex.next(), lex.next().isKeyword("obj") else { return nil }
         return n
     }
@@ -421,7 +423,15 @@ public final class PDFDocument: @unchecked Sendable {
     }
 
     private func lengthResolver() -> (ObjectRef) -> Int? {
-        return { [unowned self] r in self.resolve(r).intValue }
+        return { [unowned self] r in
+            // An indirect /Length whose object is itself a stream with an indirect /Length…: bound the chain.
+            self.lock.lock()
+            guard self.lengthDepth < 8 else { self.lock.unlock(); return nil }
+            self.lengthDepth += 1
+            self.lock.unlock()
+            defer { self.lock.lock(); self.lengthDepth -= 1; self.lock.unlock() }
+            return self.resolve(r).intValue
+        }
     }
 
     private func load(_ ref: ObjectRef) throws -> PDFObject {
@@ -431,19 +441,19 @@ public final class PDFDocument: @unchecked Sendable {
             if gen != ref.generation && scanIndex?.objects[ref.number] == nil { return .null }
             if let o = try parseAt(off, expect: ref.number) { return decryptIfNeeded(o, ref: ObjectRef(ref.number, gen)) }
             // Wrong offset: look nearby, then scan.
-            let lo = max(0, off - 64), hi = min(src.count, off + 64)
+            let lo = max(0, off &- 64), hi = min(src.count, off &+ 64)
             var candidates: [Int] = []
             var p = lo
             while p < hi { if p == 0 || !isRegular(src[p - 1]) { candidates.append(p) }; p += 1 }
             candidates.sort { abs($0 - off) < abs($1 - off) }
             for c in candidates where c != off {
                 if let o = try? parseAt(c, expect: ref.number) {
-                    warn(PDFWarning(.objectOffsetRepaired, "cross-reference entry for object \(ref.number) points to byte \(off - headerOffset), but the object starts at \(c - headerOffset)", offset: c))
+                    warn(PDFWarning(.objectOffsetRepaired, "cross-reference entry for object \(ref.number) points to byte \(off &- headerOffset), but the object starts at \(c - headerOffset)", offset: c))
                     return decryptIfNeeded(o, ref: ObjectRef(ref.number, gen))
                 }
             }
             if let s = fullScan().objects[ref.number], let o = try? parseAt(s.offset, expect: ref.number) {
-                warn(PDFWarning(.objectOffsetRepaired, "object \(ref.number) was not where the cross-reference data says (byte \(off - headerOffset)); found it by scanning", offset: s.offset))
+                warn(PDFWarning(.objectOffsetRepaired, "object \(ref.number) was not where the cross-reference data says (byte \(off &- headerOffset)); found it by scanning", offset: s.offset))
                 return decryptIfNeeded(o, ref: ObjectRef(ref.number, s.generation))
             }
             warn(PDFWarning(.objectMissing, "object \(ref.number) \(ref.generation) cannot be found", offset: off))
@@ -491,7 +501,9 @@ public final class PDFDocument: @unchecked Sendable {
         lock.lock()
         if let c = objStmCache[num] { lock.unlock(); return c }
         lock.unlock()
-        guard case .stream(let s) = resolve(ObjectRef(num, 0)) else { return nil }
+        // An object stream must itself be stored directly in the file (§7.5.7), never compressed:
+        // this also rules out chains of object streams.
+        guard case .inFile? = xref[num], case .stream(let s) = resolve(ObjectRef(num, 0)) else { return nil }
         let d = s.dictionary
         guard let n = d.int("N"), let first = d.int("First"), n >= 0, first >= 0 else { return nil }
         let data = try s.decodedData()
@@ -517,7 +529,9 @@ public final class PDFDocument: @unchecked Sendable {
             guard let j = os.offsets.firstIndex(where: { $0.number == num }) else { return .null }
             idx = j
         }
-        var p = Parser(os.source, at: os.first + os.offsets[idx].offset)
+        let (at, o) = os.first.addingReportingOverflow(os.offsets[idx].offset)
+        guard !o, at >= 0, at < os.data.count else { return .null }
+        var p = Parser(os.source, at: at)
         // Objects in object streams are not encrypted individually (the stream was).
         return try p.parseObject()
     }

@@ -5,7 +5,7 @@ import CZlib
 enum Flate {
     /// Inflates; on a corrupt or truncated stream returns what could be decoded (like most readers),
     /// throwing only when nothing could be decoded. `limit` caps the output size.
-    static func inflate(_ input: [UInt8], limit: Int = 1 << 31) throws -> [UInt8] {
+    static func inflate(_ input: [UInt8], limit: Int = Filters.maxDecodedSize) throws -> [UInt8] {
         if input.isEmpty { return [] }
         var strm = z_stream()
         var rc = inflateInit_(&strm, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
@@ -67,6 +67,9 @@ enum Flate {
 
 /// Stream filters (§7.4) for reading.
 enum Filters {
+    /// Largest decoded stream we produce (guards against decompression bombs).
+    static let maxDecodedSize = 1 << 28
+
     static func decode(_ data: [UInt8], dictionary d: PDFDictionary) throws -> [UInt8] {
         var filters: [PDFName] = []
         var parms: [PDFDictionary?] = []
@@ -103,12 +106,13 @@ enum Filters {
         let bpc = max(1, min(p.int("BitsPerComponent") ?? 8, 16))
         let columns = max(1, min(p.int("Columns") ?? 1, 1 << 24))
         let bpp = max(1, (colors * bpc + 7) / 8)
-        let rowLen = (colors * bpc * columns + 7) / 8
+        // A row can never be longer than the data (guards against absurd /Columns).
+        let rowLen = max(1, min((colors * bpc * columns + 7) / 8, max(1, data.count)))
         if pred == 2 {
             guard bpc == 8 else { throw PDFError(.unsupported, "TIFF predictor with \(bpc) bits per component") }
             var out = data
             var r = 0
-            while r + rowLen <= out.count {
+            while rowLen > bpp && r + rowLen <= out.count {
                 for i in bpp..<rowLen { out[r + i] = out[r + i] &+ out[r + i - bpp] }
                 r += rowLen
             }
@@ -196,6 +200,7 @@ enum Filters {
                 out.append(contentsOf: d[i..<(i + n)]); i += n
             } else if i < d.count {
                 out.append(contentsOf: [UInt8](repeating: d[i], count: 257 - l)); i += 1
+                if out.count > maxDecodedSize { break }
             }
         }
         return out
@@ -221,6 +226,7 @@ enum Filters {
             else if code == table.count, let p = prev { entry = p + [p[0]] }
             else { throw PDFError(.damaged, "invalid LZW code") }
             out.append(contentsOf: entry)
+            if out.count > maxDecodedSize { throw PDFError(.unsupported, "decoded stream is larger than \(maxDecodedSize) bytes") }
             if let p = prev, table.count < 4096 { table.append(p + [entry[0]]) }
             prev = entry
             let n = table.count + earlyChange

@@ -21,8 +21,9 @@ public struct ByteRangeHole: Sendable, Equatable {
     public var ranges: [Range<Int>] { [byteRange[0]..<(byteRange[0] + byteRange[1]), byteRange[2]..<(byteRange[2] + byteRange[3])] }
 
     /// Writes `contents` (e.g. a CMS SignedData DER blob) as hex into the hole, padded with zeros.
-    /// Throws `.invalidArgument` when it does not fit. Nothing else in the file changes.
-    public func fill(file: URL, contents: [UInt8]) throws {
+    /// Throws `.invalidArgument` when it does not fit. Nothing else in the file changes. With `sync`,
+    /// the file is flushed to disk (fsync) before returning.
+    public func fill(file: URL, contents: [UInt8], sync: Bool = false) throws {
         guard contents.count <= capacity else {
             throw PDFError(.invalidArgument, "the signature (\(contents.count) bytes) does not fit in the space reserved for it (\(capacity) bytes); reserve more", file: file.lastPathComponent)
         }
@@ -37,7 +38,7 @@ public struct ByteRangeHole: Sendable, Equatable {
             throw PDFError(.invalidArgument, "the file changed size since it was written; refusing to fill the signature", file: file.lastPathComponent)
         }
         try pwriteAll(fd, hex, at: contentsOffset + 1, file: file)
-        _ = fsync(fd)
+        if sync, fsync(fd) != 0 { throw PDFError(.io, "cannot flush the file to disk", file: file.lastPathComponent) }
     }
 }
 
@@ -142,8 +143,10 @@ public final class IncrementalUpdate: @unchecked Sendable {
 
     /// Streams the original bytes to `output`, appends the update and its cross-reference section,
     /// and, when the update holds a `/Contents` placeholder, fills `/ByteRange` in place and returns the hole.
+    /// The output is created (or truncated) and removed again if writing fails. With `sync`, it is
+    /// flushed to disk (fsync) before returning — callers that rename it into place should ask for that.
     @discardableResult
-    public func write(to output: URL) throws -> ByteRangeHole? {
+    public func write(to output: URL, sync: Bool = false) throws -> ByteRangeHole? {
         let doc = document
         let fd = open(output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw PDFError(.io, "cannot create the output file: \(String(cString: strerror(errno)))", file: output.lastPathComponent) }
@@ -197,7 +200,11 @@ public final class IncrementalUpdate: @unchecked Sendable {
             // The old cross-reference data cannot be trusted: list every object so the new section stands alone.
             for (n, e) in doc.xref {
                 switch e {
-                case .inFile(let o, let g): entries[n] = .inFile(offset: o - base, generation: g)
+                case .inFile(let o, let g):
+                    // Only objects that really are where the entry says (others are missing).
+                    if o >= 0, o < doc.fileSize, PDFDocument.objectHeader(doc.src, at: o) == n {
+                        entries[n] = .inFile(offset: o - base, generation: g)
+                    }
                 case .compressed: entries[n] = e
                 case .free: break
                 }
@@ -291,7 +298,7 @@ public final class IncrementalUpdate: @unchecked Sendable {
             try pwriteAll(fd, text, at: br.offset, file: output)
             hole = ByteRangeHole(byteRange: values, contentsOffset: a, contentsLength: c.length, fileSize: total)
         }
-        guard fsync(fd) == 0 || errno == EINVAL else { throw PDFError(.io, "cannot flush the output file", file: output.lastPathComponent) }
+        if sync { guard fsync(fd) == 0 || errno == EINVAL else { throw PDFError(.io, "cannot flush the output file", file: output.lastPathComponent) } }
         ok = true
         return hole
     }

@@ -61,6 +61,8 @@ public struct PDFDictionary: Sendable, Equatable, Sequence, ExpressibleByDiction
         for (k, v) in pairs { self[k] = v }
     }
     public init(dictionaryLiteral elements: (PDFName, PDFObject)...) { self.init(elements) }
+    /// Entries known to have unique keys (the parser dedupes with a hash index).
+    init(uniqueEntries: [(key: PDFName, value: PDFObject)]) { entries = uniqueEntries }
 
     /// Value for a key; setting `nil` removes the key. A `.null` value is the same as absence when read.
     public subscript(key: PDFName) -> PDFObject? {
@@ -161,7 +163,7 @@ public struct PDFRect: Hashable, Sendable, CustomStringConvertible, Codable {
     public init?(_ object: PDFObject?) {
         guard let a = object?.arrayValue, a.count == 4 else { return nil }
         let n = a.compactMap(\.numberValue)
-        guard n.count == 4 else { return nil }
+        guard n.count == 4, n.allSatisfy({ $0.isFinite && abs($0) < 1e9 }) else { return nil }
         self.init(n[0], n[1], n[2], n[3])
     }
     /// Width (urx - llx).

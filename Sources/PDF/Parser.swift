@@ -71,25 +71,32 @@ struct Parser {
 
     /// Reads entries after `<<` up to `>>`.
     mutating func dictionaryBody(start: Int) throws -> PDFDictionary {
-        var d = PDFDictionary()
+        // Entries plus a hash index, so that huge dictionaries stay linear; later duplicates win.
+        var entries: [(key: PDFName, value: PDFObject)] = []
+        var index: [PDFName: Int] = [:]
+        func set(_ k: PDFName, _ v: PDFObject) {
+            if let i = index[k] { entries[i].value = v } else { index[k] = entries.count; entries.append((k, v)) }
+        }
+        func done() -> PDFDictionary {
+            // Drop keys whose final value is null (a null value is the same as an absent key, §7.3.7).
+            PDFDictionary(uniqueEntries: entries.filter { !$0.value.isNull })
+        }
         while true {
             let s = lex.pos
             let k = lex.next()
             switch k {
-            case .dictClose: return d
+            case .dictClose: return done()
             case .eof: throw fail("dictionary not closed", at: start)
             case .name(let n):
                 let vs = lex.pos
                 let vt = lex.next()
-                if vt == .dictClose { d[PDFName(bytes: n)] = .null; return d }
+                if vt == .dictClose { return done() }
                 if vt == .eof { throw fail("dictionary not closed", at: start) }
-                if vt.isKeyword("endobj") || vt.isKeyword("stream") { lex.pos = vs; return d }
-                let v = try object(from: vt, start: vs)
-                if case .null = v { continue } // a null value is the same as an absent key (§7.3.7)
-                d[PDFName(bytes: n)] = v
+                if vt.isKeyword("endobj") || vt.isKeyword("stream") { lex.pos = vs; return done() }
+                set(PDFName(bytes: n), try object(from: vt, start: vs))
             default:
                 // A dictionary that runs into `endobj`/`stream` was not closed: stop here, tolerantly.
-                if k.isKeyword("endobj") || k.isKeyword("stream") { lex.pos = s; return d }
+                if k.isKeyword("endobj") || k.isKeyword("stream") { lex.pos = s; return done() }
                 _ = try object(from: k, start: s) // skip a stray value
             }
         }

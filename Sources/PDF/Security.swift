@@ -31,7 +31,7 @@ final class SecurityHandler: @unchecked Sendable {
         let filter = d.name("Filter")?.string ?? "Standard"
         let v = d.int("V") ?? 0
         let r = d.int("R") ?? 0
-        var length = d.int("Length") ?? 40
+        var length = max(0, min(d.int("Length") ?? 40, 4096))
         encryptMetadata = d["EncryptMetadata"]?.boolValue ?? true
         var cipher = "RC4"
         if v >= 4 {

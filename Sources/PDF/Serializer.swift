@@ -108,11 +108,15 @@ struct PDFSerializer {
 
     private func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x41 + v - 10 }
 
-    /// A real number without exponent, at most 6 decimals, trailing zeros removed.
+    /// A real number without exponent, trailing zeros removed. Uses the shortest decimal form that
+    /// reads back as the same Double, so re-serialising an existing dictionary (e.g. a page gaining
+    /// /Annots) never changes its other numbers — validators diff earlier revisions value by value.
     static func formatReal(_ d: Double) -> [UInt8] {
         guard d.isFinite else { return Array("0".utf8) }
         if d.rounded() == d && abs(d) < 1e15 { return Array(String(Int(d)).utf8) }
-        var s = String(format: "%.6f", d)
+        let shortest = "\(d)"
+        if !shortest.contains("e") && !shortest.contains("E") { return Array(shortest.utf8) }
+        var s = String(format: "%.10f", d)
         while s.hasSuffix("0") { s.removeLast() }
         if s.hasSuffix(".") { s.removeLast() }
         if s == "-0" { s = "0" }

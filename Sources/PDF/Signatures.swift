@@ -159,8 +159,8 @@ extension PDFDocument {
         guard let br = field.byteRange else { return nil }
         let c = coverage(of: br)
         if case .invalid = c { return c }
-        if let r = field.contentsRange, br.count == 4, br[0] + br[1] != r.lowerBound || br[2] != r.upperBound {
-            return .invalid("the gap in /ByteRange (\(br[0] + br[1])..<\(br[2])) is not this signature's /Contents (\(r.lowerBound)..<\(r.upperBound))")
+        if let r = field.contentsRange, br.count == 4, br[0] &+ br[1] != r.lowerBound || br[2] != r.upperBound {
+            return .invalid("the gap in /ByteRange (\(br[0] &+ br[1])..<\(br[2])) is not this signature's /Contents (\(r.lowerBound)..<\(r.upperBound))")
         }
         return c
     }
@@ -170,7 +170,8 @@ extension PDFDocument {
         guard byteRange.count == 4 else { return .invalid("/ByteRange does not have 4 numbers") }
         let a = byteRange[0], b = byteRange[1], c = byteRange[2], d = byteRange[3]
         guard a >= 0, b >= 0, c >= 0, d >= 0 else { return .invalid("/ByteRange has negative numbers") }
-        guard c >= a + b else { return .invalid("/ByteRange ranges overlap") }
+        let (ab, o1) = a.addingReportingOverflow(b)
+        guard !o1, c >= ab else { return .invalid("/ByteRange ranges overlap") }
         let (end, o) = c.addingReportingOverflow(d)
         guard !o else { return .invalid("/ByteRange overflows") }
         guard end <= fileSize else { return .invalid("/ByteRange ends at byte \(end), beyond the end of the file (\(fileSize) bytes)") }

@@ -78,10 +78,11 @@ extension PDFDocument {
                 if !strict && malformedAt == nil { malformedAt = entryStart }
                 // Common writer bug: a first subsection "1 N" whose first entry is object 0's free head.
                 if firstSubsection && i == 0 && start == 1 && !inUse && gen == 65535 { start = 0 }
+                guard start <= maxObjectNumber else { continue }
                 let num = start + i
                 guard num <= maxObjectNumber else { continue }
                 if entries[num] == nil {
-                    entries[num] = inUse ? .inFile(offset: off + base, generation: gen) : .free(generation: gen)
+                    entries[num] = inUse ? .inFile(offset: off &+ base, generation: gen) : .free(generation: gen)
                 }
             }
             firstSubsection = false
@@ -142,7 +143,7 @@ extension PDFDocument {
         outer: while i + 1 < index.count {
             let start = index[i], count = index[i + 1]
             i += 2
-            guard start >= 0, count >= 0 else { continue }
+            guard start >= 0, count >= 0, start <= maxObjectNumber else { continue }
             for k in 0..<count {
                 guard pos + rowLen <= data.count else { break outer }
                 let type = field(w[0], 1), f2 = field(w[1], 0), f3 = field(w[2], 0)
@@ -151,7 +152,7 @@ extension PDFDocument {
                 if entries[num] != nil { continue }
                 switch type {
                 case 0: entries[num] = .free(generation: f3)
-                case 1: entries[num] = .inFile(offset: f2 + base, generation: f3)
+                case 1: entries[num] = .inFile(offset: f2 &+ base, generation: f3)
                 case 2: entries[num] = .compressed(stream: f2, index: f3)
                 default: break // unknown types are ignored (§7.5.8.3)
                 }
@@ -169,7 +170,7 @@ extension PDFDocument {
             var sec = try readTable(src, at: at, base: base, warnings: &warnings)
             if let x = sec.trailer.int("XRefStm") {
                 sec.kind = .hybrid
-                if let hidden = try? readXRefStream(src, at: x + base, base: base, warnings: &warnings) {
+                if let hidden = try? readXRefStream(src, at: x &+ base, base: base, warnings: &warnings) {
                     // In-use entries of the table come first, then the stream's, then the table's free ones.
                     var merged: [Int: XRefEntry] = [:]
                     for (k, v) in sec.entries { if case .free = v { continue }; merged[k] = v }
@@ -178,7 +179,7 @@ extension PDFDocument {
                     for (k, v) in hidden.entries where merged[k] == nil { merged[k] = v }
                     sec.entries = merged
                 } else {
-                    warnings.append(PDFWarning(.xrefRepaired, "the /XRefStm of a hybrid-reference section could not be read", offset: x + base))
+                    warnings.append(PDFWarning(.xrefRepaired, "the /XRefStm of a hybrid-reference section could not be read", offset: x &+ base))
                 }
             }
             return sec

@@ -52,10 +52,10 @@ struct SHA256 {
         0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
         0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]
-    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    private var h0: UInt32 = 0x6a09e667, h1: UInt32 = 0xbb67ae85, h2: UInt32 = 0x3c6ef372, h3: UInt32 = 0xa54ff53a
+    private var h4: UInt32 = 0x510e527f, h5: UInt32 = 0x9b05688c, h6: UInt32 = 0x1f83d9ab, h7: UInt32 = 0x5be0cd19
     private var buffer = [UInt8]()
     private var length: UInt64 = 0
-    private var w = [UInt32](repeating: 0, count: 64)
 
     init() { buffer.reserveCapacity(64) }
 
@@ -75,26 +75,29 @@ struct SHA256 {
     }
 
     private mutating func block(_ p: UnsafeRawPointer) {
-        for t in 0..<16 {
-            w[t] = UInt32(p.load(fromByteOffset: 4 * t, as: UInt8.self)) << 24 | UInt32(p.load(fromByteOffset: 4 * t + 1, as: UInt8.self)) << 16
-                | UInt32(p.load(fromByteOffset: 4 * t + 2, as: UInt8.self)) << 8 | UInt32(p.load(fromByteOffset: 4 * t + 3, as: UInt8.self))
+        var h0 = self.h0, h1 = self.h1, h2 = self.h2, h3 = self.h3, h4 = self.h4, h5 = self.h5, h6 = self.h6, h7 = self.h7
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            Self.k.withUnsafeBufferPointer { k in
+                for t in 0..<16 { w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self)) }
+                for t in 16..<64 {
+                    let a = w[t - 15], b = w[t - 2]
+                    let s0 = ((a >> 7) | (a << 25)) ^ ((a >> 18) | (a << 14)) ^ (a >> 3)
+                    let s1 = ((b >> 17) | (b << 15)) ^ ((b >> 19) | (b << 13)) ^ (b >> 10)
+                    w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                }
+                var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7
+                for t in 0..<64 {
+                    let S1 = ((e >> 6) | (e << 26)) ^ ((e >> 11) | (e << 21)) ^ ((e >> 25) | (e << 7))
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = hh &+ S1 &+ ch &+ k[t] &+ w[t]
+                    let S0 = ((a >> 2) | (a << 30)) ^ ((a >> 13) | (a << 19)) ^ ((a >> 22) | (a << 10))
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ S0 &+ maj
+                }
+                h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= hh
+            }
         }
-        for t in 16..<64 {
-            let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-            let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-        }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for t in 0..<64 {
-            let S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ S1 &+ ch &+ Self.k[t] &+ w[t]
-            let S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = S0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+        self.h0 = h0; self.h1 = h1; self.h2 = h2; self.h3 = h3; self.h4 = h4; self.h5 = h5; self.h6 = h6; self.h7 = h7
     }
 
     @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
@@ -108,7 +111,7 @@ struct SHA256 {
         update(pad)
         length = saved
         var out: [UInt8] = []
-        for v in h { out += [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+        for v in [h0, h1, h2, h3, h4, h5, h6, h7] { out += [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
         return out
     }
 }
@@ -130,17 +133,16 @@ struct SHA512 {
         0xeada7dd6cde0eb1e, 0xf57d4f7fee6ed178, 0x06f067aa72176fba, 0x0a637dc5a2c898a6, 0x113f9804bef90dae, 0x1b710b35131c471b,
         0x28db77f523047d84, 0x32caab7b40c72493, 0x3c9ebe0a15c9bebc, 0x431d67c49c100d4c, 0x4cc5d4becb3e42b6, 0x597f299cfc657e2a,
         0x5fcb6fab3ad6faec, 0x6c44198c4a475817]
-    private var h: [UInt64]
+    private var h: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
     private let is384: Bool
     private var buffer = [UInt8]()
     private var length: UInt64 = 0
-    private var w = [UInt64](repeating: 0, count: 80)
 
     init(is384: Bool = false) {
         self.is384 = is384
         h = is384
-            ? [0xcbbb9d5dc1059ed8, 0x629a292a367cd507, 0x9159015a3070dd17, 0x152fecd8f70e5939, 0x67332667ffc00b31, 0x8eb44a8768581511, 0xdb0c2e0d64f98fa7, 0x47b5481dbefa4fa4]
-            : [0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1, 0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179]
+            ? (0xcbbb9d5dc1059ed8, 0x629a292a367cd507, 0x9159015a3070dd17, 0x152fecd8f70e5939, 0x67332667ffc00b31, 0x8eb44a8768581511, 0xdb0c2e0d64f98fa7, 0x47b5481dbefa4fa4)
+            : (0x6a09e667f3bcc908, 0xbb67ae8584caa73b, 0x3c6ef372fe94f82b, 0xa54ff53a5f1d36f1, 0x510e527fade682d1, 0x9b05688c2b3e6c1f, 0x1f83d9abfb41bd6b, 0x5be0cd19137e2179)
     }
 
     static func hash(_ d: [UInt8], is384: Bool = false) -> [UInt8] { var s = SHA512(is384: is384); s.update(d); return s.finalize() }
@@ -159,27 +161,29 @@ struct SHA512 {
     }
 
     private mutating func block(_ p: UnsafeRawPointer) {
-        for t in 0..<16 {
-            var v: UInt64 = 0
-            for k in 0..<8 { v = v << 8 | UInt64(p.load(fromByteOffset: 8 * t + k, as: UInt8.self)) }
-            w[t] = v
+        var (h0, h1, h2, h3, h4, h5, h6, h7) = h
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 80) { w in
+            Self.k.withUnsafeBufferPointer { k in
+                for t in 0..<16 { w[t] = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 8 * t, as: UInt64.self)) }
+                for t in 16..<80 {
+                    let x = w[t - 15], y = w[t - 2]
+                    let s0 = ((x >> 1) | (x << 63)) ^ ((x >> 8) | (x << 56)) ^ (x >> 7)
+                    let s1 = ((y >> 19) | (y << 45)) ^ ((y >> 61) | (y << 3)) ^ (y >> 6)
+                    w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                }
+                var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7
+                for t in 0..<80 {
+                    let S1 = ((e >> 14) | (e << 50)) ^ ((e >> 18) | (e << 46)) ^ ((e >> 41) | (e << 23))
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = hh &+ S1 &+ ch &+ k[t] &+ w[t]
+                    let S0 = ((a >> 28) | (a << 36)) ^ ((a >> 34) | (a << 30)) ^ ((a >> 39) | (a << 25))
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ S0 &+ maj
+                }
+                h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= hh
+            }
         }
-        for t in 16..<80 {
-            let s0 = rotr(w[t - 15], 1) ^ rotr(w[t - 15], 8) ^ (w[t - 15] >> 7)
-            let s1 = rotr(w[t - 2], 19) ^ rotr(w[t - 2], 61) ^ (w[t - 2] >> 6)
-            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-        }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for t in 0..<80 {
-            let S1 = rotr(e, 14) ^ rotr(e, 18) ^ rotr(e, 41)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ S1 &+ ch &+ Self.k[t] &+ w[t]
-            let S0 = rotr(a, 28) ^ rotr(a, 34) ^ rotr(a, 39)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = S0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+        h = (h0, h1, h2, h3, h4, h5, h6, h7)
     }
 
     @inline(__always) private func rotr(_ x: UInt64, _ n: UInt64) -> UInt64 { (x >> n) | (x << (64 - n)) }
@@ -192,7 +196,7 @@ struct SHA512 {
         for i in (0..<8).reversed() { pad.append(UInt8((bits >> (8 * UInt64(i))) & 0xFF)) }
         update(pad)
         var out: [UInt8] = []
-        for v in h { for i in (0..<8).reversed() { out.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
+        for v in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] { for i in (0..<8).reversed() { out.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
         return is384 ? Array(out[0..<48]) : out
     }
 }

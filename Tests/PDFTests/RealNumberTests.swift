@@ -1,0 +1,15 @@
+import Foundation
+import Testing
+@testable import PDF
+
+/// Re-serialised reals must read back as the same value: validators (pyHanko) diff a page dictionary
+/// that gained /Annots value by value against the earlier revision.
+@Suite struct RealNumberTests {
+    @Test(arguments: ["595.303937007874", "841.889763779528", "0.1", "-12.5", "0.000123", "1e-7"])
+    func realsSurviveReserialisationExactly(_ text: String) throws {
+        let d = try #require(Double(text))
+        let out = String(decoding: PDFSerializer.formatReal(d), as: UTF8.self)
+        #expect(!out.contains("e") && !out.contains("E"), "PDF reals have no exponent: \(out)")
+        #expect(Double(out) == d, "\(text) became \(out)")
+    }
+}
