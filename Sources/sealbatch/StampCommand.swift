@@ -40,7 +40,7 @@ struct StampCommand: AsyncParsableCommand {
         let registry: Registry
         do { registry = try reg.open() } catch { throw GovCLI.exit(error) }
         let user: AuthenticatedUser
-        do { user = try auth.authenticate(registry) } catch { throw GovCLI.exit(error) }
+        do { user = try await auth.authenticate(registry) } catch { throw GovCLI.exit(error) }
         let designJSON: JSONValue?
         do { designJSON = try design.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) } }
         catch { throw ValidationError("--design is not valid JSON") }
