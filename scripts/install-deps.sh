@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 APT_PACKAGES=(
-  pkg-config zlib1g-dev libsqlite3-dev
+  pkg-config zlib1g-dev libsqlite3-dev sqlite3
   libpoppler-glib-dev libcairo2-dev libssl-dev libpcsclite-dev libp11-kit-dev
   softhsm2 opensc pcscd pcsc-tools vsmartcard-vpcd python3-virtualsmartcard
   poppler-utils qpdf libnss3-tools fonts-noto-cjk fontconfig openssl
