@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "PDFTests", dependencies: ["TestSupport", "PDF"], exclude: ["Fixtures"]),
         .testTarget(name: "SigningTests", dependencies: ["TestSupport", "Signing", "PDF", "Token"]),
         .testTarget(name: "TokenTests", dependencies: ["TestSupport", "Token"]),
-        .testTarget(name: "RenderTests", dependencies: ["TestSupport", "Render", "PDF"]),
+        .testTarget(name: "RenderTests", dependencies: ["TestSupport", "Render", "PDF", "Signing"]),
         .testTarget(name: "GovernanceTests", dependencies: ["TestSupport", "Governance", "Signing"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "pipeline-testbed"]),
         .executableTarget(name: "pipeline-testbed", dependencies: ["Pipeline", .product(name: "Logging", package: "swift-log")], path: "Tests/PipelineTestbed"),

@@ -44,6 +44,11 @@ public final class ApprovalBook: Sendable {
     /// Creates a book over a registry.
     public init(registry: Registry, clockSkew: TimeInterval = 300) { self.registry = registry; self.clockSkew = clockSkew }
 
+    /// Verified signatures and parsed manifests, keyed by the SHA-256 of the exact bytes: a manifest
+    /// listing many documents is verified and parsed once, not once per document. Only facts that
+    /// cannot change for the same bytes are cached; rights, status, expiry and uses are checked every time.
+    let cache = VerificationCache()
+
     var store: any GovernanceStore { registry.store }
 
     // MARK: - Creating
@@ -95,8 +100,14 @@ public final class ApprovalBook: Sendable {
             throw ApprovalRefusal(.unsigned, "approval \(m.id) is not signed", approval: m.id)
         }
         let verified: DetachedSignature.Verified
-        do { verified = try DetachedSignature.verify(sig, over: signed.payload) } catch {
-            throw ApprovalRefusal(.signatureInvalid, "the signature of approval \(m.id) does not verify over its content: \(error.detail)", approval: m.id)
+        let key = DetachedSignature.hex(DetachedSignature.sha256(signed.payload + sig))
+        if let hit = cache.signature(key) {
+            verified = hit
+        } else {
+            do { verified = try DetachedSignature.verify(sig, over: signed.payload) } catch {
+                throw ApprovalRefusal(.signatureInvalid, "the signature of approval \(m.id) does not verify over its content: \(error.detail)", approval: m.id)
+            }
+            cache.store(signature: verified, key)
         }
         let approver: User?
         do { approver = try store.user(m.approver) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
@@ -177,11 +188,12 @@ public final class ApprovalBook: Sendable {
     /// With `manifest`, that approval is checked (and registered if new); without, every registered
     /// approval listing the document's hash is tried, newest first. `job` identifies the stamping job: a
     /// document already consumed by the same job is admitted again (`alreadyConsumed`), by another job
-    /// refused as a replay. The outcome is audited (action `approval.admit`).
+    /// refused as a replay. Pass the pipeline journal's job id; without one, the admission is a one-off
+    /// that can never count as a retry. The outcome is audited (action `approval.admit`).
     public func admit(documentSHA256: String, fileName: String? = nil, seal sealID: String, user: String,
                       manifest: SignedApprovalManifest? = nil, job: String? = nil, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalGrant {
         let sha = documentSHA256.lowercased()
-        let job = job ?? sha
+        let job = job ?? "once-\(UUID().uuidString.lowercased())" // no job: a one-off that can never count as a retry
         let org = (try? store.seal(sealID))?.organisation
         do {
             let g = try admitUnaudited(sha: sha, fileName: fileName, sealID: sealID, user: user, manifest: manifest, job: job, at: time)
@@ -228,7 +240,7 @@ public final class ApprovalBook: Sendable {
     func check(_ rec: ApprovalRecord, sha: String, fileName: String?, sealID: String, user: String, job: String,
                at time: Date, verified: Bool = false) throws(ApprovalRefusal) -> ApprovalGrant {
         // the stored manifest is re-verified (unless `register` just did): the registry file may have been tampered with
-        let m = try ApprovalManifest.decode(rec.payload)
+        let m = try cache.manifest(rec.payload)
         if !verified {
             try verifyManifest(SignedApprovalManifest(manifest: m, payload: rec.payload, signature: rec.signature.isEmpty ? nil : rec.signature), at: time)
         }
@@ -327,6 +339,20 @@ public final class ApprovalBook: Sendable {
         if let refusal { throw refusal }
     }
 
+    /// Gives a consumed use back when the job that consumed it did not produce a stamped document
+    /// (quarantined after signing failed or verification refused the output). Only the job that
+    /// consumed it can release it. Audited (action `approval.release`).
+    @discardableResult
+    public func release(_ grant: ApprovalGrant, reason: String, at time: Date = Date()) throws -> Bool {
+        let released = try store.deleteUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job)
+        if released {
+            try registry.audit.append(AuditEntry(actor: grant.user, action: "approval.release", organisation: grant.organisation,
+                                                 seal: grant.seal, documentsBefore: [grant.documentSHA256], approval: grant.approval,
+                                                 detail: "use by job \(grant.job) given back: \(reason)"), at: time)
+        }
+        return released
+    }
+
     // MARK: - Managing
 
     /// Revokes an approval (its approver, or a seal administrator of the seal's organisation).
@@ -354,4 +380,36 @@ func iso(_ d: Date) -> String {
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime]
     return f.string(from: d)
+}
+
+/// A small bounded cache of verified manifest signatures and parsed manifests (thread-safe).
+final class VerificationCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var signatures: [String: DetachedSignature.Verified] = [:]
+    private var manifests: [String: ApprovalManifest] = [:]
+    private let limit = 256
+
+    func signature(_ key: String) -> DetachedSignature.Verified? {
+        lock.lock(); defer { lock.unlock() }
+        return signatures[key]
+    }
+
+    func store(signature v: DetachedSignature.Verified, _ key: String) {
+        lock.lock(); defer { lock.unlock() }
+        if signatures.count >= limit { signatures.removeAll(keepingCapacity: true) }
+        signatures[key] = v
+    }
+
+    /// The parsed manifest for these exact bytes.
+    func manifest(_ payload: [UInt8]) throws(ApprovalRefusal) -> ApprovalManifest {
+        let key = DetachedSignature.hex(DetachedSignature.sha256(payload))
+        lock.lock()
+        if let m = manifests[key] { lock.unlock(); return m }
+        lock.unlock()
+        let m = try ApprovalManifest.decode(payload)
+        lock.lock(); defer { lock.unlock() }
+        if manifests.count >= limit { manifests.removeAll(keepingCapacity: true) }
+        manifests[key] = m
+        return m
+    }
 }

@@ -107,8 +107,10 @@ final class PopplerFile: @unchecked Sendable {
     }
 
     deinit {
-        g_object_unref(UnsafeMutableRawPointer(doc))
-        if let bytes { g_bytes_unref(bytes) }
+        CLibraries.locked {
+            g_object_unref(UnsafeMutableRawPointer(doc))
+            if let bytes { g_bytes_unref(bytes) }
+        }
     }
 
     var pageCount: Int { CLibraries.locked { Int(poppler_document_get_n_pages(doc)) } }

@@ -1,13 +1,16 @@
 import Foundation
 import PDF
 
-/// Writes rendered seal widgets into a document as an *unsigned* incremental update: each widget
-/// becomes a signature-field widget annotation (/FT /Sig, no /V) showing the seal's Form XObject.
+/// Writes rendered seal widgets into a document as an *unsigned* incremental update: the whole seal
+/// becomes a signature-field widget (/FT /Sig, no /V) showing the seal's Form XObject; cross-page
+/// slices become /Stamp annotations (print, locked) — the structure pdfsig and pyHanko both accept
+/// when it is signed (a signature field with several widgets confuses poppler's pdfsig).
 /// Used by `preview` (what the page will look like after sealing, without the token) and by the
-/// rendering tests; Signing adds its own widgets the same way inside the signed revision.
+/// rendering tests; Signing writes its widgets inside the signed revision.
 public enum SealOverlay {
-    /// Adds `widgets` to `update`: imports each form, creates the widget annotations, appends them
-    /// to their pages' /Annots and to the AcroForm's /Fields. Returns the widget references.
+    /// Adds `widgets` to `update`: imports each form, creates the annotations, appends them to their
+    /// pages' /Annots, and the signature widgets to the AcroForm's /Fields. Returns the signature
+    /// widget references.
     @discardableResult
     public static func addWidgets(_ widgets: [RenderedWidget], to update: IncrementalUpdate,
                                   fieldNamePrefix: String = "sealbatch-seal") throws -> [ObjectRef] {
@@ -22,16 +25,24 @@ public enum SealOverlay {
             let form = update.importObject(w.form, from: w.source)
             let formRef: ObjectRef
             if case .reference(let r) = form { formRef = r } else { formRef = update.add(form) }
-            let name = w.placement.slice.map { "\(fieldNamePrefix)-slice-\($0.index + 1)-of-\($0.count)" } ?? "\(fieldNamePrefix)-\(i + 1)"
-            let annot: PDFDictionary = [
-                "Type": .name("Annot"), "Subtype": .name("Widget"), "FT": .name("Sig"),
-                "T": .text(name), "F": .integer(4 | 128),   // Print | Locked
+            var annot: PDFDictionary = [
+                "Type": .name("Annot"), "F": .integer(4 | 128),   // Print | Locked
                 "Rect": w.rect.object, "P": .reference(pages[w.pageIndex].ref),
                 "AP": .dictionary(["N": .reference(formRef)]),
             ]
-            let r = update.add(.dictionary(annot))
-            refs.append(r)
-            newAnnots[w.pageIndex, default: []].append(r)
+            if let s = w.placement.slice {
+                annot["Subtype"] = .name("Stamp")
+                annot["NM"] = .text("\(fieldNamePrefix)-slice-\(s.index + 1)-of-\(s.count)")
+                annot["Contents"] = .text("骑缝章 \(s.index + 1)/\(s.count)")
+                newAnnots[w.pageIndex, default: []].append(update.add(.dictionary(annot)))
+            } else {
+                annot["Subtype"] = .name("Widget")
+                annot["FT"] = .name("Sig")
+                annot["T"] = .text("\(fieldNamePrefix)-\(i + 1)")
+                let r = update.add(.dictionary(annot))
+                refs.append(r)
+                newAnnots[w.pageIndex, default: []].append(r)
+            }
         }
         // Pages: append to /Annots (an indirect array is replaced in place, else the page is).
         for (pi, annots) in newAnnots.sorted(by: { $0.key < $1.key }) {
@@ -52,6 +63,7 @@ public enum SealOverlay {
             }
         }
         // AcroForm /Fields.
+        if refs.isEmpty { return refs }
         guard let catRef = doc.catalogRef else { throw RenderError(.formExtraction, "the document has no catalog") }
         var catalog = update.object(catRef).dictionaryValue ?? doc.catalog
         let fieldRefs = refs.map { PDFObject.reference($0) }

@@ -70,6 +70,7 @@ public enum PINSource: Sendable, Hashable, CustomStringConvertible {
 
     static func readLine(fd: Int32, what: String) throws -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(256)   // no regrowth: no stray copies of PIN bytes in freed memory
         var b: UInt8 = 0
         while out.count < 256 {
             let n = Foundation.read(fd, &b, 1)

@@ -130,7 +130,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                try ApprovalBook(registry: registry).revoke(id, reason: reason, as: try auth.authenticate(registry))
+                try ApprovalBook(registry: registry).revoke(id, reason: reason, as: try await auth.authenticate(registry))
                 GovCLI.print("approval \(id) revoked")
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Governance
+import PDF
 import Signing
 
 /// `sealbatch approve` — the approver lists documents and signs an approval manifest.
@@ -32,10 +33,9 @@ struct ApproveCommand: AsyncParsableCommand {
                 let url = URL(fileURLWithPath: f)
                 guard FileManager.default.isReadableFile(atPath: f) else { throw GovCLI.Failure(2, "cannot read \(f)") }
                 let sha = DetachedSignature.hex(try DetachedSignature.sha256(fileAt: url))
-                // page count: best effort, only for files up to 64 MiB (the manifest binds the hash, not the count)
-                let size = (try? FileManager.default.attributesOfItem(atPath: f)[.size] as? Int) ?? nil
-                let head = (size ?? Int.max) <= 64 << 20 ? ((try? FileHandle(forReadingFrom: url).readToEnd()) ?? nil) : nil
-                docs.append(ApprovalManifest.Document(sha256: sha, name: url.lastPathComponent, pages: head.flatMap { GovCLI.pageCount(Array($0)) }))
+                // page count from the PDF module (memory-mapped); nil when the file cannot be read as a PDF
+                let pages = (try? PDFDocument(url: url)).map(\.pageCount)
+                docs.append(ApprovalManifest.Document(sha256: sha, name: url.lastPathComponent, pages: pages))
             }
             guard let identity = try auth.identity() else { throw GovCLI.Failure(2, "give --key FILE.p12") }
             guard let user = auth.user else { throw GovCLI.Failure(2, "say who approves with --as USER") }

@@ -73,7 +73,7 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 let q = AuditQuery(seal: seal, user: user, organisation: org, action: action,
                                    since: try since.map { try relative($0) }, until: try until.map { try relative($0) })
                 GovCLI.print(AuditCommand.render(try registry.auditRecords(q, as: actor), format))
@@ -93,7 +93,7 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 let visible = try registry.auditRecords(AuditQuery(seal: seal), as: actor)
                 let recent = Array(visible.suffix(max(0, lines)))
                 for r in recent { emit(r) }

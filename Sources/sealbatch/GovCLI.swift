@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Governance
 import Signing
+import Token
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,7 +40,8 @@ struct GovRegistryOptions: ParsableArguments {
     }
 }
 
-/// `--as USER` with `--key FILE.p12` (+ `--key-password-fd`) or a local password (`--password-fd` or prompt).
+/// `--as USER` with `--key FILE.p12` (+ `--key-password-fd`), their own token (`--login-token-config`
+/// + `--login-pin-fd`), or a local password (`--password-fd` or prompt).
 struct GovAuthOptions: ParsableArguments {
     @Option(name: .customLong("as"), help: ArgumentHelp("The acting user.", valueName: "user"))
     var user: String?
@@ -53,27 +55,44 @@ struct GovAuthOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Read the local-account password from this file descriptor (else prompt).", valueName: "fd"))
     var passwordFd: Int32?
 
+    @Option(name: .long, help: ArgumentHelp("Log in with the user's own token: its configuration (JSON, see `sealbatch token`).", valueName: "file"))
+    var loginTokenConfig: String?
+
+    @Option(name: .long, help: ArgumentHelp("Read the login token's PIN from this file descriptor (else prompt).", valueName: "fd"))
+    var loginPinFd: Int32?
+
     /// Loads the PKCS#12 identity named by `--key`.
     func identity() throws -> DetachedSignature.Identity? {
-        guard let key else { return nil }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: key)) } catch { throw GovCLI.Failure(2, "cannot read the key file \(key)") }
-        var pw = try GovCLI.secret(fd: keyPasswordFd, prompt: "Password for \(URL(fileURLWithPath: key).lastPathComponent): ")
-        defer { for i in pw.indices { pw[i] = 0 } }
-        do { return try DetachedSignature.Identity.pkcs12(Array(data), password: pw) } catch {
-            throw GovCLI.Failure(2, "cannot open \(key): \(error.detail)")
-        }
+        try GovCLI.loadP12(key, passwordFd: keyPasswordFd)
     }
 
     /// Authenticates the acting user.
-    func authenticate(_ registry: Registry) throws -> AuthenticatedUser {
-        guard let user else { throw GovCLI.Failure(2, "say who is acting with --as USER (and --key FILE.p12 or a password)") }
-        if let id = try identity() {
-            return try registry.authenticate(.identity(user: user, id))
-        }
-        var pw = try GovCLI.secret(fd: passwordFd, prompt: "Password for \(user): ")
-        defer { for i in pw.indices { pw[i] = 0 } }
-        return try registry.authenticate(.password(user: user, password: pw))
+    func authenticate(_ registry: Registry) async throws -> AuthenticatedUser {
+        try await GovCLI.authenticate(registry, user: user, p12: key, p12PasswordFd: keyPasswordFd, passwordFd: passwordFd,
+                                      tokenConfig: loginTokenConfig, pinFd: loginPinFd)
+    }
+}
+
+/// The same as `GovAuthOptions` under names that do not collide with the token options of `stamp` / `run`
+/// (`--as`, `--user-p12`, `--user-p12-password-fd`, `--password-fd`, `--login-token-config`, `--login-pin-fd`).
+struct GovActingUserOptions: ParsableArguments {
+    @Option(name: .customLong("as"), help: ArgumentHelp("The acting user.", valueName: "user"))
+    var user: String?
+    @Option(name: .long, help: ArgumentHelp("The acting user's PKCS#12 key file.", valueName: "file.p12"))
+    var userP12: String?
+    @Option(name: .long, help: ArgumentHelp("Read the PKCS#12 password from this file descriptor (else prompt).", valueName: "fd"))
+    var userP12PasswordFd: Int32?
+    @Option(name: .long, help: ArgumentHelp("Read the local-account password from this file descriptor (else prompt).", valueName: "fd"))
+    var passwordFd: Int32?
+    @Option(name: .long, help: ArgumentHelp("Log in with the user's own token: its configuration (JSON).", valueName: "file"))
+    var loginTokenConfig: String?
+    @Option(name: .long, help: ArgumentHelp("Read the login token's PIN from this file descriptor (else prompt).", valueName: "fd"))
+    var loginPinFd: Int32?
+
+    /// Authenticates the acting user.
+    func authenticate(_ registry: Registry) async throws -> AuthenticatedUser {
+        try await GovCLI.authenticate(registry, user: user, p12: userP12, p12PasswordFd: userP12PasswordFd, passwordFd: passwordFd,
+                                      tokenConfig: loginTokenConfig, pinFd: loginPinFd)
     }
 }
 
@@ -110,10 +129,48 @@ enum GovCLI {
         case let e as ApprovalRefusal: (code, text) = (1, "refused: \(e)")
         case let e as DetachedSignature.Error: (code, text) = (2, "\(e)")
         case let e as ExitCode: return e
+        case let e as TokenError: (code, text) = (2, "token: \(e)")
         default: (code, text) = (2, "\(error)")
         }
         FileHandle.standardError.write(Data("sealbatch: \(text)\n".utf8))
         return ExitCode(code)
+    }
+
+    /// Loads a PKCS#12 identity; the password comes from a descriptor or the terminal and is wiped after use.
+    static func loadP12(_ path: String?, passwordFd: Int32?) throws -> DetachedSignature.Identity? {
+        guard let path else { return nil }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw Failure(2, "cannot read the key file \(path)") }
+        var pw = try secret(fd: passwordFd, prompt: "Password for \(URL(fileURLWithPath: path).lastPathComponent): ")
+        defer { for i in pw.indices { pw[i] = 0 } }
+        do { return try DetachedSignature.Identity.pkcs12(Array(data), password: pw) } catch {
+            throw Failure(2, "cannot open \(path): \(error.detail)")
+        }
+    }
+
+    /// Proves who is acting: PKCS#12 key, own token, or local password (in that order of preference).
+    static func authenticate(_ registry: Registry, user: String?, p12: String?, p12PasswordFd: Int32?, passwordFd: Int32?,
+                             tokenConfig: String?, pinFd: Int32?) async throws -> AuthenticatedUser {
+        guard let user else { throw Failure(2, "say who is acting with --as USER (and a key file, a token or a password)") }
+        if let id = try loadP12(p12, passwordFd: p12PasswordFd) {
+            return try registry.authenticate(.identity(user: user, id))
+        }
+        if let tokenConfig {
+            let config: TokenConfiguration
+            do { config = try TokenConfiguration.load(from: URL(fileURLWithPath: tokenConfig)) } catch {
+                throw Failure(2, "cannot read the token configuration \(tokenConfig): \(error)")
+            }
+            let token = try await SealToken.open(config)
+            let source = try PINSource.from(pinFD: pinFd, pinFile: nil, pinEnv: nil, allowInsecureEnv: false)
+            try await token.login(pin: try source.read(prompt: "PIN of your token: "))
+            let challenge = registry.challenge(for: user)
+            let signature = try await token.sign(challenge)
+            await token.close()
+            return try registry.authenticate(.tokenSignedChallenge(user: user, challenge: challenge, signature: signature))
+        }
+        var pw = try secret(fd: passwordFd, prompt: "Password for \(user): ")
+        defer { for i in pw.indices { pw[i] = 0 } }
+        return try registry.authenticate(.password(user: user, password: pw))
     }
 
     /// Reads a secret from a file descriptor (up to the first newline) or prompts on the terminal.
@@ -190,26 +247,5 @@ enum GovCLI {
             c.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + c.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : c
         }
         return ([header] + rows).map { $0.map(cell).joined(separator: ",") }.joined(separator: "\r\n")
-    }
-
-    /// Best-effort page count of a PDF (counts page objects; nil when none are visible, e.g. in
-    /// compressed object streams).
-    static func pageCount(_ bytes: [UInt8]) -> Int? {
-        let pat = Array("/Type".utf8)
-        var n = 0
-        var i = 0
-        while i + pat.count < bytes.count {
-            if bytes[i] == 0x2f && Array(bytes[i..<(i + pat.count)]) == pat {
-                var j = i + pat.count
-                while j < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[j]) { j += 1 }
-                let page = Array("/Page".utf8)
-                if j + page.count < bytes.count, Array(bytes[j..<(j + page.count)]) == page {
-                    let next = bytes[j + page.count]
-                    if !(next >= 0x41 && next <= 0x7a) { n += 1 }
-                }
-                i = j
-            } else { i += 1 }
-        }
-        return n > 0 ? n : nil
     }
 }

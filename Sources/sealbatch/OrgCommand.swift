@@ -28,8 +28,7 @@ struct OrgCommand: AsyncParsableCommand {
                 var certDER: [UInt8]? = nil
                 if let cert { certDER = try GovCLI.readCertificate(cert).der }
                 if let key {
-                    let auth = try GovAuthOptions.parse(["--key", key] + (keyPasswordFd.map { ["--key-password-fd", "\($0)"] } ?? []))
-                    certDER = try auth.identity()?.certificate.der
+                    certDER = try GovCLI.loadP12(key, passwordFd: keyPasswordFd)?.certificate.der
                 }
                 var pw: [UInt8]? = nil
                 if setPassword || passwordFd != nil { pw = try GovCLI.secret(fd: passwordFd, prompt: "New password for \(user): ") }
@@ -61,7 +60,7 @@ struct OrgCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 let o = try registry.createOrganisation(id: id, name: name, as: actor)
                 GovCLI.print("organisation \(o.id) (\(o.name)) created")
             }
@@ -99,7 +98,7 @@ struct OrgCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 let c = try GovCLI.readCertificate(cert)
                 try registry.addTrustAnchor(organisation: organisation, certificateDER: c.der, as: actor)
                 GovCLI.print("\(organisation) now trusts \(c.subject)")

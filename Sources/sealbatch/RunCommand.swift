@@ -1,7 +1,116 @@
 import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Pipeline
+import Stages
+import Token
 
-/// `sealbatch run` — not built yet (placeholder owned by its issue; replace this whole file).
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "(not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("'sealbatch run' is not built yet") }
+/// `sealbatch run PIPELINE` — runs a pipeline: `--once` drains the inbox and exits; without it the
+/// inbox is watched until SIGTERM/SIGINT (documents in flight finish first).
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline (pipelines/*.json): drain the inbox once, or watch it as a daemon.",
+        discussion: """
+        Exit codes: 0 every document delivered; 1 some documents quarantined or the batch stopped (e.g. the
+        token refused the PIN); 2 configuration error; 3 finished with warnings.
+        Progress goes to stderr (a bar on a terminal, plain lines otherwise); the summary table to stdout.
+        The first SIGTERM/SIGINT stops taking new documents and finishes those in flight; a second exits at once
+        (the journal resolves everything on the next start).
+        """)
+
+    @Argument(help: "Pipeline file (JSON with // comments).")
+    var pipeline: String
+    @Flag(help: "Drain the inbox (and anything an interrupted run left) and exit.")
+    var once = false
+    @Option(name: .customLong("metrics-port"), help: "Serve Prometheus metrics on 127.0.0.1:PORT (0 = any free port; overrides metrics.port).")
+    var metricsPort: Int?
+    @Option(name: .customLong("summary-json"), help: "Also write the run summary as JSON to this file.")
+    var summaryJSON: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "notice"
+    @Flag(name: .customLong("no-progress"), help: "No progress output.")
+    var noProgress = false
+    @OptionGroup var pin: PINOptions
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .notice
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let registry = StandardStages.registry()
+        let config: PipelineConfig
+        let stages: [BuiltStage]
+        let shared = SharedObjects()
+        do {
+            config = try PipelineConfig.load(from: URL(fileURLWithPath: pipeline), registry: registry)
+            stages = try config.makeStages(registry: registry, shared: shared)
+        } catch let e as PipelineError {
+            FileHandle.standardError.write(Data("error: \(pipeline): \(e)\n".utf8))
+            throw ExitCode(2)
+        }
+        let env = StageEnvironment(sections: config.sections, baseDir: config.baseDir, folders: config.folders, shared: shared)
+        let runtime = try StandardStages.runtime(env)
+        if pin.pinFD != nil || pin.pinFile != nil || pin.pinEnv != nil { runtime.pinSourceOverride = try pin.source() }
+        var logger = Logger(label: "sealbatch.run")
+        logger.logLevel = level
+        runtime.logger = logger
+
+        let prometheus = PrometheusRegistry()
+        MetricsSystem.bootstrap(prometheus)
+        var server: MetricsServer?
+        if let port = metricsPort ?? config.metrics.port ?? (once ? nil : nil) {
+            do {
+                server = try MetricsServer(port: port, registry: prometheus)
+                FileHandle.standardError.write(Data("metrics: http://127.0.0.1:\(server!.port)/metrics\n".utf8))
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        defer { server?.stop() }
+
+        let journal: Journal
+        do { journal = try Journal(url: config.journal) } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let shutdown = ShutdownSignal()
+        SignalHandling.install(shutdown) { sig in
+            FileHandle.standardError.write(Data("\nsealbatch: \(sig == 15 ? "SIGTERM" : "SIGINT") received; finishing documents in flight (send again to exit at once)\n".utf8))
+        }
+        let progress = noProgress ? nil : TerminalProgress()
+        let engine = Engine(config: config, stages: stages, journal: journal, logger: logger, shutdown: shutdown,
+                            progress: progress, metricsFactory: prometheus)
+        let summary: RunSummary
+        do { summary = try await engine.run(mode: once ? .once : .watch) }
+        catch let e as PipelineError {
+            progress?.finish()
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            throw ExitCode(2)
+        }
+        progress?.finish()
+        var out = summary.table()
+        if let key = try? await runtime.keyIfOpen() {
+            let u = key.usage
+            out += String(format: "\ntoken: %d signatures, busy %.1f s (%.0f%% of the time between first and last signature)", u.signatures, u.busySeconds, u.utilisation * 100)
+            if let token = key.token {
+                // Token events for `sealbatch report`: logins, removals, failed signatures.
+                let stats = await token.stats
+                for _ in 0..<stats.logins { try? journal.recordEvent(docID: nil, kind: "token", detail: "login") }
+                for _ in 0..<stats.removals { try? journal.recordEvent(docID: nil, kind: "token", detail: "token removed") }
+                for _ in 0..<stats.failures { try? journal.recordEvent(docID: nil, kind: "token", detail: "signature failed") }
+            }
+        }
+        if let registry = runtime.registryIfOpen { _ = try? await registry.audit.checkpoint() }
+        print(out)
+        if let summaryJSON {
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(summary).write(to: URL(fileURLWithPath: summaryJSON))
+        }
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
 }

@@ -30,7 +30,7 @@ struct SealCommand: AsyncParsableCommand {
                 guard let k = SealKind(rawValue: kind) else {
                     throw GovCLI.Failure(2, "unknown seal kind '\(kind)' (\(SealKind.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 let c = try GovCLI.readCertificate(cert)
                 let s = try registry.registerSeal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri,
                                                   appearance: appearance, validFrom: try validFrom.map { try GovCLI.date($0) },
@@ -51,7 +51,7 @@ struct SealCommand: AsyncParsableCommand {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
                 guard let st = SealStatus(rawValue: status) else { throw GovCLI.Failure(2, "unknown status '\(status)' (active, suspended, revoked)") }
-                try registry.setSealStatus(id, st, as: try auth.authenticate(registry))
+                try registry.setSealStatus(id, st, as: try await auth.authenticate(registry))
                 GovCLI.print("seal \(id) is \(st.rawValue)")
             }
         }
@@ -69,7 +69,7 @@ struct SealCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 try registry.rebindSeal(id, certificateDER: try cert.map { try GovCLI.readCertificate($0).der }, tokenURI: tokenUri,
                                         appearance: appearance, as: actor)
                 GovCLI.print("seal \(id) rebound")
@@ -89,7 +89,7 @@ struct SealCommand: AsyncParsableCommand {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
                 guard let r = SealRight(rawValue: right) else { throw GovCLI.Failure(2, "unknown right '\(right)' (approve, use)") }
-                try registry.grantSealRight(r, on: id, to: user, as: try auth.authenticate(registry))
+                try registry.grantSealRight(r, on: id, to: user, as: try await auth.authenticate(registry))
                 GovCLI.print("\(user) may now \(r.rawValue) seal \(id)")
             }
         }
@@ -107,7 +107,7 @@ struct SealCommand: AsyncParsableCommand {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
                 guard let r = SealRight(rawValue: right) else { throw GovCLI.Failure(2, "unknown right '\(right)' (approve, use)") }
-                try registry.revokeSealRight(r, on: id, from: user, as: try auth.authenticate(registry))
+                try registry.revokeSealRight(r, on: id, from: user, as: try await auth.authenticate(registry))
                 GovCLI.print("\(user) may no longer \(r.rawValue) seal \(id)")
             }
         }

@@ -1,7 +1,80 @@
 import ArgumentParser
+import Foundation
+import Governance
+import Logging
+import Pipeline
+import Render
+import Signing
+import Stages
+import Token
 
-/// `sealbatch stamp` — not built yet (placeholder owned by its issue; replace this whole file).
-struct StampCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stamp", abstract: "(not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("'sealbatch stamp' is not built yet") }
+/// `sealbatch stamp FILE -o OUT --seal ID --approval MANIFEST` — one document through the pipeline's
+/// stages (ingest, approval, render, sign, verify) and the same audit record.
+struct StampCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stamp",
+        abstract: "Seal one approved document through the same checks and audit as the pipeline.",
+        discussion: """
+        The stamping user (--as, with --key or a password) must be an official-seal user with the use right on
+        the seal; the document's exact bytes must be listed in the approval manifest. The original is never
+        modified; OUT is written to a temporary name, fsynced and renamed.
+        Exit codes: 0 stamped; 1 refused (reason code on stderr); 2 usage or configuration error.
+        """)
+
+    @Argument(help: "The PDF to stamp.") var file: String
+    @Option(name: .shortAndLong, help: "Where to write the sealed PDF.") var output: String
+    @Option(help: "Seal id.") var seal: String
+    @Option(help: ArgumentHelp("Signed approval manifest listing the document.", valueName: "file")) var approval: String?
+    @Option(name: .customLong("token-config"), help: "Token configuration file (token.json).") var tokenConfig: String
+    @Option(help: "PAdES level: B-B, B-T, B-LT or B-LTA.") var level: String = "B-B"
+    @Option(help: "Time-stamp authority URL (repeatable).") var tsa: [String] = []
+    @Option(help: ArgumentHelp("Placement as JSON, e.g. '{\"anchor\": {\"text\": \"甲方（盖章）\"}}'.", valueName: "json")) var placement: String?
+    @Option(help: ArgumentHelp("Seal design as JSON (default: the registered seal's appearance).", valueName: "json")) var design: String?
+    @Option(help: "Trust anchor for the final verification (default: the seal chain's root).") var trust: [String] = []
+    @Option(help: "Keep a sealed copy and receipt under this archive folder.") var archive: String?
+    @OptionGroup var reg: GovRegistryOptions
+    @OptionGroup var auth: GovAuthOptions
+    @OptionGroup var pin: PINOptions
+
+    func run() async throws {
+        let registry: Registry
+        do { registry = try reg.open() } catch { throw GovCLI.exit(error) }
+        let user: AuthenticatedUser
+        do { user = try await auth.authenticate(registry) } catch { throw GovCLI.exit(error) }
+        let designJSON: JSONValue?
+        do { designJSON = try design.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) } }
+        catch { throw ValidationError("--design is not valid JSON") }
+        let runtime = StagesRuntime(token: TokenSection(config: tokenConfig), seal: SealSection(id: seal, user: user.id, design: designJSON),
+                                    governance: nil, baseDir: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        runtime.use(registry: registry)
+        if pin.pinFD != nil || pin.pinFile != nil || pin.pinEnv != nil { runtime.pinSourceOverride = try pin.source() }
+        var manifest: SignedApprovalManifest?
+        if let approval {
+            do { manifest = try SignedApprovalManifest.parse(Array(try Data(contentsOf: URL(fileURLWithPath: approval)))) }
+            catch { FileHandle.standardError.write(Data("error: \(approval): \(error)\n".utf8)); throw ExitCode(2) }
+        }
+        var stamper = Stamper(runtime: runtime, manifest: manifest)
+        guard let l = PAdESLevel(rawValue: level.uppercased()) else { throw ValidationError("--level: B-B, B-T, B-LT or B-LTA") }
+        stamper.level = l
+        stamper.tsa = try tsa.map { guard let u = URL(string: $0) else { throw ValidationError("--tsa: not a URL: \($0)") }; return u }
+        if let placement {
+            do { stamper.placement = try JSONDecoder().decode(PlacementSpec.self, from: Data(placement.utf8)) }
+            catch { throw ValidationError("--placement: \(error)") }
+        }
+        stamper.trust = trust.map { URL(fileURLWithPath: $0) }
+        stamper.archive = archive.map { URL(fileURLWithPath: $0) }
+        do {
+            let out = try await stamper.stamp(input: URL(fileURLWithPath: file), output: URL(fileURLWithPath: output))
+            let grant = out.job.facts[StageFacts.grant]
+            print("stamped \(file) -> \(output) (seal \(seal), approval \(grant?.approval ?? "-"), sha256 \(out.outputSHA256))")
+            _ = try? await registry.audit.checkpoint()
+        } catch let r as StageRejection {
+            _ = try? await registry.audit.checkpoint()
+            FileHandle.standardError.write(Data("refused: \(r.code.rawValue): \(r.message)\n  next: \(r.nextStep)\n".utf8))
+            throw ExitCode(r.routing == .stopBatch ? 2 : 1)
+        } catch let e as PipelineError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
 }

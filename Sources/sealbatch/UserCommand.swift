@@ -24,7 +24,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 let der = try cert.map { try GovCLI.readCertificate($0).der }
                 var pw: [UInt8]? = nil
                 if setPassword || newPasswordFd != nil { pw = try GovCLI.secret(fd: newPasswordFd, prompt: "New password for \(id): ") }
@@ -47,7 +47,7 @@ struct UserCommand: AsyncParsableCommand {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
                 guard let r = Role(rawValue: role) else { throw GovCLI.Failure(2, "unknown role '\(role)' (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))") }
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 try registry.grantRole(r, to: id, in: org, as: actor)
                 GovCLI.print("\(r.rawValue)\(org.map { " of \($0)" } ?? "") granted to \(id)")
             }
@@ -67,7 +67,7 @@ struct UserCommand: AsyncParsableCommand {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
                 guard let r = Role(rawValue: role) else { throw GovCLI.Failure(2, "unknown role '\(role)'") }
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 try registry.revokeRole(r, from: id, in: org, as: actor)
                 GovCLI.print("\(r.rawValue) withdrawn from \(id)")
             }
@@ -83,7 +83,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                try registry.setUserStatus(id, .disabled, as: try auth.authenticate(registry))
+                try registry.setUserStatus(id, .disabled, as: try await auth.authenticate(registry))
                 GovCLI.print("user \(id) disabled")
             }
         }
@@ -98,7 +98,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                try registry.setUserStatus(id, .active, as: try auth.authenticate(registry))
+                try registry.setUserStatus(id, .active, as: try await auth.authenticate(registry))
                 GovCLI.print("user \(id) enabled")
             }
         }
@@ -116,7 +116,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                let actor = try auth.authenticate(registry)
+                let actor = try await auth.authenticate(registry)
                 let der = try cert.map { try GovCLI.readCertificate($0).der }
                 var pw: [UInt8]? = nil
                 if setPassword || newPasswordFd != nil { pw = try GovCLI.secret(fd: newPasswordFd, prompt: "New password for \(id): ") }

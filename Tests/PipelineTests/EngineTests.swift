@@ -60,7 +60,7 @@ import Testing
         #expect(summary.delivered == 400)
         // append runs 2 at a time; at most the queues' capacity plus the workers hold claimed documents.
         #expect(probe.maxInFlight <= 2)
-        let bound = 4 * 8 + 8 + 2 + 2 + 2 + 2 + 2 + 1
+        let bound = 4 * 4 + 4 + 2 + 2 + 2 + 2 + 2 + 1
         #expect(probe.maxClaimed <= bound)
         #expect(probe.maxClaimed >= 2)
         _ = dir

@@ -115,7 +115,7 @@ import Testing
     @Test func documentThatKeepsCrashingGoesToQuarantine() async throws {
         let (dir, config) = try Bench.setUp(files: 1)
         try config.folders.create()
-        try Journal(url: config.journal).insert(record(config, id: "00000000000000a7", name: "doc0000.pdf", state: .processing, attempts: 5))
+        try Journal(url: config.journal).insert(record(config, id: "00000000000000a7", name: "doc0000.pdf", state: .processing, attempts: 10))
         _ = try claimInto(config, id: "00000000000000a7", name: "doc0000.pdf")
         let s = try await engine(config).run(mode: .once)
         #expect(s.quarantined == ["crash-loop": 1])

@@ -247,3 +247,61 @@ func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
     }
     return nil
 }
+
+@Suite("Verifier robustness")
+struct VerifierRobustnessTests {
+    /// Deterministic mutations of a sealed file (byte flips, truncations, spliced garbage) never crash the verifier.
+    @Test func mutatedSealedFilesNeverCrashAndNeverPass() async throws {
+        guard try SealerTests.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let valid = dir.appendingPathComponent("valid.pdf")
+        try await VerifierTests.seal(SealerTests.corpus("xrefstream-minimal-pyhanko.pdf"), valid, pki: pki)
+        let bytes = try [UInt8](Data(contentsOf: valid))
+        let br = try #require(try PDFDocument(url: valid).signatureFields.first?.byteRange)
+        var rng = SplitMix(seed: 0x5EA1BA7C)
+        // Byte flips go to the signed ranges (the zero padding of /Contents is not signed, by design of PDF signatures).
+        func signedOffset() -> Int {
+            let k = Int(rng.next() % UInt64(br[1] + br[3]))
+            return k < br[1] ? k : br[2] + (k - br[1])
+        }
+        var o = Verifier.Options()
+        o.revocation = .off
+        let v = try Verifier(trust: [pki.root], options: o)
+        var passedCount = 0
+        for i in 0..<120 {
+            var b = bytes
+            switch i % 4 {
+            case 0: for _ in 0..<(1 + Int(rng.next() % 8)) { b[signedOffset()] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
+            case 1: b = Array(b.prefix(Int(rng.next() % UInt64(b.count))))
+            case 2:
+                let at = Int(rng.next() % UInt64(b.count))
+                b.insert(contentsOf: (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: at)
+            default:
+                let at = Int(rng.next() % UInt64(b.count)), n = min(b.count - at, Int(rng.next() % 200))
+                b.removeSubrange(at..<(at + n))
+            }
+            if b == bytes { continue }
+            let u = dir.appendingPathComponent("m\(i).pdf")
+            try Data(b).write(to: u)
+            let r = await v.verify(url: u)
+            if r.passed { passedCount += 1 }
+        }
+        // Flips in signed bytes break the digest; insertions/removals shift the /Contents gap or append bytes that
+        // are not an allowed revision; truncations cut the signed ranges. Nothing may pass.
+        #expect(passedCount == 0)
+    }
+}
+
+/// Small deterministic PRNG for reproducible mutations.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+}

@@ -96,15 +96,15 @@ struct PINTests {
     @Test func pinFileReadableByOthersIsRefused() throws {
         let dir = try Fixture.tempDir("sealbatch-pin")
         let f = dir.appendingPathComponent("pin")
-        try Data("2468\n".utf8).write(to: f)
+        try Data("2468-PIN\n".utf8).write(to: f)
         chmod(f.path, 0o644)
         #expect { _ = try PINSource.file(f.path).read() } throws: { e in
             let t = e as? TokenError
-            return t?.code == .pinSourceUnsafe && !(t?.description.contains("2468") ?? true)
+            return t?.code == .pinSourceUnsafe && !(t?.description.contains("2468-PIN") ?? true)
         }
         chmod(f.path, 0o600)
         let pin = try PINSource.file(f.path).read()
-        #expect(pin.withBytes { Array($0) } == Array("2468".utf8))
+        #expect(pin.withBytes { Array($0) } == Array("2468-PIN".utf8))
     }
 
     @Test func pinFromEnvironmentNeedsTheExplicitInsecureFlag() throws {

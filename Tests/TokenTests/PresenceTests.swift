@@ -118,6 +118,12 @@ struct PresenceTests {
         let token = try await SealToken.open(config, pinProvider: provider)
         #expect(await token.presence == .needsLogin)
 
+        let changes = await token.presenceChanges()
+        let seen = Task { () -> [TokenPresence] in
+            var out: [TokenPresence] = []
+            for await p in changes { out.append(p) }
+            return out
+        }
         let total = 150
         let progress = Progress()
         let batch = Task { () -> [[UInt8]] in
@@ -155,5 +161,11 @@ struct PresenceTests {
         #expect(stats.count == total)
         await token.close()
         card.remove()
+        let states = await seen.value
+        // needsLogin → loggingIn → ready → absent → … → ready → closed
+        #expect(states.first == .needsLogin)
+        #expect(states.last == .closed)
+        #expect(states.contains(.absent))
+        if let gone = states.firstIndex(of: .absent) { #expect(states[gone...].contains(.ready)) }
     }
 }

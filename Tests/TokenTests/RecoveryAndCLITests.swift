@@ -65,16 +65,23 @@ struct RecoveryAndCLITests {
         #expect(signed.out.contains("verifies with the certificate's public key"))
 
         let wrong = dir.appendingPathComponent("wrong")
-        try Data("1111\n".utf8).write(to: wrong)
+        try Data("wrong-1111\n".utf8).write(to: wrong)
         chmod(wrong.path, 0o600)
         let bad = try TestSupport.run(bin.path, ["token", "test-sign", "--token-config", conf, "--pin-file", wrong.path])
         #expect(bad.status == 2)
         #expect(bad.err.contains("tried once"))
-        #expect(!bad.err.contains("1111") && !bad.out.contains("1111"))
+        #expect(!bad.err.contains("wrong-1111") && !bad.out.contains("wrong-1111"))
 
         let status = try TestSupport.run(bin.path, ["token", "status", "--token-config", conf])
         #expect(status.status == 0)
         #expect(status.out.contains("EC P-256") && status.out.contains("CKM_ECDSA"))
         #expect(status.out.contains("fewer tries left"))
+
+        let list = try TestSupport.run(bin.path, ["token", "list", "--softhsm-conf", dir.appendingPathComponent("dev/softhsm2.conf").path,
+                                                  "--module", "/usr/lib/softhsm/libsofthsm2.so"])
+        #expect(list.status == 0)
+        #expect(list.out.contains("PC/SC readers:"))
+        #expect(list.out.contains("token 'sealbatch-dev'"))
+        #expect(list.out.contains("CKM_ECDSA"))
     }
 }

@@ -87,9 +87,7 @@ struct TokenSigningTests {
         let info = try Fixture.devToken(.ecP256)
         let token = try await SealToken.open(info.configuration)
         #expect(try DevToken.derFromPEM(info.certificate) == token.certificateDER)
-        #expect(token.chainDER.count == 2)
-        #expect(token.chainDER.contains(try DevToken.derFromPEM(info.caCertificate)))
-        #expect(token.chainDER.contains(try DevToken.derFromPEM(info.intermediateCertificate)))
+        #expect(token.chainDER == [try DevToken.derFromPEM(info.intermediateCertificate), try DevToken.derFromPEM(info.caCertificate)])
         let v = try TestSupport.run("openssl", ["verify", "-CAfile", info.caCertificate.path, "-untrusted", info.intermediateCertificate.path, info.certificate.path])
         #expect(v.status == 0, "\(v.err)")
         let subj = try TestSupport.run("openssl", ["x509", "-in", info.certificate.path, "-noout", "-subject", "-issuer"]).out
@@ -121,6 +119,22 @@ struct TokenSigningTests {
         let t2 = try await SealToken.open(wrongKey)
         await #expect { try await t2.login(pin: Fixture.pin) } throws: { e in (e as? TokenError)?.code == .keyNotFound }
         await t2.close()
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func closingOneActorDoesNotLogOutAnotherOnTheSameToken() async throws {
+        let info = try Fixture.devToken(.ecP256)
+        let a = try await SealToken.open(info.configuration)
+        try await a.login(pin: Fixture.pin)
+        let b = try await SealToken.open(info.configuration)
+        try await b.login(pin: Fixture.pin)
+        await a.close()
+        #expect(await a.presence == .closed)
+        await #expect(throws: TokenError.self) { try await a.sign([5]) }
+        let sig = try await b.sign([5])
+        #expect(b.verify(sig, message: [5], algorithm: .ecdsa(.sha256)))
+        #expect(await b.stats.removals == 0)
+        await b.close()
     }
 
     @Test func hundredConcurrentSignRequestsThroughTheActorAllSucceed() async throws {

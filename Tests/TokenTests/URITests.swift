@@ -46,13 +46,13 @@ struct URITests {
     @Test func configurationRejectsUnknownKeysAndNamesThePath() throws {
         let json = #"{"module": "/usr/lib/softhsm/libsofthsm2.so", "key": "pkcs11:token=a;object=b", "modul-path": "x"}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(TokenConfiguration.self, from: Data(json.utf8)) }
-        let bad = #"{"module": "/x.so", "key": "pkcs11:token=a;object=b?pin-value=99"}"#
+        let bad = #"{"module": "/x.so", "key": "pkcs11:token=a;object=b?pin-value=735194"}"#
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(UUID().uuidString).json")
         try Data(bad.utf8).write(to: url)
         defer { try? FileManager.default.removeItem(at: url) }
         #expect { try TokenConfiguration.load(from: url) } throws: { e in
             let t = e as? TokenError
-            return t?.code == .invalidConfiguration && (t?.message.contains("key") ?? false) && !(t?.description.contains("99") ?? true)
+            return t?.code == .invalidConfiguration && (t?.message.contains("key") ?? false) && !(t?.description.contains("735194") ?? true)
         }
     }
 
@@ -90,5 +90,31 @@ struct URITests {
         let sOff = 4 + 33
         #expect(der[sOff] == 0x02)
         #expect(der[sOff + 1] == 30)
+    }
+
+    @Test func randomAndMutatedInputNeverCrashesTheParsers() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("pkcs11:;=?&%0123456789abcdefABCDEF-_.~token object type id slot-id serial".utf8)
+        var parsed = 0
+        for _ in 0..<5000 {
+            let n = Int.random(in: 0..<80, using: &rng)
+            let bytes = (0..<n).map { _ in alphabet.randomElement(using: &rng)! }
+            if (try? PKCS11URI("pkcs11:" + String(decoding: bytes, as: UTF8.self))) != nil { parsed += 1 }
+        }
+        #expect(parsed > 0)
+        // Truncated and bit-flipped certificates / keys: errors, never traps.
+        let cert: [UInt8] = DER.sequence(DER.sequence([0xa0, 0x03, 0x02, 0x01, 0x02], DER.integer([1]), DER.sequence(), DER.sequence(), DER.sequence(), DER.sequence(),
+                                                      DER.rsaSPKI(modulus: [0xc1] + [UInt8](repeating: 7, count: 255), exponent: [1, 0, 1])))
+        #expect(try SealToken.keyAlgorithm(spki: DER.certificateParts(cert).spki) == .rsa(bits: 2048))
+        for _ in 0..<5000 {
+            var m = cert
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: m = Array(m.prefix(Int.random(in: 0..<m.count, using: &rng)))
+            case 1: let i = Int.random(in: 0..<m.count, using: &rng); m[i] ^= UInt8.random(in: 1...255, using: &rng)
+            default: m = (0..<Int.random(in: 0..<64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            }
+            if let parts = try? DER.certificateParts(m) { _ = try? SealToken.keyAlgorithm(spki: parts.spki) }
+            _ = try? DER.ecdsaSignature(rawRS: m)
+        }
     }
 }

@@ -1,0 +1,92 @@
+import Foundation
+import Governance
+import Pipeline
+
+/// Admits a document only if a registered, valid approval manifest lists its exact bytes for the
+/// pipeline's seal, its approver may approve, it is unexpired and not consumed by another job.
+/// New manifest files in `manifests` are registered first. The use is consumed by the sign stage.
+public struct ApprovalStage: Stage {
+    public static let kind: StageKind = "approval"
+    public static let requires: Set<Fact> = [.ingested]
+    public static let produces: Set<Fact> = [.approved]
+    let runtime: StagesRuntime
+    let manifests: URL?
+    let intake: ManifestIntake
+    let manifest: SignedApprovalManifest?
+
+    /// Creates the stage. `manifest`: check exactly this approval (`sealbatch stamp --approval`).
+    public init(runtime: StagesRuntime, manifests: URL?, manifest: SignedApprovalManifest? = nil) {
+        self.runtime = runtime; self.manifests = manifests; self.intake = ManifestIntake(); self.manifest = manifest
+    }
+
+    public func process(_ job: Job, context: StageContext) async throws -> Job {
+        let seal = try runtime.seal()
+        let book = ApprovalBook(registry: try runtime.registry())
+        if let manifests { intake.scan(manifests, book: book, logger: context) }
+        guard let digest = job.digest else { throw StageRejection(.unreadable, "no digest: the ingest stage must run first") }
+        var job = job
+        do {
+            let grant = try book.admit(documentSHA256: digest, fileName: job.sourceName, seal: seal.id, user: seal.user,
+                                       manifest: manifest, job: job.id)
+            job.facts[StageFacts.grant] = grant
+            job.notes["approval"] = grant.approval
+            return job
+        } catch {
+            throw Self.rejection(error, name: job.sourceName)
+        }
+    }
+
+    static func rejection(_ r: ApprovalRefusal, name: String) -> StageRejection {
+        let code: StageRejection.Code
+        switch r.code {
+        case .notListed: code = .notApproved
+        case .documentAltered: code = .documentAltered
+        case .expired: code = .approvalExpired
+        case .revoked: code = .approvalRevoked
+        case .usedUp: code = .approvalUsedUp
+        case .replay: code = .replay
+        case .userNotAllowed, .separationOfDuties: code = .notAllowed
+        case .sealNotUsable, .wrongSeal: code = .sealNotUsable
+        case .storage: code = .approvalStorage
+        default: code = .approvalInvalid
+        }
+        return StageRejection(code, "\(name): \(r.detail)")
+    }
+
+    static func descriptor() -> StageDescriptor {
+        StageDescriptor(ApprovalStage.self, defaultConcurrency: 2, settingsKeys: ["manifests"]) { s, path, env in
+            let rt = try StandardStages.runtime(env)
+            let m = try s["manifests"].map { env.resolve(try $0.decode(String.self, path: path + ".manifests")) }
+            return ApprovalStage(runtime: rt, manifests: m)
+        }
+    }
+}
+
+/// Registers approval manifest files dropped into a folder (each file once per modification).
+final class ManifestIntake: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: [String: Double] = [:]
+    private var lastScan = 0.0
+
+    func scan(_ dir: URL, book: ApprovalBook, logger context: StageContext) {
+        lock.lock(); defer { lock.unlock() }
+        let now = Date().timeIntervalSince1970
+        if now - lastScan < 1 { return }
+        lastScan = now
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        for n in names.sorted() where !n.hasPrefix(".") {
+            let url = dir.appendingPathComponent(n)
+            guard let info = FileOps.regularFileInfo(url), seen[n] != info.mtime else { continue }
+            seen[n] = info.mtime
+            do {
+                let bytes = [UInt8](try Data(contentsOf: url))
+                let signed = try SignedApprovalManifest.parse(bytes)
+                let rec = try book.register(signed)
+                context.logger.info("approval manifest registered", metadata: ["file": "\(n)", "approval": "\(rec.id)"])
+            } catch {
+                context.logger.warning("approval manifest refused", metadata: ["file": "\(n)", "reason": "\(error)"])
+                context.recordEvent(kind: "approval-manifest-refused", detail: "\(n): \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Governance
+import Pipeline
+import Signing
+
+/// The receipt written beside each archived document (`receipt.json`).
+public struct Receipt: Codable, Sendable, Equatable {
+    public var schema = "sealbatch.receipt/1"
+    /// File name as dropped.
+    public var document: String
+    /// Journal id.
+    public var documentID: String
+    /// Pipeline.
+    public var pipeline: String
+    /// Claim time (ISO 8601).
+    public var claimedAt: String
+    /// SHA-256 of the original.
+    public var sha256Before: String?
+    /// SHA-256 of the delivered document.
+    public var sha256After: String?
+    /// Approval id, approver and requester.
+    public var approval: String?
+    public var approver: String?
+    public var requester: String?
+    /// Seal id and the user who stamped.
+    public var seal: String?
+    public var user: String?
+    /// SHA-256 fingerprint of the signer certificate, and the token serial.
+    public var signerCertificateSHA256: String?
+    public var tokenSerial: String?
+    /// Signing time (/M), signature time-stamp time, PAdES level.
+    public var signingTime: String?
+    public var timestampTime: String?
+    public var level: String?
+    /// Where the seal appears.
+    public var placements: [String]?
+    /// Verification outcome and report.
+    public var verificationPassed: Bool?
+    public var verification: VerifySummary?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, document, documentID = "document-id", pipeline, claimedAt = "claimed-at", sha256Before = "sha256-before"
+        case sha256After = "sha256-after", approval, approver, requester, seal, user, signerCertificateSHA256 = "signer-certificate-sha256"
+        case tokenSerial = "token-serial", signingTime = "signing-time", timestampTime = "timestamp-time", level, placements
+        case verificationPassed = "verification-passed", verification
+    }
+}
+
+/// Keeps a copy of the delivered document and a receipt in the dated archive folder reserved for the
+/// job (the engine adds the untouched original there), and records the step in the audit log.
+public struct ArchiveStage: Stage {
+    public static let kind: StageKind = "archive"
+    public static let requires: Set<Fact> = [.ingested]
+    public static let produces: Set<Fact> = [.archived]
+    let runtime: StagesRuntime?
+
+    /// Creates the stage.
+    public init(runtime: StagesRuntime?) { self.runtime = runtime }
+
+    public func process(_ job: Job, context: StageContext) async throws -> Job {
+        var job = job
+        let iso = ISO8601DateFormatter()
+        let signed = job.currentURL.path != job.originalURL.path
+        let after = signed ? try SHA256Stream.hexDigest(ofFile: job.currentURL) : job.digest
+        job.facts[StageFacts.outputDigest] = after
+        let grant = job.facts[StageFacts.grant]
+        let seal = job.facts[StageFacts.seal]
+        let report = job.facts[StageFacts.verification]
+        let receipt = Receipt(document: job.sourceName, documentID: job.id, pipeline: context.pipeline,
+                              claimedAt: iso.string(from: job.claimedAt), sha256Before: job.digest, sha256After: after,
+                              approval: grant?.approval, approver: grant?.approver, requester: grant?.requester,
+                              seal: seal?.sealID ?? grant?.seal, user: grant?.user, signerCertificateSHA256: seal?.certificateSHA256,
+                              tokenSerial: seal?.tokenSerial, signingTime: seal.map { iso.string(from: $0.result.signingTime) },
+                              timestampTime: seal?.result.timestampTime.map { iso.string(from: $0) }, level: seal?.result.level.rawValue,
+                              placements: job.facts[StageFacts.appearance]?.placements, verificationPassed: report?.passed, verification: report)
+        do {
+            try FileManager.default.createDirectory(at: job.archiveDir, withIntermediateDirectories: true)
+            if signed {
+                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false)
+            }
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
+            try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"))
+        } catch {
+            throw StageRejection(.archive, "\(job.sourceName): the archive copy could not be written: \(error)")
+        }
+        if let runtime, runtime.governanceSection != nil || runtime.registryIfOpen != nil {
+            let registry = try runtime.registry()
+            do {
+                if let grant {
+                    try registry.audit.recordStamp(grant, outputSHA256: after, tokenSerial: seal?.tokenSerial,
+                                                   detail: "\(job.sourceName) stamped by pipeline \(context.pipeline) (job \(job.id)), archived in \(job.archiveDir.lastPathComponent)")
+                } else {
+                    _ = try registry.audit.append(AuditEntry(actor: "pipeline:\(context.pipeline)", action: signed ? "stamp" : "pipeline.verify",
+                                                             documentsBefore: job.digest.map { [$0] } ?? [], documentsAfter: after.map { [$0] } ?? [],
+                                                             tokenSerial: seal?.tokenSerial, outcome: .ok,
+                                                             detail: "\(job.sourceName) (job \(job.id)) archived in \(job.archiveDir.lastPathComponent)"))
+                }
+            } catch { throw StageRejection(.archive, "\(job.sourceName): the audit log could not be written: \(error)") }
+        }
+        return job
+    }
+
+    static func descriptor() -> StageDescriptor {
+        StageDescriptor(ArchiveStage.self, defaultConcurrency: 2) { _, _, env in
+            ArchiveStage(runtime: try StandardStages.runtime(env))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Governance
+import Pipeline
+import Signing
+
+/// Typed keys of the facts the standard stages pass along a job.
+public enum StageFacts {
+    /// What ingest learnt about the file.
+    public static let sniff = FactKey<SniffResult>("ingest.sniff")
+    /// The approval that admits the document.
+    public static let grant = FactKey<ApprovalGrant>("approval.grant")
+    /// The visible appearance (nil for an invisible seal).
+    public static let appearance = FactKey<AppearanceBox>("render.appearance")
+    /// What sealing produced.
+    public static let seal = FactKey<SealRecord>("sign.result")
+    /// The verification report of the output.
+    public static let verification = FactKey<VerifySummary>("verify.report")
+    /// SHA-256 of the delivered artefact, once known.
+    public static let outputDigest = FactKey<String>("output.sha256")
+}
+
+/// What ingest found: page count, PDF version, existing signatures.
+public struct SniffResult: Sendable, Codable, Equatable {
+    /// Pages.
+    public var pages: Int
+    /// Header version.
+    public var version: String
+    /// Existing signature fields that carry a signature.
+    public var existingSignatures: Int
+    /// Size in bytes.
+    public var size: Int
+}
+
+/// A seal appearance (Sendable box around Signing's type).
+public struct AppearanceBox: Sendable {
+    /// The appearance, nil for an invisible seal.
+    public var appearance: SealAppearance?
+    /// Pages and rectangles, for the receipt.
+    public var placements: [String]
+}
+
+/// What the sign stage did, for the receipt.
+public struct SealRecord: Sendable, Codable, Equatable {
+    /// Seal id (registry).
+    public var sealID: String
+    /// The sealer's result.
+    public var result: SealResult
+    /// SHA-256 fingerprint of the signer certificate.
+    public var certificateSHA256: String
+    /// Token serial.
+    public var tokenSerial: String?
+}
+
+/// What the verify stage concluded.
+public struct VerifySummary: Sendable, Codable, Equatable {
+    /// True when every check passed.
+    public var passed: Bool
+    /// Checks made, each "ok: …" or "FAILED: …".
+    public var checks: [String]
+    /// Signatures in the document.
+    public var signatures: Int
+    /// The verifier's report (ETSI indications per signature).
+    public var report: FileReport?
+}

@@ -1,0 +1,89 @@
+import Foundation
+import PDF
+import Pipeline
+import Render
+import Signing
+
+/// Draws the seal (once per run, vector, Cairo) and places it on each document: coordinates, an
+/// anchor text found with poppler, or a cross-page seal (骑缝章). `invisible: true` seals without
+/// an appearance.
+public struct RenderStage: Stage {
+    public static let kind: StageKind = "render"
+    public static let requires: Set<Fact> = [.ingested]
+    public static let produces: Set<Fact> = [.rendered]
+    let runtime: StagesRuntime
+    let placement: PlacementSpec
+    let designOverride: JSONValue?
+    let invisible: Bool
+    let cache: RenderCache
+
+    /// Creates the stage.
+    public init(runtime: StagesRuntime, placement: PlacementSpec, design: JSONValue? = nil, invisible: Bool = false) {
+        self.runtime = runtime; self.placement = placement; self.designOverride = design; self.invisible = invisible
+        self.cache = RenderCache()
+    }
+
+    public func process(_ job: Job, context: StageContext) async throws -> Job {
+        var job = job
+        if invisible {
+            job.facts[StageFacts.appearance] = AppearanceBox(appearance: nil, placements: [])
+            return job
+        }
+        let seal = try cache.seal { try self.design() }
+        do {
+            let doc = try PDFDocument(url: job.currentURL)
+            let placed = try Placement.resolve(document: doc, fileURL: job.currentURL, spec: placement, seal: seal)
+            let widgets = try seal.widgets(for: placed.widgets)
+            let appearance = SealAppearance(widgets: widgets.map {
+                SealAppearance.Widget(pageIndex: $0.pageIndex, rect: $0.rect, form: $0.form, source: $0.source)
+            })
+            job.facts[StageFacts.appearance] = AppearanceBox(appearance: appearance, placements: placed.widgets.map {
+                String(format: "page %d at [%.1f %.1f %.1f %.1f]", $0.pageIndex + 1, $0.rect.llx, $0.rect.lly, $0.rect.urx, $0.rect.ury)
+            })
+            for w in placed.warnings { context.logger.notice("placement", metadata: ["file": "\(job.sourceName)", "warning": "\(w)"]) }
+            return job
+        } catch let e as RenderError {
+            throw StageRejection(.placement, "\(job.sourceName): \(e.description)")
+        } catch let e as PDFError {
+            throw IngestStage.rejection(e, name: job.sourceName)
+        }
+    }
+
+    func design() throws -> SealDesign {
+        if let d = designOverride ?? runtime.sealSection?.design { return try d.decode(SealDesign.self, path: "seal.design") }
+        let s = try runtime.seal()
+        guard let reg = try runtime.registry().seal(s.id) else {
+            throw StageRejection(.sealNotUsable, "seal \(s.id) is not registered")
+        }
+        do { return try JSONDecoder().decode(SealDesign.self, from: Data(reg.appearance.utf8)) }
+        catch { throw StageRejection(.render, "seal \(s.id) has no usable appearance design; give seal.design in the pipeline") }
+    }
+
+    static func descriptor() -> StageDescriptor {
+        StageDescriptor(RenderStage.self, defaultConcurrency: 2, settingsKeys: ["placement", "design", "invisible"]) { s, path, env in
+            let rt = try StandardStages.runtime(env)
+            let spec = try s["placement"].map { try $0.decode(PlacementSpec.self, path: path + ".placement") } ?? PlacementSpec(page: nil, corner: .bottomRight)
+            do { try spec.validate() } catch { throw PipelineError(.invalidValue, path: path + ".placement", "\(error)") }
+            let invisible = try s["invisible"].map { try $0.decode(Bool.self, path: path + ".invisible") } ?? false
+            if let d = s["design"] { _ = try d.decode(SealDesign.self, path: path + ".design") }
+            return RenderStage(runtime: rt, placement: spec, design: s["design"], invisible: invisible)
+        }
+    }
+}
+
+/// The rendered seal, drawn once per run.
+final class RenderCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: RenderedSeal?
+    func seal(_ design: () throws -> SealDesign) throws -> RenderedSeal {
+        lock.lock(); defer { lock.unlock() }
+        if let v = value { return v }
+        do {
+            let v = try SealRenderer.render(design: try design())
+            value = v
+            return v
+        } catch let e as RenderError {
+            throw StageRejection(.render, "the seal could not be drawn: \(e.description)")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Governance
+import PDF
+import Pipeline
+import Signing
+import Token
+
+/// Seals the document by incremental update (PAdES B-B…B-LTA), the signature value computed by the
+/// token through the run's single `SerializedKey`. The approval use is consumed first (idempotent
+/// per job, so a restart after a crash never counts twice). Several documents are prepared at once
+/// (`concurrency`), so the token always has the next signature waiting.
+public struct SignStage: Stage {
+    public static let kind: StageKind = "sign"
+    public static let requires: Set<Fact> = [.ingested, .approved, .rendered]
+    public static let produces: Set<Fact> = [.signed]
+    let runtime: StagesRuntime
+    /// Level, TSA, field name, reason/location.
+    public var level: PAdESLevel
+    public var tsa: [URL]
+    public var fieldName: String
+    public var reason: String?
+    public var location: String?
+
+    /// Creates the stage.
+    public init(runtime: StagesRuntime, level: PAdESLevel = .bB, tsa: [URL] = [], fieldName: String = "Seal", reason: String? = nil, location: String? = nil) {
+        self.runtime = runtime; self.level = level; self.tsa = tsa; self.fieldName = fieldName; self.reason = reason; self.location = location
+    }
+
+    public func process(_ job: Job, context: StageContext) async throws -> Job {
+        var job = job
+        let key: SerializedKey
+        do { key = try await runtime.key() } catch { throw Self.rejection(error, name: job.sourceName) }
+        if let grant = job.facts[StageFacts.grant] {
+            let book = ApprovalBook(registry: try runtime.registry())
+            do { try book.consume(grant) } catch { throw ApprovalStage.rejection(error, name: job.sourceName) }
+        }
+        var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: runtime.sealSection?.id,
+                                  reason: reason, location: location, appearance: job.facts[StageFacts.appearance]?.appearance)
+        options.timeout = 15
+        let output = job.workDir.appendingPathComponent("sealed.pdf")
+        let t0 = Date()
+        do {
+            let result = try await PAdESSealer().seal(input: job.currentURL, output: output, key: key, options: options)
+            context.recordDuration("seal.document", seconds: Date().timeIntervalSince(t0))
+            let leaf = key.certificateChainDER.first ?? []
+            job.facts[StageFacts.seal] = SealRecord(sealID: runtime.sealSection?.id ?? "", result: result,
+                                                    certificateSHA256: hex(sha256(leaf)), tokenSerial: key.token?.tokenSerial)
+            job.currentURL = output
+            job.notes["level"] = result.level.rawValue
+            return job
+        } catch {
+            try? FileManager.default.removeItem(at: output)
+            throw Self.rejection(error, name: job.sourceName)
+        }
+    }
+
+    static func rejection(_ error: Error, name: String) -> Error {
+        if let r = error as? StageRejection { return r }
+        if let e = error as? TokenError {
+            switch e.code {
+            case .pinIncorrect, .pinLocked, .finalTryRefused, .pinRequired, .pinSourceFailed, .pinSourceUnsafe:
+                return StageRejection(.pinIncorrect, "the seal token refused to sign (\(e.code)); the batch stops so the token is not locked",
+                                      routing: .stopBatch)
+            case .tokenNotFound, .keyNotFound, .certificateNotFound, .moduleLoadFailed, .moduleInitFailed, .invalidConfiguration, .invalidURI:
+                return StageRejection(.tokenError, "the seal token is not usable: \(e.message)", routing: .stopBatch)
+            default:
+                return StageRejection(.tokenError, "\(name): the token failed: \(e.message)")
+            }
+        }
+        if let e = error as? SigningError {
+            switch e.code {
+            case .tsaUnavailable, .tsaBadResponse:
+                return StageRejection(.tsaUnavailable, "\(name): \(e.message)", routing: .retry(maxAttempts: 3, delaySeconds: 2))
+            case .certifiedNoChanges: return StageRejection(.certifiedNoChanges, "\(name) is certified by its author to allow no changes.")
+            case .encrypted: return StageRejection(.encrypted, "\(name) is encrypted; encrypted PDFs cannot be sealed.")
+            case .unreadablePDF: return StageRejection(.damaged, "\(name): \(e.message)")
+            case .badKey: return StageRejection(.tokenError, "the seal key is not usable: \(e.message)", routing: .stopBatch)
+            default: return StageRejection(.signing, "\(name): \(e.message)")
+            }
+        }
+        if let e = error as? PDFError { return IngestStage.rejection(e, name: name) }
+        if let e = error as? PipelineError { return e }
+        return StageRejection(.signing, "\(name): \(error)")
+    }
+
+    static func descriptor() -> StageDescriptor {
+        StageDescriptor(SignStage.self, defaultConcurrency: 3, serialized: true,
+                        settingsKeys: ["level", "tsa", "field-name", "reason", "location"]) { s, path, env in
+            let rt = try StandardStages.runtime(env)
+            var st = SignStage(runtime: rt)
+            if let v = s["level"] {
+                let raw = try v.decode(String.self, path: path + ".level")
+                guard let l = PAdESLevel(rawValue: raw.uppercased()) else {
+                    throw PipelineError(.invalidValue, path: path + ".level", "unknown PAdES level '\(raw)' (B-B, B-T, B-LT, B-LTA)")
+                }
+                st.level = l
+            }
+            if let v = s["tsa"] {
+                let list: [String]
+                if case .string(let one) = v { list = [one] } else { list = try v.decode([String].self, path: path + ".tsa") }
+                st.tsa = try list.enumerated().map { i, u in
+                    guard let url = URL(string: u), url.scheme == "http" || url.scheme == "https" else {
+                        throw PipelineError(.invalidValue, path: path + ".tsa[\(i)]", "not an http(s) URL: \(u)")
+                    }
+                    return url
+                }
+            }
+            if st.level >= .bT && st.tsa.isEmpty {
+                throw PipelineError(.missingKey, path: path + ".tsa", "PAdES \(st.level.rawValue) needs a time-stamp authority URL")
+            }
+            if let v = s["field-name"] { st.fieldName = try v.decode(String.self, path: path + ".field-name") }
+            if let v = s["reason"] { st.reason = try v.decode(String.self, path: path + ".reason") }
+            if let v = s["location"] { st.location = try v.decode(String.self, path: path + ".location") }
+            return st
+        }
+    }
+}
+
+func sha256(_ bytes: [UInt8]) -> [UInt8] { var s = SHA256Stream(); s.update(bytes); return s.finalize() }
+func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }

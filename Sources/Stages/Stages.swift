@@ -1,1 +1,0 @@
-// Stages module — see ../shared/DESIGN.md module map.

@@ -1,0 +1,67 @@
+import Foundation
+import Governance
+import Logging
+import Pipeline
+import Render
+import Signing
+
+/// One document through the pipeline's stages without the engine: `sealbatch stamp FILE -o OUT`.
+/// Same checks (ingest, approval against the given manifest, render, sign, verify) and the same
+/// audit record as the pipeline; the original is never modified and OUT is written atomically.
+public struct Stamper: Sendable {
+    /// Shared registry, token, seal.
+    public let runtime: StagesRuntime
+    /// The approval to check against (nil: any registered approval listing the document).
+    public var manifest: SignedApprovalManifest?
+    /// Placement of the seal.
+    public var placement: PlacementSpec = PlacementSpec(corner: .bottomRight)
+    /// PAdES level and time-stamp authorities.
+    public var level: PAdESLevel = .bB
+    public var tsa: [URL] = []
+    /// Trust anchors for the final verification (empty: the seal chain's root).
+    public var trust: [URL] = []
+    /// Keep an archive entry (sealed copy + receipt) under this folder.
+    public var archive: URL?
+
+    /// Creates a stamper.
+    public init(runtime: StagesRuntime, manifest: SignedApprovalManifest?) { self.runtime = runtime; self.manifest = manifest }
+
+    /// What a stamp produced.
+    public struct Outcome: Sendable {
+        /// The job (facts: grant, seal result, verification).
+        public var job: Job
+        /// SHA-256 of the output.
+        public var outputSHA256: String
+    }
+
+    /// Stamps `input` into `output`. Throws `StageRejection` (with a reason code) when a check refuses.
+    public func stamp(input: URL, output: URL, logger: Logger = Logger(label: "sealbatch.stamp")) async throws -> Outcome {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("sealbatch-stamp-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let id = String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16))
+        let now = Date()
+        let archiveRoot = archive ?? work.appendingPathComponent("archive")
+        var cal = Calendar(identifier: .gregorian); cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.year, .month, .day], from: now)
+        let archiveDir = archiveRoot.appendingPathComponent(String(format: "%04d/%02d/%02d", c.year!, c.month!, c.day!))
+            .appendingPathComponent("\(id)-\((input.lastPathComponent as NSString).deletingPathExtension)")
+        var job = Job(id: id, sourceName: input.lastPathComponent, originalURL: input, workDir: work, archiveDir: archiveDir,
+                      claimedAt: now, attempt: 1)
+        var verify = VerifyStage(runtime: runtime, trust: trust)
+        verify.requireSignature = true
+        var stages: [any Stage] = [IngestStage(), ApprovalStage(runtime: runtime, manifests: nil, manifest: manifest),
+                                   RenderStage(runtime: runtime, placement: placement),
+                                   SignStage(runtime: runtime, level: level, tsa: tsa), verify]
+        if archive != nil || runtime.governanceSection != nil || runtime.registryIfOpen != nil { stages.append(ArchiveStage(runtime: runtime)) }
+        let folders = Folders(root: work)
+        for (i, stage) in stages.enumerated() {
+            let ctx = StageContext(pipeline: "stamp", index: i, stageName: type(of: stage).kind.name, logger: logger, folders: folders)
+            job = try await stage.process(job, context: ctx)
+            job.established.formUnion(type(of: stage).produces)
+        }
+        try FileOps.fsync(job.currentURL)
+        try FileOps.copyAtomically(job.currentURL, to: output, link: false)
+        return Outcome(job: job, outputSHA256: try SHA256Stream.hexDigest(ofFile: output))
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import PDF
+import Pipeline
+import Signing
+
+/// Checks the document before it leaves, with the same `Verifier` as `sealbatch verify` (integrity,
+/// cryptography, certificate path to the trust anchors, modifications, PAdES level). After a sign
+/// stage it also checks that the original bytes are an unchanged prefix (incremental update) and that
+/// exactly one signature was added; the new seal must be TOTAL-PASSED and earlier signatures intact.
+/// In a verify-only pipeline every signature must be TOTAL-PASSED.
+public struct VerifyStage: Stage {
+    public static let kind: StageKind = "verify"
+    public static let requires: Set<Fact> = [.ingested]
+    public static let produces: Set<Fact> = [.verified]
+    let runtime: StagesRuntime?
+    /// Trust anchors (PEM/DER files or folders); empty: the root of the seal's own chain.
+    public var trust: [URL] = []
+    /// Require at least one signature (verify-only pipelines).
+    public var requireSignature = true
+    /// Revocation policy.
+    public var revocation: RevocationPolicy = .softFail
+    /// Fetch CRL/OCSP over the network.
+    public var fetchRevocation = false
+    /// Minimum PAdES level.
+    public var requiredLevel: PAdESLevel?
+
+    /// Creates the stage.
+    public init(runtime: StagesRuntime?, trust: [URL] = []) { self.runtime = runtime; self.trust = trust }
+
+    func verifier() async throws -> Verifier {
+        var options = Verifier.Options()
+        options.revocation = revocation
+        options.fetchRevocation = fetchRevocation
+        options.requiredLevel = requiredLevel
+        if !trust.isEmpty { return try Verifier(trust: trust, options: options) }
+        if let key = try await runtime?.keyIfOpen(), let leaf = key.certificateChainDER.first {
+            // Self-check: the chain the token holds (production pipelines name their trust anchors).
+            let cas = Array(key.certificateChainDER.dropFirst())
+            return Verifier(trustAnchorsDER: cas.isEmpty ? [leaf] : cas, options: options)
+        }
+        return Verifier(trustAnchorsDER: [], options: options)
+    }
+
+    public func process(_ job: Job, context: StageContext) async throws -> Job {
+        var job = job
+        var checks: [String] = []
+        var failed: [String] = []
+        func check(_ ok: Bool, _ what: String) { checks.append((ok ? "ok: " : "FAILED: ") + what); if !ok { failed.append(what) } }
+        let report = await (try verifier()).verify(url: job.currentURL)
+        if let e = report.error { check(false, "the document can be read (\(e))") }
+        let sigs = report.signatures.filter { $0.kind != "document-timestamp" }
+        if job.established.contains(.signed) {
+            let before = job.facts[StageFacts.sniff]?.existingSignatures ?? 0
+            check(sigs.count == before + 1, "one signature added (\(before) → \(sigs.count))")
+            check(Self.isPrefix(job.originalURL, of: job.currentURL), "the original bytes are unchanged (incremental update)")
+            if let mine = sigs.last {
+                check(mine.indication == .totalPassed, "the new seal is TOTAL-PASSED (\(mine.indication.rawValue)\(mine.subIndication.map { "/\($0.rawValue)" } ?? ""): \(mine.summary))")
+            }
+            for s in sigs.dropLast() { check(s.integrity.ok, "earlier signature \(s.field) is intact") }
+        } else {
+            if requireSignature { check(!sigs.isEmpty, "the document is signed") }
+            for s in sigs {
+                check(s.indication == .totalPassed, "signature \(s.field): \(s.indication.rawValue)\(s.subIndication.map { "/\($0.rawValue)" } ?? ""): \(s.summary)")
+            }
+        }
+        job.facts[StageFacts.verification] = VerifySummary(passed: failed.isEmpty, checks: checks, signatures: sigs.count, report: report)
+        if !failed.isEmpty {
+            throw StageRejection(.verifyFailed, "\(job.sourceName): verification failed: \(failed.joined(separator: "; "))")
+        }
+        return job
+    }
+
+    static func isPrefix(_ a: URL, of b: URL) -> Bool {
+        guard let ha = FileHandle(forReadingAtPath: a.path), let hb = FileHandle(forReadingAtPath: b.path) else { return false }
+        defer { try? ha.close(); try? hb.close() }
+        while true {
+            let x = ha.readData(ofLength: 1 << 16)
+            if x.isEmpty { return true }
+            if hb.readData(ofLength: x.count) != x { return false }
+        }
+    }
+
+    static func descriptor() -> StageDescriptor {
+        StageDescriptor(VerifyStage.self, defaultConcurrency: 2,
+                        settingsKeys: ["trust", "require-signature", "revocation", "fetch-revocation", "level"]) { s, path, env in
+            var st = VerifyStage(runtime: try StandardStages.runtime(env))
+            if let v = s["trust"] {
+                let list: [String]
+                if case .string(let one) = v { list = [one] } else { list = try v.decode([String].self, path: path + ".trust") }
+                st.trust = list.map(env.resolve)
+            }
+            if let v = s["require-signature"] { st.requireSignature = try v.decode(Bool.self, path: path + ".require-signature") }
+            if let v = s["revocation"] {
+                let raw = try v.decode(String.self, path: path + ".revocation")
+                guard let r = RevocationPolicy(rawValue: raw) else { throw PipelineError(.invalidValue, path: path + ".revocation", "use off, soft-fail or hard-fail") }
+                st.revocation = r
+            }
+            if let v = s["fetch-revocation"] { st.fetchRevocation = try v.decode(Bool.self, path: path + ".fetch-revocation") }
+            if let v = s["level"] {
+                let raw = try v.decode(String.self, path: path + ".level")
+                guard let l = PAdESLevel(rawValue: raw.uppercased()) else { throw PipelineError(.invalidValue, path: path + ".level", "use B-B, B-T, B-LT or B-LTA") }
+                st.requiredLevel = l
+            }
+            return st
+        }
+    }
+}

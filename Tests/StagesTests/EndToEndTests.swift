@@ -1,0 +1,107 @@
+import Foundation
+import Governance
+import Logging
+import Pipeline
+import Signing
+import Stages
+import TestSupport
+import Testing
+import Token
+
+@Suite(.serialized) struct EndToEndTests {
+    func engine(_ config: PipelineConfig) throws -> (Engine, StagesRuntime) {
+        let shared = SharedObjects()
+        let registry = StandardStages.registry()
+        let stages = try config.makeStages(registry: registry, shared: shared)
+        let rt = try StandardStages.runtime(StageEnvironment(sections: config.sections, baseDir: config.baseDir, folders: config.folders, shared: shared))
+        return (Engine(config: config, stages: stages, journal: try Journal(url: config.journal), logger: quietLogger,
+                       metricsFactory: PrometheusRegistry()), rt)
+    }
+
+    @Test func sealsTwoHundredApprovedDocumentsAndQuarantinesTheRest() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        let root = try TestSupport.tempDir("e2e")
+        let inbox = root.appendingPathComponent("inbox"), staging = root.appendingPathComponent("staging")
+        let approved = try SamplePDFs.make(in: staging, count: 200)
+        let unapproved = try SamplePDFs.make(in: staging, count: 2, prefix: "unapproved")
+        let manifest = try world.approve(approved)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
+        try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch-1.json"))
+        let corpus = TestSupport.corpusDir
+        let bad: [(String, String, Set<String>)] = [
+            ("damaged-truncated-linearized-acrobat-dss.pdf", "damaged.pdf", ["damaged", "truncated"]),
+            ("encrypted-aes256-r6-userpw-qpdf.pdf", "encrypted.pdf", ["encrypted-password-required"]),
+            ("certified-docmdp-p1-pyhanko.pdf", "certified.pdf", ["certified-no-changes"]),
+        ]
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        var inputDigest: [String: String] = [:]
+        for f in approved + unapproved {
+            inputDigest[f.lastPathComponent] = try SHA256Stream.hexDigest(ofFile: f)
+            try FileManager.default.moveItem(at: f, to: inbox.appendingPathComponent(f.lastPathComponent))
+        }
+        for (src, name, _) in bad { try FileManager.default.copyItem(at: corpus.appendingPathComponent(src), to: inbox.appendingPathComponent(name)) }
+        try Data("Dear clerk, this is not a PDF.\n".utf8).write(to: inbox.appendingPathComponent("letter.pdf"))
+        let cfg = root.appendingPathComponent("pipeline.json")
+        try Data(world.pipelineJSON().utf8).write(to: cfg)
+        let config = try PipelineConfig.load(from: cfg, registry: StandardStages.registry())
+        let (e, rt) = try engine(config)
+
+        let summary = try await e.run(mode: .once)
+
+        #expect(summary.delivered == 200, "\(summary.table())")
+        let outbox = listing(root.appendingPathComponent("outbox"))
+        #expect(outbox.count == 200)
+        #expect(Set(outbox) == Set(approved.map(\.lastPathComponent)))
+        // Quarantine: untouched originals with the right reason.
+        let q = root.appendingPathComponent("quarantine")
+        func reason(_ name: String) throws -> QuarantineReason {
+            try JSONDecoder().decode(QuarantineReason.self, from: Data(contentsOf: q.appendingPathComponent(name + ".reason.json")))
+        }
+        for u in unapproved {
+            let r = try reason(u.lastPathComponent)
+            #expect(r.code == "not-approved")
+            #expect(r.stage == "approval")
+            #expect(try SHA256Stream.hexDigest(ofFile: q.appendingPathComponent(u.lastPathComponent)) == inputDigest[u.lastPathComponent])
+        }
+        for (src, name, codes) in bad {
+            let r = try reason(name)
+            #expect(codes.contains(r.code), "\(name): \(r.code) \(r.message)")
+            #expect(try Data(contentsOf: q.appendingPathComponent(name)) == Data(contentsOf: corpus.appendingPathComponent(src)))
+        }
+        #expect(try reason("letter.pdf").code == "not-a-pdf")
+        // Every sealed document passes pyHanko (intact, valid, trusted).
+        let verdicts = try PyHanko.validate(outbox.map { root.appendingPathComponent("outbox/\($0)") }, trustRoot: world.token.caCertificate)
+        #expect(verdicts.count == 200, "\(verdicts["_stderr"] ?? "")")
+        let failures = verdicts.filter { !$0.value.hasPrefix("OK") }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
+        // Archive: sealed copy + receipt with hashes, approval, signer fingerprint; original kept.
+        let receipts = FileManager.default.enumerator(atPath: root.appendingPathComponent("archive").path)!.compactMap { $0 as? String }.filter { $0.hasSuffix("receipt.json") }
+        #expect(receipts.count == 200)
+        let leaf = try DevToken.derFromPEM(world.token.certificate)
+        var s = SHA256Stream(); s.update(leaf)
+        let fingerprint = s.finalize().map { String(format: "%02x", $0) }.joined()
+        for r in receipts.prefix(20) {
+            let dir = root.appendingPathComponent("archive").appendingPathComponent(r).deletingLastPathComponent()
+            let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
+            let receipt = try dec.decode(Receipt.self, from: Data(contentsOf: dir.appendingPathComponent("receipt.json")))
+            #expect(receipt.sha256Before == inputDigest[receipt.document])
+            #expect(receipt.sha256After == (try SHA256Stream.hexDigest(ofFile: root.appendingPathComponent("outbox/\(receipt.document)"))))
+            #expect(receipt.approval == manifest.manifest.id)
+            #expect(receipt.signerCertificateSHA256 == fingerprint)
+            #expect(receipt.level == "B-B")
+            #expect(receipt.verificationPassed == true)
+            #expect(try SHA256Stream.hexDigest(ofFile: dir.appendingPathComponent("original.pdf")) == receipt.sha256Before)
+            #expect(try Data(contentsOf: dir.appendingPathComponent("sealed.pdf")) == Data(contentsOf: root.appendingPathComponent("outbox/\(receipt.document)")))
+        }
+        // The audit log has one stamp per document and verifies.
+        let stamps = try world.registry.audit.query(AuditQuery(action: "stamp")).filter { $0.entry.approval == manifest.manifest.id }
+        #expect(stamps.count == 200)
+        #expect(try world.registry.audit.verify().ok)
+        // The token was the single serialization point and was kept busy.
+        let usage = try await rt.keyIfOpen()!.usage
+        #expect(usage.signatures == 200)
+        print(summary.table())
+        print(String(format: "token busy %.0f%% of the signing span", usage.utilisation * 100))
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Verify throughput of `sealbatch verify` against pdfsig and pyHanko on the same signed files, same run.
+# Files: corpus PDFs signed (PAdES B-B, RSA-2048) by pyHanko with a throwaway test PKI.
+# Each tool checks integrity, the signature value and the path to the test root; revocation is off for all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/opt/swift/usr/bin:$PATH
+BIN=.build/release/sealbatch
+[ -x "$BIN" ] || swift build -c release --product sealbatch
+SUP=Tests/SigningTests/Support
+CORPUS=${SEALBATCH_CORPUS:-../shared/corpus}
+W=$(mktemp -d /tmp/sealbatch-bench-signing-XXXXXX)
+trap 'rm -rf "$W"' EXIT
+ROUNDS=${ROUNDS:-3}
+
+bash $SUP/make-pki.sh "$W/pki" http://127.0.0.1:9 >/dev/null
+mkdir -p "$W/signed"
+python3 - "$W" "$CORPUS" <<'PY'
+import sys, os
+from pyhanko.sign import signers, fields
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+w, corpus = sys.argv[1], sys.argv[2]
+pki = os.path.join(w, "pki")
+signer = signers.SimpleSigner.load(f"{pki}/leaf.key", f"{pki}/leaf.crt", ca_chain_files=(f"{pki}/chain.pem",))
+names = ["xref-classic-minimal-pyhanko.pdf", "xrefstream-minimal-pyhanko.pdf", "objstm-264-objects-per-stream-qpdf.pdf",
+         "acroform-libreoffice-textfields-samplefiles.pdf", "boxes-cropbox-bleed-trim-rotate-qpdf.pdf",
+         "cjk-zh-invoice-sourcehan-subset-openpdf-ofdrw.pdf", "pagetree-inherited-attrs-nested-qpdf.pdf",
+         "linearized-acrobat11-xrefstream-dss.pdf", "pdf20-incremental-save-pdfassoc.pdf", "cjk-ja-vertical-noto-subset-pyhanko.pdf"]
+n = 0
+for rep in range(3):
+    for name in names:
+        src = os.path.join(corpus, name)
+        if not os.path.exists(src): continue
+        meta = signers.PdfSignatureMetadata(field_name="Seal", subfilter=fields.SigSeedSubFilter.PADES)
+        try:
+            with open(src, "rb") as f:
+                wr = IncrementalPdfFileWriter(f, strict=False)
+                with open(os.path.join(w, "signed", f"{rep}-{name}"), "wb") as out:
+                    signers.sign_pdf(wr, meta, signer=signer, output=out)
+            n += 1
+        except Exception as e:
+            print("skip", name, e, file=sys.stderr)
+print(n)
+PY
+FILES=("$W"/signed/*.pdf)
+N=${#FILES[@]}
+ROOT=$W/pki/root.crt
+certutil -N -d sql:$W/nss --empty-password 2>/dev/null || { mkdir -p $W/nss; certutil -N -d sql:$W/nss --empty-password; }
+certutil -A -d sql:$W/nss -n root -t "C,C,C" -i $ROOT
+
+now() { python3 -c 'import time; print(time.monotonic())'; }
+best() { python3 -c 'import sys; print(min(float(x) for x in sys.argv[1:]))' "$@"; }
+
+ours=(); pdfsig_t=(); ph=()
+for r in $(seq $ROUNDS); do
+  t0=$(now); "$BIN" verify --trust "$ROOT" --no-revocation-check --format json "${FILES[@]}" > "$W/ours.json" || true; t1=$(now)
+  ours+=($(python3 -c "print($t1-$t0)"))
+  t0=$(now); for f in "${FILES[@]}"; do pdfsig -nssdir sql:$W/nss "$f" > /dev/null 2>&1 || true; done; t1=$(now)
+  pdfsig_t+=($(python3 -c "print($t1-$t0)"))
+  t0=$(now); python3 $SUP/pyhanko_validate.py "$ROOT" none "${FILES[@]}" > "$W/ph.jsonl"; t1=$(now)
+  ph+=($(python3 -c "print($t1-$t0)"))
+done
+passed=$(python3 -c "import json,sys; r=json.load(open('$W/ours.json')); print(sum(1 for f in r['files'] if f['passed']))")
+phpass=$(python3 -c "import json; print(sum(1 for l in open('$W/ph.jsonl') if all(s['bottom_line'] for s in json.loads(l)['signatures']) and json.loads(l)['signatures']))")
+O=$(best "${ours[@]}"); P=$(best "${pdfsig_t[@]}"); H=$(best "${ph[@]}")
+OR=$(python3 -c "print($N/$O)"); PR=$(python3 -c "print($N/$P)"); HR=$(python3 -c "print($N/$H)")
+echo "files=$N ours passed=$passed pyHanko passed=$phpass"
+echo "verify throughput (files/s, best of $ROUNDS, whole run incl. process start): ours $OR, pdfsig $PR, pyHanko(API, one process) $HR"
+python3 scripts/bench-record.py signing verify-throughput-vs-pdfsig files/s "$OR" "$PR" pdfsig --target "higher is better; same $N files, one process for ours"
+python3 scripts/bench-record.py signing verify-throughput-vs-pyhanko files/s "$OR" "$HR" pyhanko --target "higher is better; pyHanko library loop in one process"
