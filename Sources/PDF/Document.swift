@@ -220,7 +220,6 @@ public final class PDFDocument: @unchecked Sendable {
                 }
                 throw PDFError(.damaged, "the file is damaged: no trailer with a document catalog (/Root) could be found, even by scanning", offset: sxPos)
             }
-            for (key, value) in trailer { _ = key; _ = value }
         }
         for key: PDFName in ["Prev", "XRefStm", "Type", "W", "Index", "Length", "Filter", "DecodeParms"] { trailer[key] = nil }
 
