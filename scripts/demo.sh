@@ -10,7 +10,7 @@ if [ -z "${SEALBATCH_BIN:-}" ]; then
   SEALBATCH_BIN=$(swift build -c release --show-bin-path)/sealbatch
 fi
 BIN=$SEALBATCH_BIN
-OUT=demo-out
+OUT=${DEMO_OUT:-demo-out}        # bench/pipeline.sh reuses the setup with DEMO_OUT and DEMO_SETUP_ONLY=1
 REG=$OUT/registry.sqlite
 rm -rf "$OUT"
 mkdir -p "$OUT"/{inbox,approvals,keys,token}
@@ -46,6 +46,8 @@ sb seal register acme-contract --name "ACME 合同专用章" --kind contract --o
    --token-uri "pkcs11:token=sealbatch-demo;object=seal;type=private" --appearance round $(as sadmin)
 sb seal grant acme-contract --user boss --right approve $(as sadmin)
 sb seal grant acme-contract --user clerk --right use $(as sadmin)
+
+if [ "${DEMO_SETUP_ONLY:-}" = 1 ]; then exit 0; fi
 
 echo "== 3/5 sample approvals: boss approves the samples for clerk"
 sb approve samples/*.pdf --seal acme-contract --requester clerk --purpose "demo contracts" --valid-until +2d \

@@ -212,6 +212,7 @@ public struct PipelineConfig: Sendable {
         if let p = metrics.port, !(0...65535).contains(p) { throw PipelineError(.invalidValue, path: "metrics.port", "must be 0…65535") }
         if !(1...10_000).contains(engine.queueCapacity) { throw PipelineError(.invalidValue, path: "engine.queue-capacity", "must be 1…10000") }
         if !(1...100).contains(engine.maxAttempts) { throw PipelineError(.invalidValue, path: "engine.max-attempts", "must be 1…100") }
+        for (name, value) in sections.sorted(by: { $0.key < $1.key }) { try registry.sectionChecks[name]?(value, name) }
         if stages.isEmpty { throw PipelineError(.invalidValue, path: "stages", "a pipeline needs at least one stage") }
         var available: Set<Fact> = []
         var seen: [String: Int] = [:]

@@ -214,10 +214,15 @@ public struct StageRegistry: Sendable {
     public private(set) var descriptors: [String: StageDescriptor] = [:]
     /// Top-level sections accepted besides the engine's own.
     public private(set) var sections: Set<String> = []
+    /// Checks of those sections, run at load (errors carry the section's JSON path).
+    public private(set) var sectionChecks: [String: @Sendable (JSONValue, String) throws -> Void] = [:]
     /// An empty registry.
     public init() {}
     /// Adds a stage kind.
     public mutating func register(_ d: StageDescriptor) { descriptors[d.kind.name] = d }
-    /// Accepts an extra top-level config section.
-    public mutating func acceptSection(_ name: String) { sections.insert(name) }
+    /// Accepts an extra top-level config section, optionally checked at load.
+    public mutating func acceptSection(_ name: String, check: (@Sendable (JSONValue, String) throws -> Void)? = nil) {
+        sections.insert(name)
+        if let check { sectionChecks[name] = check }
+    }
 }

@@ -13,7 +13,9 @@ public enum StandardStages {
         r.register(SignStage.descriptor())
         r.register(VerifyStage.descriptor())
         r.register(ArchiveStage.descriptor())
-        for s in ["token", "seal", "governance"] { r.acceptSection(s) }
+        r.acceptSection("token") { v, path in _ = try v.decode(TokenSection.self, path: path) }
+        r.acceptSection("seal") { v, path in _ = try v.decode(SealSection.self, path: path) }
+        r.acceptSection("governance") { v, path in _ = try v.decode(GovernanceSection.self, path: path) }
         return r
     }
 

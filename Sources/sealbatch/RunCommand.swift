@@ -97,7 +97,15 @@ struct RunCommand: AsyncParsableCommand {
         if let key = try? await runtime.keyIfOpen() {
             let u = key.usage
             out += String(format: "\ntoken: %d signatures, busy %.1f s (%.0f%% of the time between first and last signature)", u.signatures, u.busySeconds, u.utilisation * 100)
+            if let token = key.token {
+                // Token events for `sealbatch report`: logins, removals, failed signatures.
+                let stats = await token.stats
+                for _ in 0..<stats.logins { try? journal.recordEvent(docID: nil, kind: "token", detail: "login") }
+                for _ in 0..<stats.removals { try? journal.recordEvent(docID: nil, kind: "token", detail: "token removed") }
+                for _ in 0..<stats.failures { try? journal.recordEvent(docID: nil, kind: "token", detail: "signature failed") }
+            }
         }
+        if let registry = runtime.registryIfOpen { _ = try? await registry.audit.checkpoint() }
         print(out)
         if let summaryJSON {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -22,7 +22,10 @@ import Testing
         let docs = try SamplePDFs.make(in: inbox, count: 200, prefix: "crash")
         let manifest = try world.approve(docs)
         let cfg = root.appendingPathComponent("pipeline.json")
-        try Data(world.pipelineJSON(name: "crash").utf8).write(to: cfg)
+        // More attempts than kills: this test is about exactly-once, not the crash-loop policy.
+        // Lighter stages than the end-to-end test (no visible seal, no verify stage: pyHanko checks below).
+        let stages = #"[{"kind": "ingest"}, {"kind": "approval"}, {"kind": "render", "invisible": true}, {"kind": "sign", "concurrency": 3}, {"kind": "archive"}]"#
+        try Data(world.pipelineJSON(name: "crash", extraStages: stages, maxAttempts: 30).utf8).write(to: cfg)
         let inputs = Set(docs.map(\.lastPathComponent))
 
         var g = SystemRandomNumberGenerator()
@@ -34,7 +37,7 @@ import Testing
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32.random(in: 500_000...3_500_000, using: &g))
+            usleep(UInt32.random(in: 700_000...3_500_000, using: &g))
             if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
             p.waitUntilExit()
         }
@@ -47,10 +50,7 @@ import Testing
         #expect(listing(inbox).isEmpty)
         #expect(outbox.count + quarantined.count == 200)
         #expect(Set(outbox).union(quarantined) == inputs)
-        for q in quarantined {
-            let r = try JSONDecoder().decode(QuarantineReason.self, from: Data(contentsOf: root.appendingPathComponent("quarantine/\(q).reason.json")))
-            #expect(r.code == "crash-loop", "\(q): \(r.code) \(r.message)")
-        }
+        #expect(quarantined.isEmpty, "\(quarantined.prefix(3))")
         // Exactly one valid signature in each delivered document.
         let verdicts = try PyHanko.validate(outbox.map { root.appendingPathComponent("outbox/\($0)") }, trustRoot: world.token.caCertificate)
         #expect(verdicts.count == outbox.count, "\(verdicts["_stderr"] ?? "")")
@@ -68,6 +68,12 @@ import Testing
         let delivered = try Set(journal.allDocuments().filter { $0.state == .done }.compactMap(\.digest))
         #expect(delivered.isSubset(of: Set(uses.map(\.documentSHA256))))
         #expect(uses.count <= 200)
+        // The morning report reads the same journal.
+        let report = try TestSupport.run(bin.path, ["report", cfg.path, "--since", "1h", "--json"])
+        #expect(report.status == 0, "\(report.err)")
+        let json = try JSONSerialization.jsonObject(with: report.stdout) as? [String: Any]
+        #expect(json?["delivered"] as? Int == outbox.count)
+        #expect((json?["runs"] as? Int ?? 0) >= 21)
         print("crash test: \(kills) kills, \(resumed) documents resumed, \(outbox.count) sealed, \(quarantined.count) quarantined")
     }
 }

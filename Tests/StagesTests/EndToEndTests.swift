@@ -83,7 +83,8 @@ import Token
         let fingerprint = s.finalize().map { String(format: "%02x", $0) }.joined()
         for r in receipts.prefix(20) {
             let dir = root.appendingPathComponent("archive").appendingPathComponent(r).deletingLastPathComponent()
-            let receipt = try JSONDecoder().decode(Receipt.self, from: Data(contentsOf: dir.appendingPathComponent("receipt.json")))
+            let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
+            let receipt = try dec.decode(Receipt.self, from: Data(contentsOf: dir.appendingPathComponent("receipt.json")))
             #expect(receipt.sha256Before == inputDigest[receipt.document])
             #expect(receipt.sha256After == (try SHA256Stream.hexDigest(ofFile: root.appendingPathComponent("outbox/\(receipt.document)"))))
             #expect(receipt.approval == manifest.manifest.id)

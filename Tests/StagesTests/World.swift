@@ -104,13 +104,14 @@ final class SealWorld: @unchecked Sendable {
     }
 
     /// A pipeline file in `root` using this world's token and registry.
-    func pipelineJSON(name: String = "e2e", extraStages: String? = nil, signConcurrency: Int = 3) -> String {
+    func pipelineJSON(name: String = "e2e", extraStages: String? = nil, signConcurrency: Int = 3, maxAttempts: Int = 10) -> String {
         """
         {
           // end-to-end test pipeline
           "name": "\(name)",
           "folders": {"root": "."},
           "watch": {"settle-seconds": 0},
+          "engine": {"max-attempts": \(maxAttempts)},
           "governance": {"registry": "\(registryPath)"},
           "token": {"config": "\(token.directory.appendingPathComponent("token.json").path)", "pin-file": "\(pinFile.path)"},
           "seal": {"id": "\(Self.sealID)", "user": "clerk",
