@@ -13,7 +13,7 @@ N=${BENCH_DOCS:-300}
 NSLOW=${BENCH_SLOW_DOCS:-200}
 NQUEUE=${BENCH_QUEUED:-10000}
 W=$(mktemp -d /tmp/sealbatch-pipeline-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+trap '[ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"' EXIT
 echo "== setting up a development token and registry in $W"
 SEALBATCH_BIN=$BIN DEMO_OUT=$W/world DEMO_SETUP_ONLY=1 bash scripts/demo.sh >/dev/null
 TOKDIR=$W/world/token
