@@ -58,7 +58,7 @@ let package = Package(
 
         // ---- Tests (Swift Testing, one target per module) ----
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "PDFTests", dependencies: ["TestSupport", "PDF"]),
+        .testTarget(name: "PDFTests", dependencies: ["TestSupport", "PDF"], exclude: ["Fixtures"]),
         .testTarget(name: "SigningTests", dependencies: ["TestSupport", "Signing", "PDF", "Token"]),
         .testTarget(name: "TokenTests", dependencies: ["TestSupport", "Token"]),
         .testTarget(name: "RenderTests", dependencies: ["TestSupport", "Render", "PDF", "Signing"]),

@@ -42,8 +42,11 @@ t0=$(now); "$BIN" approvals check docs/*.pdf --seal S --user clerk --approval m.
 rec governance admission-checks-per-s docs/s "$(python3 -c "print(round($N/($t1-$t0),1))")" --target "each: manifest CMS verify + rights + audit record"
 for i in 1 2 3; do "$BIN" approvals check docs/*.pdf --seal S --user clerk --approval m.json $R >/dev/null; done
 RECS=$(sqlite3 reg.sqlite "SELECT count(*) FROM audit")
+# process start-up and opening the registry, measured on a command that reads almost nothing
+t0=$(now); for i in 1 2 3; do "$BIN" org list $R >/dev/null; done; t1=$(now)
+startup=$(python3 -c "print(($t1-$t0)/3)")
 t0=$(now); "$BIN" audit verify $R >/dev/null; t1=$(now)
-rec governance audit-verify-records-per-s records/s "$(python3 -c "print(round($RECS/($t1-$t0)))")" --target "$RECS records, hash chain + checkpoints"
+rec governance audit-verify-records-per-s records/s "$(python3 -c "print(round($RECS/max(0.001, $t1-$t0-$startup)))")" --target "$RECS records, hash chain + checkpoints, start-up excluded"
 "$BIN" org init --user x --password-fd 0 --registry "$T/pw.sqlite" >/dev/null <<<"long password 1"
 t0=$(now); for i in 1 2 3 4 5; do "$BIN" org list --registry "$T/pw.sqlite" >/dev/null; done; t1=$(now)
 base=$(python3 -c "print(($t1-$t0)/5)")

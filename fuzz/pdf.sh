@@ -13,7 +13,9 @@ SRCS=(fuzz/PDFFuzz.swift Sources/PDF/*.swift Sources/PDF/Crypto/*.swift)
 if [ ! -x "$BIN" ] || [ -n "$(find "${SRCS[@]}" -newer "$BIN" 2>/dev/null)" ]; then
   echo "== building $BIN"
   swiftc -O -wmo -sanitize=fuzzer,address -parse-as-library -module-name PDFFuzz -swift-version 6 \
-    -I Sources/CZlib -lz "${SRCS[@]}" -o "$BIN"
+    -I Sources/CZlib -lz "${SRCS[@]}" -o "$BIN.new" > "$OUT/build.log" 2>&1 \
+    || { grep -v "ld.gold: warning" "$OUT/build.log"; echo "fuzz build failed"; exit 1; }
+  mv "$BIN.new" "$BIN"
 fi
 CORPUS_DIR="${SEALBATCH_CORPUS:-../shared/corpus}"
 SEEDS="$OUT/seeds"; rm -rf "$SEEDS"; mkdir -p "$SEEDS"

@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 APT_PACKAGES=(
-  pkg-config zlib1g-dev libsqlite3-dev
+  pkg-config zlib1g-dev libsqlite3-dev sqlite3
   libpoppler-glib-dev libcairo2-dev libssl-dev libpcsclite-dev libp11-kit-dev
   softhsm2 opensc pcscd pcsc-tools vsmartcard-vpcd python3-virtualsmartcard
   poppler-utils qpdf libnss3-tools fonts-noto-cjk fontconfig openssl
@@ -35,7 +35,17 @@ $PY -c "import reportlab" 2>/dev/null || need_py+=(reportlab)
 $PY -c "import Crypto" 2>/dev/null || need_py+=(pycryptodome)
 if [ ${#need_py[@]} -gt 0 ]; then
   echo "install-deps: pip installing ${need_py[*]}"
-  $PY -m pip install -q "${need_py[@]}" 2>&1 | grep -v "Running pip as the 'root' user" || true
+  if ! $PY -m pip --version >/dev/null 2>&1; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+  fi
+  # Debian's own python3 is "externally managed" (PEP 668); pyenv/venv Pythons are not.
+  if ! $PY -m pip install -q "${need_py[@]}" 2>/tmp/sealbatch-pip.err; then
+    if grep -q externally-managed /tmp/sealbatch-pip.err; then
+      $SUDO $PY -m pip install -q --break-system-packages "${need_py[@]}"
+    else
+      cat /tmp/sealbatch-pip.err >&2; exit 1
+    fi
+  fi
 fi
 command -v pyhanko >/dev/null 2>&1 || { echo "install-deps: pyhanko CLI not on PATH" >&2; exit 1; }
 echo "install-deps: ok"

@@ -339,6 +339,20 @@ public final class ApprovalBook: Sendable {
         if let refusal { throw refusal }
     }
 
+    /// Gives a consumed use back when the job that consumed it did not produce a stamped document
+    /// (quarantined after signing failed or verification refused the output). Only the job that
+    /// consumed it can release it. Audited (action `approval.release`).
+    @discardableResult
+    public func release(_ grant: ApprovalGrant, reason: String, at time: Date = Date()) throws -> Bool {
+        let released = try store.deleteUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job)
+        if released {
+            try registry.audit.append(AuditEntry(actor: grant.user, action: "approval.release", organisation: grant.organisation,
+                                                 seal: grant.seal, documentsBefore: [grant.documentSHA256], approval: grant.approval,
+                                                 detail: "use by job \(grant.job) given back: \(reason)"), at: time)
+        }
+        return released
+    }
+
     // MARK: - Managing
 
     /// Revokes an approval (its approver, or a seal administrator of the seal's organisation).

@@ -386,6 +386,14 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
+    public func deleteUse(approval: String, documentSHA256: String, job: String) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "DELETE FROM approval_use WHERE approval = ? AND sha256 = ? AND job = ?",
+                           arguments: [approval, documentSHA256, job])
+            return db.changesCount > 0
+        }
+    }
+
     // MARK: - audit
 
     static func audit(_ r: Row) -> AuditRecord {

@@ -246,6 +246,8 @@ public protocol GovernanceStore: Sendable {
     func recordUse(_ use: ApprovalUse, limit: Int) throws -> UseRecording
     /// Uses of an approval.
     func uses(approval: String) throws -> [ApprovalUse]
+    /// Deletes the use of (approval, document) if it was recorded by `job`; returns whether it did.
+    func deleteUse(approval: String, documentSHA256: String, job: String) throws -> Bool
 
     // Audit
     /// Atomically appends: reads the last record's (seq, hash) and stores what `make` returns.

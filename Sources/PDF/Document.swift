@@ -220,7 +220,6 @@ public final class PDFDocument: @unchecked Sendable {
                 }
                 throw PDFError(.damaged, "the file is damaged: no trailer with a document catalog (/Root) could be found, even by scanning", offset: sxPos)
             }
-            for (key, value) in trailer { _ = key; _ = value }
         }
         for key: PDFName in ["Prev", "XRefStm", "Type", "W", "Index", "Length", "Filter", "DecodeParms"] { trailer[key] = nil }
 
@@ -256,7 +255,8 @@ public final class PDFDocument: @unchecked Sendable {
         }
         if entriesFixed { broken = true }
 
-        self.sections = sections
+        // Keep the merged table only: per-section entry maps would double the memory for big files.
+        self.sections = sections.map { var s = $0; s.entries = [:]; return s }
         self.xref = xref
         self.scanIndex = scanned
         self.trailer = trailer

@@ -370,7 +370,7 @@ public final class IncrementalUpdate: @unchecked Sendable {
 
 /// `copy_file_range(2)` looked up at run time (glibc declares it only under _GNU_SOURCE).
 private typealias CopyFileRangeFn = @convention(c) (Int32, UnsafeMutablePointer<off_t>?, Int32, UnsafeMutablePointer<off_t>?, Int, UInt32) -> Int
-nonisolated(unsafe) private let copyFileRange: CopyFileRangeFn? = {
+private let copyFileRange: CopyFileRangeFn? = {
     guard let h = dlopen(nil, RTLD_NOW), let sym = dlsym(h, "copy_file_range") else { return nil }
     return unsafeBitCast(sym, to: CopyFileRangeFn.self)
 }()

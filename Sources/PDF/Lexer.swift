@@ -131,10 +131,16 @@ struct Lexer {
         }
         if digits == 0 { _ = sawSign; return .integer(0) }
         if isReal || overflow {
-            var v: Double
-            if overflow {
-                v = Double(String(decoding: src.bytes(start..<pos).filter { isDigit($0) || $0 == 0x2E }, as: UTF8.self)) ?? 0
-            } else { v = Double(intPart) + frac / scale }
+            // Correctly rounded (strtod) from the digits, so that a value re-serialised in its shortest
+            // form reads back identical to the original text in any other reader.
+            var text: [UInt8] = []
+            var sawDot = false
+            for b in src.bytes(start..<pos) {
+                if isDigit(b) { text.append(b) } else if b == 0x2E && !sawDot { sawDot = true; if text.isEmpty { text.append(0x30) }; text.append(b) }
+                else if !isDigit(b) && b != 0x2B && b != 0x2D { break }
+            }
+            if text.last == 0x2E { text.append(0x30) }
+            var v = Double(String(decoding: text, as: UTF8.self)) ?? (Double(intPart) + frac / scale)
             if negative { v = -v }
             return .real(v)
         }

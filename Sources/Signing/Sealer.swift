@@ -42,8 +42,9 @@ public struct SealOptions: Sendable {
     public var level: PAdESLevel = .bB
     /// RFC 3161 authorities, tried in order (needed for B-T and above).
     public var tsaURLs: [URL] = []
-    /// Name of the signature field (an existing empty field of that name is used).
-    public var fieldName: String = "Seal"
+    /// Name of the signature field (an existing empty field of that name is used; a signed one is an error).
+    /// nil: "Seal", or "Seal2", "Seal3"… when the document already has a field of that name.
+    public var fieldName: String? = nil
     /// /Name: the seal's name as shown by viewers.
     public var name: String?
     public var reason: String?
@@ -62,7 +63,7 @@ public struct SealOptions: Sendable {
     /// Clock for /M (tests fix it).
     public var now: @Sendable () -> Date = { Date() }
 
-    public init(level: PAdESLevel = .bB, tsaURLs: [URL] = [], fieldName: String = "Seal", name: String? = nil,
+    public init(level: PAdESLevel = .bB, tsaURLs: [URL] = [], fieldName: String? = nil, name: String? = nil,
                 reason: String? = nil, location: String? = nil, contactInfo: String? = nil,
                 appearance: SealAppearance? = nil, certify: DocMDP? = nil, revocationCache: RevocationCache? = nil) {
         self.level = level
@@ -108,13 +109,38 @@ public struct PAdESSealer: Sendable {
     /// Seals `input` into `output` (never written over the input; the caller does temp + rename).
     public func seal(input: URL, output: URL, key: SignatureKey, options: SealOptions) async throws -> SealResult {
         let name = input.lastPathComponent
-        if input.standardizedFileURL.resolvingSymlinksInPath().path == output.standardizedFileURL.resolvingSymlinksInPath().path {
+        func inode(_ u: URL) -> (Int, Int)? {
+            guard let a = try? FileManager.default.attributesOfItem(atPath: u.path),
+                  let n = a[.systemFileNumber] as? Int, let d = a[.systemNumber] as? Int else { return nil }
+            return (d, n)
+        }
+        let sameInode: Bool = { if let a = inode(input), let b = inode(output) { return a == b }; return false }()
+        if sameInode || input.standardizedFileURL.resolvingSymlinksInPath().path == output.standardizedFileURL.resolvingSymlinksInPath().path {
             throw SigningError(.outputIsInput, "the output path is the input file; originals are never modified", file: name)
         }
         if options.level >= .bT && options.tsaURLs.isEmpty {
             throw SigningError(.tsaUnavailable, "PAdES \(options.level.rawValue) needs a time-stamp authority URL", file: name)
         }
+        do {
+            return try await sealChecked(input: input, output: output, key: key, options: options)
+        } catch {
+            // Never leave a half-made output behind (unfilled hole, missing DSS): the caller sees only the error.
+            try? FileManager.default.removeItem(at: output)
+            throw error
+        }
+    }
+
+    private func sealChecked(input: URL, output: URL, key: SignatureKey, options: SealOptions) async throws -> SealResult {
+        let name = input.lastPathComponent
         let doc = try openForUpdate(input)
+        var options = options
+        if options.fieldName == nil {
+            let names = Set(doc.signatureFields.map(\.name))
+            var n = 1
+            while names.contains(n == 1 ? "Seal" : "Seal\(n)") { n += 1 }
+            options.fieldName = n == 1 ? "Seal" : "Seal\(n)"
+        }
+        let fieldName = options.fieldName ?? "Seal"
         let tsa = TimeStampClient(urls: options.tsaURLs, timeout: options.timeout)
         let signingTime = options.now()
 
@@ -153,7 +179,7 @@ public struct PAdESSealer: Sendable {
                 throw SigningError(.placeholderTooSmall, e.message, file: name)
             }
             var result = SealResult(signedDigest: digest, signingTime: signingTime, timestampTime: tsTime, documentTimestampTime: nil,
-                                    byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: options.fieldName)
+                                    byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: fieldName)
             if options.level >= .bLT {
                 let cache = options.revocationCache ?? RevocationCache(timeout: options.timeout)
                 try await addDSS(file: output, cms: built.der, cache: cache)
@@ -230,7 +256,7 @@ public struct PAdESSealer: Sendable {
             certifyRef = ObjectRef(0, 0) // marker; real ref below
         }
         let sigRef = update.add(.dictionary(sig))
-        try addField(update: update, doc: doc, name: options.fieldName, value: sigRef, appearance: options.appearance, file: file)
+        try addField(update: update, doc: doc, name: options.fieldName ?? "Seal", value: sigRef, appearance: options.appearance, file: file)
         if certifyRef != nil {
             var cat = catalog(update, doc)
             cat["Perms"] = .dictionary(["DocMDP": .reference(sigRef)])
@@ -297,10 +323,13 @@ public struct PAdESSealer: Sendable {
             fieldRef = update.reserve()
             var kids: [PDFObject] = []
             for w in widgets {
+                // /FT and /V repeated on each kid: poppler (pdfsig) does not inherit them from the parent field and
+                // would report every slice as an unsigned signature field otherwise (ISO 32000 allows the copies).
                 let wd: PDFDictionary = [
                     "Type": .name("Annot"), "Subtype": .name("Widget"), "Parent": .reference(fieldRef),
                     "Rect": w.rect.object, "F": .integer(4), "P": .reference(pages[w.pageIndex].ref),
                     "AP": .dictionary(["N": formObject(update, w)]),
+                    "FT": .name("Sig"), "V": .reference(value),
                 ]
                 let r = update.add(.dictionary(wd))
                 kids.append(.reference(r))

@@ -45,11 +45,11 @@ public enum TokenPresence: String, Sendable, Hashable {
 /// The only path to the seal token. Every PKCS#11 call runs serialised on one session; the user logs
 /// in once per run; every signature is timed and counted. When the token goes away mid-batch,
 /// `sign` calls wait (they do not fail) until the token is back and logged in again.
+///
+/// The actor uses Swift's default executor: an uncontended call runs on the caller's thread without a
+/// thread hop (a serial Dispatch-queue executor measured 18–37 % CPU overhead against SoftHSM's P-256).
+/// Because the actor is serial, a slow hardware token occupies at most one cooperative thread at a time.
 public actor SealToken {
-    /// PKCS#11 work runs on this serial queue, not on Swift's cooperative pool: a slow token never
-    /// blocks other tasks' threads, and the module sees one thread at a time.
-    private let executor = TokenQueueExecutor(queue: DispatchQueue(label: "sealbatch.token"))
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// The configuration it was opened with.
     public nonisolated let configuration: TokenConfiguration
@@ -623,15 +623,4 @@ public actor SealToken {
 final class PINBox: @unchecked Sendable {
     let pin: PIN
     init(_ pin: consuming PIN) { self.pin = pin }
-}
-
-/// A serial executor on a Dispatch queue (the GRDB `DispatchQueueActor` shape).
-final class TokenQueueExecutor: SerialExecutor, @unchecked Sendable {
-    private let queue: DispatchQueue
-    init(queue: DispatchQueue) { self.queue = queue }
-    func enqueue(_ job: UnownedJob) {
-        queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
-    }
-    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
-    func checkIsolated() { dispatchPrecondition(condition: .onQueue(queue)) }
 }

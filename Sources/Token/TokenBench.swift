@@ -15,6 +15,13 @@ public enum TokenBench {
         public let actorPerSecond: Double
         /// Signatures per second through the actor from 8 concurrent callers.
         public let actorConcurrentPerSecond: Double
+        /// Signatures per CPU-second of this process (user + system), direct. Unlike wall-clock rates
+        /// this hardly depends on what else the machine is doing.
+        public let directPerCPUSecond: Double
+        /// Signatures per CPU-second of this process, through the actor (includes the hops' CPU).
+        public let actorPerCPUSecond: Double
+        /// (direct − actor) / direct per CPU-second, in percent: the actor's CPU overhead.
+        public var cpuOverheadPercent: Double { (directPerCPUSecond - actorPerCPUSecond) / directPerCPUSecond * 100 }
         /// (direct − actor) / direct, in percent.
         public var overheadPercent: Double { (directPerSecond - actorPerSecond) / directPerSecond * 100 }
     }
@@ -43,7 +50,6 @@ public enum TokenBench {
 
         let message = [UInt8](repeating: 0x5a, count: 32)
         let per = max(1, count / rounds)
-        var directTime = 0.0, actorTime = 0.0
         // Warm-up both paths.
         for _ in 0..<20 {
             try session.signInit(mechanism: plan.mechanism, key: key)
@@ -54,11 +60,19 @@ public enum TokenBench {
         // Alternating rounds (order swapped every round); the median round rate of each path is
         // reported, so load from other processes hits both paths alike.
         var directRates: [Double] = [], actorRates: [Double] = []
+        var directCPU = 0.0, actorCPU = 0.0
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
         // The direct loop runs on a Dispatch thread of its own, as the actor's work does, so both
         // paths get the same kind of thread from the scheduler.
         let directQueue = DispatchQueue(label: "sealbatch.bench.direct")
         let pinBox = PINBox(directPIN)
         func directRound() async throws {
+            let cpu0 = cpuSeconds()
+            defer { directCPU += cpuSeconds() - cpu0 }
             let t: Double = try await withCheckedThrowingContinuation { c in
                 directQueue.async {
                     do {
@@ -72,14 +86,14 @@ public enum TokenBench {
                     } catch { c.resume(throwing: error) }
                 }
             }
-            directTime += t
             directRates.append(Double(per) / t)
         }
         func actorRound() async throws {
+            let cpu0 = cpuSeconds()
+            defer { actorCPU += cpuSeconds() - cpu0 }
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<per { _ = try await token.sign(message, algorithm: alg) }
             let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            actorTime += t
             actorRates.append(Double(per) / t)
         }
         for r in 0..<rounds {
@@ -95,9 +109,9 @@ public enum TokenBench {
             try await g.waitForAll()
         }
         let concTime = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let n = Double(per * rounds)
         return Result(algorithm: alg.description, mechanism: plan.description, signatures: per * rounds,
                       directPerSecond: median(directRates), actorPerSecond: median(actorRates),
-                      actorConcurrentPerSecond: Double(per * rounds / 8 * 8) / concTime)
+                      actorConcurrentPerSecond: Double(per * rounds / 8 * 8) / concTime,
+                      directPerCPUSecond: Double(per * rounds) / directCPU, actorPerCPUSecond: Double(per * rounds) / actorCPU)
     }
 }

@@ -11,20 +11,22 @@ struct InspectCommand: ParsableCommand {
         discussion: "Exit codes: 0 the file is readable, 1 it is rejected (the reason is printed), 2 usage error.")
 
     @Argument(help: "The PDF file to inspect.")
-    var file: String
+    var file: String?
 
     @Flag(name: .long, help: "Print a JSON report instead of text.")
     var json = false
 
-    func validate() throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else {
-            throw ValidationError("no such file: \(file)")
-        }
-        if isDir.boolValue { throw ValidationError("\(file) is a directory, not a PDF file") }
+    /// Usage problems exit 2 (house convention), not ArgumentParser's 64.
+    private func usage(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("sealbatch inspect: \(message)\nUsage: sealbatch inspect FILE [--json]\n".utf8))
+        return ExitCode(2)
     }
 
     func run() throws {
+        guard let file else { throw usage("missing the PDF file to inspect") }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else { throw usage("no such file: \(file)") }
+        if isDir.boolValue { throw usage("\(file) is a directory, not a PDF file") }
         let url = URL(fileURLWithPath: file)
         let report: InspectReport
         do {
@@ -80,6 +82,7 @@ struct InspectReport: Encodable {
     var sealable: Bool?
     var notSealableReason: String?
     var title: String?
+    var xmpTitle: String?
     var producer: String?
     var warnings: [Warning]?
 
@@ -128,6 +131,7 @@ struct InspectReport: Encodable {
         do { try doc.checkSealable(); sealable = true } catch let e as PDFError { sealable = false; notSealableReason = e.message } catch { sealable = false }
         let info = doc.info
         title = info.title ?? info.xmpTitle
+        xmpTitle = info.xmpTitle
         producer = info.producer
         warnings = doc.warnings.map { Warning(kind: $0.kind.rawValue, offset: $0.offset, message: $0.message, repair: $0.isRepair) }
     }

@@ -259,6 +259,7 @@ struct TokenBenchCommand: AsyncParsableCommand {
             enc.outputFormatting = [.sortedKeys]
             var obj = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
             obj["overheadPercent"] = r.overheadPercent
+            obj["cpuOverheadPercent"] = r.cpuOverheadPercent
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         }
     }

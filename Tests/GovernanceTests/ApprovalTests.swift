@@ -153,6 +153,24 @@ import TestSupport
         #expect(throws: ApprovalRefusal.self) { try w.book.consume(replayGrant, at: w.now) }
     }
 
+    @Test func aQuarantinedJobGivesItsUseBack() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let docs = World.documents(1)
+        let signed = try w.approve(docs.map(\.doc))
+        let g = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: signed, job: "a", at: w.now)
+        try w.book.consume(g, at: w.now)
+        #expect(refusal { try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: signed, job: "b", at: w.now) } == .replay)
+        // another job cannot release it
+        var other = g; other.job = "b"
+        #expect(try !w.book.release(other, reason: "x", at: w.now))
+        #expect(try w.book.release(g, reason: "signing failed, quarantined", at: w.now))
+        let again = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: signed, job: "b", at: w.now)
+        try w.book.consume(again, at: w.now)
+        #expect(try w.book.show(signed.manifest.id)?.1.map(\.job) == ["b"])
+        #expect(try w.registry.audit.query(AuditQuery(action: "approval.release")).count == 1)
+    }
+
     @Test func admissionsWithoutAJobIdNeverPassAsRetries() throws {
         guard try TestSupport.haveTool("openssl") else { return }
         let w = try World()

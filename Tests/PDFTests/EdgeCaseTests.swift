@@ -162,3 +162,18 @@ func makePDF(_ bodies: [String], root: Int = 1, extraTrailer: String = "", heade
         catch let e as PDFError { #expect(e.code == .notAPDF); #expect(e.offset == 0) } catch { Issue.record("\(error)") }
     }
 }
+
+@Suite struct InfoTests {
+    @Test func readsTheXMPTitleWhenThereIsNoInfoDictionary() throws {
+        let doc = try PDFDocument(url: TestSupport.corpusDir.appendingPathComponent("pdf20-incremental-save-pdfassoc.pdf"))
+        #expect(doc.info.title == nil)
+        #expect(doc.info.xmpTitle == "A simple PDF 2.0 example file")
+    }
+
+    @Test func decodesUTF16AndPDFDocEncodedTextStrings() {
+        #expect(PDFString(bytes: [0xFE, 0xFF, 0x75, 0x32, 0x65, 0xB9]).text == "甲方")
+        #expect(PDFString(bytes: [0x80, 0x41]).text == "•A")
+        #expect(PDFString(text: "印章").bytes.prefix(2) == [0xFE, 0xFF])
+        #expect(PDFString(text: "Seal").bytes == Array("Seal".utf8))
+    }
+}

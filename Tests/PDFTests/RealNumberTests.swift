@@ -13,3 +13,15 @@ import Testing
         #expect(Double(out) == d, "\(text) became \(out)")
     }
 }
+
+@Suite struct RealNumberLexingTests {
+    /// Reals are read correctly rounded, as any other reader (Python, strtod) reads them.
+    @Test(arguments: ["595.303937007874", "841.889763779528", "0.1", "-12.5", ".000123", "-.5", "5.", "0.30000000000000004", "123456789.123456789"])
+    func realsAreReadCorrectlyRounded(_ text: String) throws {
+        var p = Parser(Array(text.utf8).withUnsafeBytes { ByteSource(bytes: $0) }, at: 0)
+        let v = try #require(try p.parseObject().numberValue)
+        let expected = Double(text.hasPrefix(".") ? "0" + text : text.hasPrefix("-.") ? "-0" + text.dropFirst() : text.hasSuffix(".") ? text + "0" : text)!
+        #expect(v == expected)
+        #expect(Double(String(decoding: PDFSerializer.formatReal(v), as: UTF8.self)) == expected)
+    }
+}

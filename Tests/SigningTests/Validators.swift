@@ -23,8 +23,29 @@ enum Validators {
         var allPass: Bool { error == nil && !signatures.isEmpty && signatures.allSatisfy(\.bottom_line) }
     }
 
+    /// Runs `Support/pyhanko_validate.py` in `processes` parallel processes (files split round-robin).
+    static func pyhanko(_ files: [URL], root: URL, mode: String = "none", processes: Int) throws -> [String: PyHankoFile] {
+        let parts = (0..<max(1, processes)).map { k in files.enumerated().filter { $0.offset % max(1, processes) == k }.map(\.element) }
+        let results = ResultsBox()
+        DispatchQueue.concurrentPerform(iterations: parts.count) { k in
+            let r = Result { try pyhanko(parts[k], root: root, mode: mode) }
+            results.set(k, r)
+        }
+        var out: [String: PyHankoFile] = [:]
+        for k in 0..<parts.count { for (key, v) in try results.get(k).get() { out[key] = v } }
+        return out
+    }
+
+    final class ResultsBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [Int: Result<[String: PyHankoFile], Error>] = [:]
+        func set(_ k: Int, _ r: Result<[String: PyHankoFile], Error>) { lock.lock(); items[k] = r; lock.unlock() }
+        func get(_ k: Int) -> Result<[String: PyHankoFile], Error> { lock.lock(); defer { lock.unlock() }; return items[k] ?? .success([:]) }
+    }
+
     /// Runs `Support/pyhanko_validate.py`; `mode` is none / fetch / ltv.
     static func pyhanko(_ files: [URL], root: URL, mode: String = "none") throws -> [String: PyHankoFile] {
+        if files.isEmpty { return [:] }
         let script = TestSupport.packageRoot.appendingPathComponent("Tests/SigningTests/Support/pyhanko_validate.py")
         let r = try TestSupport.run("python3", [script.path, root.path, mode] + files.map(\.path))
         var out: [String: PyHankoFile] = [:]

@@ -68,33 +68,38 @@ struct SHA256 {
         var i = 0
         if !buffer.isEmpty {
             while i < data.count && buffer.count < 64 { buffer.append(data[i]); i += 1 }
-            if buffer.count == 64 { let b = buffer; b.withUnsafeBytes { block($0.baseAddress!) }; buffer.removeAll(keepingCapacity: true) }
+            if buffer.count == 64 { let b = buffer; b.withUnsafeBytes { blocks($0.baseAddress!, 1) }; buffer.removeAll(keepingCapacity: true) }
         }
-        while i + 64 <= data.count { block(data.baseAddress! + i); i += 64 }
+        let n = (data.count - i) / 64
+        if n > 0 { blocks(data.baseAddress! + i, n); i += 64 * n }
         while i < data.count { buffer.append(data[i]); i += 1 }
     }
 
-    private mutating func block(_ p: UnsafeRawPointer) {
+    /// Compresses `count` consecutive 64-byte blocks (state kept in registers across blocks).
+    private mutating func blocks(_ base: UnsafeRawPointer, _ count: Int) {
         var h0 = self.h0, h1 = self.h1, h2 = self.h2, h3 = self.h3, h4 = self.h4, h5 = self.h5, h6 = self.h6, h7 = self.h7
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             Self.k.withUnsafeBufferPointer { k in
-                for t in 0..<16 { w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self)) }
-                for t in 16..<64 {
-                    let a = w[t - 15], b = w[t - 2]
-                    let s0 = ((a >> 7) | (a << 25)) ^ ((a >> 18) | (a << 14)) ^ (a >> 3)
-                    let s1 = ((b >> 17) | (b << 15)) ^ ((b >> 19) | (b << 13)) ^ (b >> 10)
-                    w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                for blk in 0..<count {
+                    let p = base + 64 * blk
+                    for t in 0..<16 { w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * t, as: UInt32.self)) }
+                    for t in 16..<64 {
+                        let a = w[t - 15], b = w[t - 2]
+                        let s0 = ((a >> 7) | (a << 25)) ^ ((a >> 18) | (a << 14)) ^ (a >> 3)
+                        let s1 = ((b >> 17) | (b << 15)) ^ ((b >> 19) | (b << 13)) ^ (b >> 10)
+                        w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                    }
+                    var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7
+                    for t in 0..<64 {
+                        let S1 = ((e >> 6) | (e << 26)) ^ ((e >> 11) | (e << 21)) ^ ((e >> 25) | (e << 7))
+                        let ch = (e & f) ^ (~e & g)
+                        let t1 = hh &+ S1 &+ ch &+ k[t] &+ w[t]
+                        let S0 = ((a >> 2) | (a << 30)) ^ ((a >> 13) | (a << 19)) ^ ((a >> 22) | (a << 10))
+                        let maj = (a & b) ^ (a & c) ^ (b & c)
+                        hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ S0 &+ maj
+                    }
+                    h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= hh
                 }
-                var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7
-                for t in 0..<64 {
-                    let S1 = ((e >> 6) | (e << 26)) ^ ((e >> 11) | (e << 21)) ^ ((e >> 25) | (e << 7))
-                    let ch = (e & f) ^ (~e & g)
-                    let t1 = hh &+ S1 &+ ch &+ k[t] &+ w[t]
-                    let S0 = ((a >> 2) | (a << 30)) ^ ((a >> 13) | (a << 19)) ^ ((a >> 22) | (a << 10))
-                    let maj = (a & b) ^ (a & c) ^ (b & c)
-                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ S0 &+ maj
-                }
-                h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= hh
             }
         }
         self.h0 = h0; self.h1 = h1; self.h2 = h2; self.h3 = h3; self.h4 = h4; self.h5 = h5; self.h6 = h6; self.h7 = h7
