@@ -13,7 +13,7 @@ N=${BENCH_DOCS:-300}
 NSLOW=${BENCH_SLOW_DOCS:-200}
 NQUEUE=${BENCH_QUEUED:-10000}
 W=$(mktemp -d /tmp/sealbatch-pipeline-bench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+trap '[ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"' EXIT
 echo "== setting up a development token and registry in $W"
 SEALBATCH_BIN=$BIN DEMO_OUT=$W/world DEMO_SETUP_ONLY=1 bash scripts/demo.sh >/dev/null
 TOKDIR=$W/world/token
@@ -78,10 +78,11 @@ PEER=$(SOFTHSM2_CONF=$SOFTHSM2_CONF_PATH python3 - "$PIN" "$W/peer" "$W"/docs/*.
 import sys, time
 from pyhanko.sign import signers, fields
 from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 pin, out, files = sys.argv[1], sys.argv[2], sys.argv[3:]
 t0 = time.monotonic()
-session = open_pkcs11_session("/usr/lib/softhsm/libsofthsm2.so", token_label="sealbatch-demo", user_pin=pin)
+session = open_pkcs11_session("/usr/lib/softhsm/libsofthsm2.so", token_criteria=TokenCriteria(label="sealbatch-demo"), user_pin=pin)
 signer = PKCS11Signer(session, key_label="seal", cert_label="seal")
 meta = signers.PdfSignatureMetadata(field_name="Seal", subfilter=fields.SigSeedSubFilter.PADES)
 for f in files:

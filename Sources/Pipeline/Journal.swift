@@ -149,18 +149,29 @@ public final class Journal: Sendable {
         } }
     }
 
-    /// Records a stage completion (state `processing`) with its duration.
+    /// Records a stage completion (state `processing`) with its duration. Not fsynced on its own
+    /// (`synchronous = NORMAL` for this commit): recovery never relies on stage progress — an
+    /// interrupted document restarts its stages — and the next durable transition flushes it.
     public func stageDone(_ id: String, stage: String, seconds: Double, digest: String?) throws {
-        try wrap { try db.write { db in
+        try wrap { try lazyWrite { db in
             try db.execute(sql: "UPDATE documents SET state = 'processing', stage = ?, digest = COALESCE(?, digest), updated_at = ? WHERE id = ?",
                            arguments: [stage, digest, Date().timeIntervalSince1970, id])
             try Self.event(db, doc: id, kind: "stage", stage: stage, detail: nil, seconds: seconds)
         } }
     }
 
+    /// A write transaction committed without its own fsync (WAL, synchronous = NORMAL).
+    private func lazyWrite(_ body: (Database) throws -> Void) throws {
+        try db.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            try db.inTransaction { try body(db); return .commit }
+        }
+    }
+
     /// Records an event not tied to a state change (token events, run start/stop).
     public func recordEvent(docID: String?, kind: String, stage: String? = nil, detail: String? = nil, seconds: Double? = nil) throws {
-        try wrap { try db.write { db in try Self.event(db, doc: docID, kind: kind, stage: stage, detail: detail, seconds: seconds) } }
+        try wrap { try lazyWrite { db in try Self.event(db, doc: docID, kind: kind, stage: stage, detail: detail, seconds: seconds) } }
     }
 
     private static func event(_ db: Database, doc: String?, kind: String, stage: String?, detail: String?, seconds: Double?) throws {

@@ -85,7 +85,7 @@ import Testing
         try Data("x".utf8).write(to: dir.appendingPathComponent("inbox/unapproved-1.pdf"))
         let inputs = Set(Bench.files(dir.appendingPathComponent("inbox")))
         let cfg = dir.appendingPathComponent("pipeline.json")
-        try Data(Bench.pipelineJSON(stages: #"[{"kind": "checksum"}, {"kind": "gate"}, {"kind": "append", "delay-ms": 15, "concurrency": 2}, {"kind": "check"}]"#).utf8).write(to: cfg)
+        try Data(Bench.pipelineJSON(stages: #"[{"kind": "checksum"}, {"kind": "gate"}, {"kind": "append", "delay-ms": 100, "concurrency": 2}, {"kind": "check"}]"#).utf8).write(to: cfg)
         var g = SystemRandomNumberGenerator()
         var kills = 0
         for _ in 0..<20 {
@@ -95,7 +95,7 @@ import Testing
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32.random(in: 150_000...1_200_000, using: &g))
+            usleep(UInt32.random(in: 100_000...800_000, using: &g))
             if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
             p.waitUntilExit()
         }
