@@ -25,7 +25,8 @@ import Testing
         // More attempts than kills: this test is about exactly-once, not the crash-loop policy.
         // Lighter stages than the end-to-end test (no visible seal, no verify stage: pyHanko checks below).
         let stages = #"[{"kind": "ingest"}, {"kind": "approval"}, {"kind": "render", "invisible": true}, {"kind": "sign", "concurrency": 3}, {"kind": "archive"}]"#
-        try Data(world.pipelineJSON(name: "crash", extraStages: stages, maxAttempts: 30).utf8).write(to: cfg)
+        // A 60 ms token makes the batch last >= 12 s whatever the machine, so the kills land mid-batch.
+        try Data(world.pipelineJSON(name: "crash", extraStages: stages, maxAttempts: 30, tokenDelayMS: 60).utf8).write(to: cfg)
         let inputs = Set(docs.map(\.lastPathComponent))
 
         var g = SystemRandomNumberGenerator()
@@ -37,7 +38,7 @@ import Testing
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32.random(in: 700_000...3_500_000, using: &g))
+            usleep(UInt32.random(in: 300_000...1_200_000, using: &g))
             if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
             p.waitUntilExit()
         }

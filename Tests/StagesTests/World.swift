@@ -104,7 +104,7 @@ final class SealWorld: @unchecked Sendable {
     }
 
     /// A pipeline file in `root` using this world's token and registry.
-    func pipelineJSON(name: String = "e2e", extraStages: String? = nil, signConcurrency: Int = 3, maxAttempts: Int = 10) -> String {
+    func pipelineJSON(name: String = "e2e", extraStages: String? = nil, signConcurrency: Int = 3, maxAttempts: Int = 10, tokenDelayMS: Int = 0) -> String {
         """
         {
           // end-to-end test pipeline
@@ -113,7 +113,7 @@ final class SealWorld: @unchecked Sendable {
           "watch": {"settle-seconds": 0},
           "engine": {"max-attempts": \(maxAttempts)},
           "governance": {"registry": "\(registryPath)"},
-          "token": {"config": "\(token.directory.appendingPathComponent("token.json").path)", "pin-file": "\(pinFile.path)"},
+          "token": {"config": "\(token.directory.appendingPathComponent("token.json").path)", "pin-file": "\(pinFile.path)", "test-delay-ms": \(tokenDelayMS)},
           "seal": {"id": "\(Self.sealID)", "user": "clerk",
                    "design": {"kind": "round", "organisation": "ACME 有限公司", "name": "合同专用章", "diameter-mm": 38}},
           "stages": \(extraStages ?? """
