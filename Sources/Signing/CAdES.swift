@@ -62,8 +62,9 @@ public enum CAdESBuilder {
         guard chain.count == key.certificateChainDER.count, let leaf = chain.first else {
             throw SigningError(.badKey, "the key's certificate chain cannot be parsed")
         }
+        defer { withExtendedLifetime(chain) {} }
         let extras = makeStack(Array(chain.dropFirst()))
-        defer { sb_sk_X509_free(extras) }
+        defer { sb_sk_X509_pop_free(extras) }
         var si: OpaquePointer? = nil
         guard let cms = sb_cms_start(leaf.ptr, extras, key.signatureAlgorithm.md, 1, &si), let si else {
             throw SigningError(.cms, "cannot start the CMS structure: \(opensslError())")

@@ -144,9 +144,15 @@ final class OSSLCert: @unchecked Sendable {
 }
 
 /// Builds an OpenSSL `STACK_OF(X509)` that borrows the certificates (free with sb_sk_X509_free).
+/// A `STACK_OF(X509)` that holds its OWN reference to each certificate (X509_up_ref), so it stays valid
+/// however early Swift releases the `OSSLCert`s (release builds end lifetimes at last use). Free it with
+/// `sb_sk_X509_pop_free`.
 func makeStack(_ certs: [OSSLCert]) -> OpaquePointer {
     let sk = sb_sk_X509_new_null()!
-    for c in certs { sb_sk_X509_push(sk, c.ptr) }
+    for c in certs {
+        X509_up_ref(c.ptr)
+        sb_sk_X509_push(sk, c.ptr)
+    }
     return sk
 }
 

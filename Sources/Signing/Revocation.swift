@@ -129,7 +129,7 @@ enum CertRevocation {
 /// Checks `cert` (issued by `issuer`) against OCSP responses, then CRLs.
 func revocationStatus(cert: OSSLCert, issuer: OSSLCert, crls: [OSSLCRL], ocsps: [[UInt8]], anchors: [OSSLCert]) -> CertRevocation {
     let anchorStack = makeStack(anchors)
-    defer { sb_sk_X509_free(anchorStack) }
+    defer { sb_sk_X509_pop_free(anchorStack) }
     for resp in ocsps {
         var rev: Int64 = 0, tu: Int64 = 0, pa: Int64 = 0
         let st = resp.withUnsafeBufferPointer { sb_ocsp_check($0.baseAddress, Int32($0.count), cert.ptr, issuer.ptr, anchorStack, &rev, &tu, &pa) }
@@ -161,7 +161,7 @@ struct PathCheck {
     init(leaf: OSSLCert, pool: [OSSLCert], anchors: [OSSLCert], at time: Date, purpose: Int32 = 0) {
         let untrusted = makeStack(pool)
         let trust = makeStack(anchors)
-        defer { sb_sk_X509_free(untrusted); sb_sk_X509_free(trust) }
+        defer { sb_sk_X509_pop_free(untrusted); sb_sk_X509_pop_free(trust) }
         var depth: Int32 = 0
         var chainSk: OpaquePointer? = nil
         error = sb_verify_path(leaf.ptr, untrusted, trust, nil, 0, Int64(time.timeIntervalSince1970), purpose, &depth, &chainSk)

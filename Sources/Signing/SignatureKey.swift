@@ -89,7 +89,7 @@ public final class SoftwareKey: SignatureKey, @unchecked Sendable {
         guard let first = chain.first, let leaf = OSSLCert(der: first) else {
             EVP_PKEY_free(pkey); throw SigningError(.badKey, "no signer certificate")
         }
-        guard X509_check_private_key(leaf.ptr, pkey) == 1 else {
+        guard withExtendedLifetime(leaf, { X509_check_private_key(leaf.ptr, pkey) }) == 1 else {
             ERR_clear_error(); EVP_PKEY_free(pkey)
             throw SigningError(.badKey, "the private key does not belong to the first certificate")
         }
