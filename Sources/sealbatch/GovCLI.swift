@@ -249,3 +249,8 @@ enum GovCLI {
         return ([header] + rows).map { $0.map(cell).joined(separator: ",") }.joined(separator: "\r\n")
     }
 }
+
+/// Roles and per-seal rights parse (and list their allowed values in `--help` and in errors) through
+/// ArgumentParser, once, instead of a hand check in every grant/ungrant command.
+extension Role: ExpressibleByArgument {}
+extension SealRight: ExpressibleByArgument {}

@@ -84,13 +84,12 @@ struct SealCommand: AsyncParsableCommand {
         @OptionGroup var auth: GovAuthOptions
         @Argument(help: "Seal id.") var id: String
         @Option(help: "User id.") var user: String
-        @Option(help: "approve or use.") var right: String
+        @Option(help: "approve or use.") var right: SealRight
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                guard let r = SealRight(rawValue: right) else { throw GovCLI.Failure(2, "unknown right '\(right)' (approve, use)") }
-                try registry.grantSealRight(r, on: id, to: user, as: try await auth.authenticate(registry))
-                GovCLI.print("\(user) may now \(r.rawValue) seal \(id)")
+                try registry.grantSealRight(right, on: id, to: user, as: try await auth.authenticate(registry))
+                GovCLI.print("\(user) may now \(right.rawValue) seal \(id)")
             }
         }
     }
@@ -102,13 +101,12 @@ struct SealCommand: AsyncParsableCommand {
         @OptionGroup var auth: GovAuthOptions
         @Argument(help: "Seal id.") var id: String
         @Option(help: "User id.") var user: String
-        @Option(help: "approve or use.") var right: String
+        @Option(help: "approve or use.") var right: SealRight
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                guard let r = SealRight(rawValue: right) else { throw GovCLI.Failure(2, "unknown right '\(right)' (approve, use)") }
-                try registry.revokeSealRight(r, on: id, from: user, as: try await auth.authenticate(registry))
-                GovCLI.print("\(user) may no longer \(r.rawValue) seal \(id)")
+                try registry.revokeSealRight(right, on: id, from: user, as: try await auth.authenticate(registry))
+                GovCLI.print("\(user) may no longer \(right.rawValue) seal \(id)")
             }
         }
     }

@@ -40,16 +40,15 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var reg: GovRegistryOptions
         @OptionGroup var auth: GovAuthOptions
         @Argument(help: "User id.") var id: String
-        @Option(help: "Role.") var role: String
+        @Option(help: "Role.") var role: Role
         @Option(help: "Organisation.") var org: String?
 
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                guard let r = Role(rawValue: role) else { throw GovCLI.Failure(2, "unknown role '\(role)' (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))") }
                 let actor = try await auth.authenticate(registry)
-                try registry.grantRole(r, to: id, in: org, as: actor)
-                GovCLI.print("\(r.rawValue)\(org.map { " of \($0)" } ?? "") granted to \(id)")
+                try registry.grantRole(role, to: id, in: org, as: actor)
+                GovCLI.print("\(role.rawValue)\(org.map { " of \($0)" } ?? "") granted to \(id)")
             }
         }
     }
@@ -60,16 +59,15 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var reg: GovRegistryOptions
         @OptionGroup var auth: GovAuthOptions
         @Argument(help: "User id.") var id: String
-        @Option(help: "Role.") var role: String
+        @Option(help: "Role.") var role: Role
         @Option(help: "Organisation.") var org: String?
 
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
-                guard let r = Role(rawValue: role) else { throw GovCLI.Failure(2, "unknown role '\(role)'") }
                 let actor = try await auth.authenticate(registry)
-                try registry.revokeRole(r, from: id, in: org, as: actor)
-                GovCLI.print("\(r.rawValue) withdrawn from \(id)")
+                try registry.revokeRole(role, from: id, in: org, as: actor)
+                GovCLI.print("\(role.rawValue) withdrawn from \(id)")
             }
         }
     }
