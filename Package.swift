@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("crypto")]),
 
         // ---- Swift modules ----
+        .target(name: "CSubprocess"),
+        .target(name: "Subprocess", dependencies: ["CSubprocess"]),
         .target(name: "PDF", dependencies: ["CZlib"]),
         .target(name: "Signing", dependencies: [
             "PDF", "COpenSSL",
@@ -32,7 +34,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Token", dependencies: [
-            "CPKCS11", "CPCSC",
+            "CPKCS11", "CPCSC", "Subprocess",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Render", dependencies: ["CPoppler", "PDF"]),
@@ -57,7 +59,7 @@ let package = Package(
         ]),
 
         // ---- Tests (Swift Testing, one target per module) ----
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Subprocess"], path: "Tests/TestSupport"),
         .testTarget(name: "PDFTests", dependencies: ["TestSupport", "PDF"], exclude: ["Fixtures"]),
         .testTarget(name: "SigningTests", dependencies: ["TestSupport", "Signing", "PDF", "Token"]),
         .testTarget(name: "TokenTests", dependencies: ["TestSupport", "Token"]),

@@ -14,7 +14,7 @@ APT_PACKAGES=(
   libpoppler-glib-dev libcairo2-dev libssl-dev libpcsclite-dev libp11-kit-dev
   softhsm2 opensc pcscd pcsc-tools vsmartcard-vpcd python3-virtualsmartcard
   poppler-utils qpdf libnss3-tools fonts-noto-cjk fontconfig openssl
-  ghostscript libreoffice-writer-nogui procps psmisc
+  ghostscript libreoffice-writer-nogui procps psmisc coreutils gdb
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -5,13 +5,22 @@
 set -euo pipefail
 PIDFILE=/run/pcscd/pcscd.pid
 SOCK=/run/pcscd/pcscd.comm
+# A live pcscd: not a zombie (an orphaned daemon may never be reaped where PID 1 is not an init).
+live_pcscd() {
+  local pid
+  for pid in $(pgrep -x pcscd 2>/dev/null); do
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] || return 0
+  done
+  return 1
+}
 running() {
   [ -S "$SOCK" ] || return 1
-  if [ -f "$PIDFILE" ]; then kill -0 "$(tr -d '\0' < "$PIDFILE")" 2>/dev/null && return 0; fi
-  pgrep -x pcscd >/dev/null 2>&1
+  live_pcscd
 }
 if running; then echo "pcscd already running"; exit 0; fi
 command -v pcscd >/dev/null || { echo "pcscd is not installed (apt-get install pcscd vsmartcard-vpcd)" >&2; exit 1; }
+# A pcscd without its socket is wedged: replace it.
+if live_pcscd; then pkill -x pcscd || true; sleep 0.5; fi
 # A stale socket from a killed pcscd makes the new one refuse to start.
 rm -f "$SOCK" "$PIDFILE" 2>/dev/null || true
 mkdir -p /run/pcscd

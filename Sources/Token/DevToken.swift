@@ -1,5 +1,6 @@
 import CPKCS11
 import Foundation
+import Subprocess
 
 /// What `DevToken.create` made: everything a test or `make demo` needs to sign with it.
 public struct DevTokenInfo: Sendable {
@@ -218,18 +219,10 @@ public enum DevToken {
     }
 
     private static func runOpenSSL(_ openssl: String, _ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: openssl)
-        p.arguments = args
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        let err = Pipe()
-        p.standardError = err
-        do { try p.run() } catch { throw TokenError(.devTokenFailed, "cannot run \(openssl): \(error)") }
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw TokenError(.devTokenFailed, "openssl \(args.first ?? "") failed: \(String(decoding: e.prefix(400), as: UTF8.self))")
+        let r: Subprocess.Result
+        do { r = try Subprocess.run(openssl, args, timeout: 120) } catch { throw TokenError(.devTokenFailed, "cannot run \(openssl): \(error)") }
+        guard r.status == 0, !r.timedOut else {
+            throw TokenError(.devTokenFailed, "openssl \(args.first ?? "") failed\(r.timedOut ? " (no answer in 120 s)" : ""): \(String(decoding: r.stderr.prefix(400), as: UTF8.self))")
         }
     }
 }

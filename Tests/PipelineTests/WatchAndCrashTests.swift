@@ -89,15 +89,10 @@ import Testing
         var g = SystemRandomNumberGenerator()
         var kills = 0
         for _ in 0..<20 {
-            let p = Process()
-            p.executableURL = bin
-            p.arguments = [cfg.path, "--once"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try Subprocess(bin.path, [cfg.path, "--once"])
             usleep(UInt32.random(in: 100_000...800_000, using: &g))
-            if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
-            p.waitUntilExit()
+            if p.isRunning { p.signal(SIGKILL); kills += 1 }
+            p.killAndWait()
         }
         #expect(kills >= 10)
         let final = try TestSupport.run(bin.path, [cfg.path, "--once"])

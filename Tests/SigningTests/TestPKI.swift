@@ -9,8 +9,8 @@ import TestSupport
 final class TestPKI: @unchecked Sendable {
     let dir: URL
     let base: String
-    private let process: Process
-    private let stdinPipe: Pipe
+    /// Lives as long as the test process; exits when its stdin (our pipe) closes.
+    private let process: Subprocess
 
     static let shared: Result<TestPKI, Error> = Result { try TestPKI() }
     static func get() throws -> TestPKI { try shared.get() }
@@ -18,23 +18,11 @@ final class TestPKI: @unchecked Sendable {
     private init() throws {
         dir = try TestSupport.tempDir("sealbatch-pki")
         let support = TestSupport.packageRoot.appendingPathComponent("Tests/SigningTests/Support")
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: TestSupport.which("python3") ?? "/usr/bin/python3")
-        process.arguments = ["-u", support.appendingPathComponent("responder.py").path, dir.path]
-        let out = Pipe()
-        stdinPipe = Pipe()
-        process.standardOutput = out
-        process.standardInput = stdinPipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try TestSupport.spawn("python3", ["-u", support.appendingPathComponent("responder.py").path, dir.path],
+                                        stdin: .pipe, stdout: .pipe)
         // First line: the port.
-        var line = [UInt8]()
-        while true {
-            let b = out.fileHandleForReading.readData(ofLength: 1)
-            if b.isEmpty || b.first == 0x0a { break }
-            line.append(contentsOf: b)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw FixtureError(message: "responder.py printed no port") }
+        let line = process.readStdoutLine(timeout: 30) ?? ""
+        guard let port = Int(line) else { throw FixtureError(message: "responder.py printed no port") }
         base = "http://127.0.0.1:\(port)"
         let r = try TestSupport.run("bash", [support.appendingPathComponent("make-pki.sh").path, dir.path, base])
         if r.status != 0 { throw FixtureError(message: "make-pki.sh failed: \(r.err)") }

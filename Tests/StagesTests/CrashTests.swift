@@ -32,15 +32,10 @@ import Testing
         var g = SystemRandomNumberGenerator()
         var kills = 0
         for _ in 0..<20 {
-            let p = Process()
-            p.executableURL = bin
-            p.arguments = ["run", cfg.path, "--once", "--no-progress", "--log-level", "error"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try Subprocess(bin.path, ["run", cfg.path, "--once", "--no-progress", "--log-level", "error"])
             usleep(UInt32.random(in: 300_000...1_200_000, using: &g))
-            if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
-            p.waitUntilExit()
+            if p.isRunning { p.signal(SIGKILL); kills += 1 }
+            p.killAndWait()
         }
         #expect(kills >= 15)
         let final = try TestSupport.run(bin.path, ["run", cfg.path, "--once", "--no-progress", "--log-level", "error"])

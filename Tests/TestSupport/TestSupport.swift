@@ -1,4 +1,5 @@
 import Foundation
+@_exported import Subprocess
 
 /// Shared helpers for every test target: locating tools and fixtures, running processes, temp dirs.
 /// Under `SEALBATCH_REQUIRE_TOOLS=1` (set by `scripts/test.sh` when `CI=true`) a missing tool is a
@@ -60,46 +61,31 @@ public enum TestSupport {
         public var err: String { String(decoding: stderr, as: UTF8.self) }
     }
 
-    /// Runs a process to completion, capturing its output. `tool` is looked up on PATH.
+    /// Runs a process to completion, capturing its output. `tool` is looked up on PATH. The child is
+    /// killed (with everything it started) after `timeout` seconds, and the result then says so in
+    /// `stderr` and has status 124 (as coreutils `timeout`), so a hung tool fails a test instead of CI.
     @discardableResult
     public static func run(_ tool: String, _ args: [String], cwd: URL? = nil, env: [String: String] = [:],
-                           stdin: Data? = nil) throws -> ProcessResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: which(tool) ?? tool)
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = cwd }
+                           stdin: Data? = nil, timeout: Double = 300) throws -> ProcessResult {
         var e = ProcessInfo.processInfo.environment
         for (k, v) in env { e[k] = v }
-        p.environment = e
-        let outPipe = Pipe(), errPipe = Pipe()
-        p.standardOutput = outPipe
-        p.standardError = errPipe
-        let inPipe = Pipe()
-        p.standardInput = stdin == nil ? FileHandle.nullDevice : inPipe
-        try p.run()
-        if let stdin {
-            inPipe.fileHandleForWriting.write(stdin)
-            try? inPipe.fileHandleForWriting.close()
+        let r = try Subprocess.run(which(tool) ?? tool, args, environment: e, directory: cwd?.path,
+                                   input: stdin.map { Array($0) }, timeout: timeout)
+        if r.timedOut {
+            return ProcessResult(status: 124, stdout: Data(r.stdout),
+                                 stderr: Data(r.stderr) + Data("\n[TestSupport] \(tool) killed after \(Int(timeout)) s\n".utf8))
         }
-        // Read both pipes concurrently so a chatty child cannot deadlock on a full pipe.
-        let errBox = DataBox()
-        let t = Thread { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile() }
-        t.start()
-        let out = outPipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        while !errBox.done { usleep(1000) }
-        return ProcessResult(status: p.terminationStatus, stdout: out, stderr: errBox.data)
+        return ProcessResult(status: r.status, stdout: Data(r.stdout), stderr: Data(r.stderr))
     }
 
-    private final class DataBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var _data = Data()
-        private var _done = false
-        var data: Data {
-            get { lock.lock(); defer { lock.unlock() }; return _data }
-            set { lock.lock(); _data = newValue; _done = true; lock.unlock() }
-        }
-        var done: Bool { lock.lock(); defer { lock.unlock() }; return _done }
+    /// Starts a long-running helper (a server, a daemon under test). The caller stops it with
+    /// `killAndWait()`; `Subprocess` never leaves it a zombie.
+    public static func spawn(_ tool: String, _ args: [String], env: [String: String] = [:],
+                             stdin: Subprocess.Stream = .null, stdout: Subprocess.Stream = .null,
+                             stderr: Subprocess.Stream = .null) throws -> Subprocess {
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        return try Subprocess(which(tool) ?? tool, args, environment: e, stdin: stdin, stdout: stdout, stderr: stderr)
     }
 
     /// A fresh temporary directory, removed by the caller (or left for inspection on failure).

@@ -7,7 +7,7 @@ import Testing
 /// killing it = card removed. A file lock keeps parallel test processes off the shared reader.
 final class VirtualCard: @unchecked Sendable {
     static let reader = "Virtual PCD 00 00"
-    private var process: Process?
+    private var process: Subprocess?
     private let lockFD: Int32
 
     init() throws {
@@ -24,22 +24,15 @@ final class VirtualCard: @unchecked Sendable {
 
     func insert() throws {
         guard process == nil else { return }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestSupport.which("python3") ?? "/usr/bin/python3")
-        p.arguments = ["/usr/bin/vicc", "-t", "iso7816", "-P", "35963"]
         var env = ProcessInfo.processInfo.environment
         env["PYTHONPATH"] = "/usr/lib/python3/site-packages/virtualsmartcard"
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        process = p
+        process = try Subprocess(TestSupport.which("python3") ?? "/usr/bin/python3",
+                                 ["/usr/bin/vicc", "-t", "iso7816", "-P", "35963"], environment: env)
     }
 
     func remove() {
         guard let p = process else { return }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.killAndWait()
         process = nil
     }
 
