@@ -55,6 +55,26 @@ CMS_ContentInfo *sb_cms_start(X509 *signer, STACK_OF(X509) *extra, const EVP_MD 
     return cms;
 }
 
+CMS_ContentInfo *sb_cms_start_nocerts(X509 *signer, const EVP_MD *md, int cades, CMS_SignerInfo **si_out) {
+    CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_DETACHED | CMS_PARTIAL | CMS_BINARY);
+    if (!cms) return NULL;
+    EVP_PKEY *pub = X509_get0_pubkey(signer);
+    unsigned int sflags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP | CMS_NOCERTS | (cades ? CMS_CADES : 0);
+    CMS_SignerInfo *si = CMS_add1_signer(cms, signer, pub, md, sflags);
+    if (!si) { CMS_ContentInfo_free(cms); return NULL; }
+    *si_out = si;
+    return cms;
+}
+
+int sb_cms_add_certs(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *signer, STACK_OF(X509) *extra) {
+    if (!CMS_add1_cert(cms, signer)) return 0;
+    for (int i = 0; extra && i < sk_X509_num(extra); i++) {
+        if (!CMS_add1_cert(cms, sk_X509_value(extra, i))) return 0;
+    }
+    CMS_SignerInfo_set1_signer_cert(si, signer);
+    return 1;
+}
+
 int sb_cms_set_signature(CMS_SignerInfo *si, const unsigned char *sig, int len) {
     ASN1_OCTET_STRING *os = CMS_SignerInfo_get0_signature(si);
     return ASN1_STRING_set(os, sig, len);

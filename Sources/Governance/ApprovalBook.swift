@@ -309,7 +309,7 @@ public final class ApprovalBook: Sendable {
                 throw ApprovalRefusal(.revoked, "approval \(grant.approval) was revoked", approval: grant.approval)
             }
             // the limit comes from the signed bytes, not from a column someone could edit
-            let limit = (try? ApprovalManifest.decode(rec.payload).uses) ?? 0
+            let limit = (try? cache.manifest(rec.payload).uses) ?? 0
             outcome = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
                                                       user: grant.user, usedAt: time), limit: min(limit, rec.uses))
         } catch let r as ApprovalRefusal { throw r } catch {

@@ -97,7 +97,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     // MARK: - meta
 
     public func meta(_ key: String) throws -> String? {
-        try read { try String.fetchOne($0, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+        try read { try String.fetchOne(try $0.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key]) }
     }
 
     public func setMeta(_ key: String, _ value: String?) throws {
@@ -106,7 +106,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
                 try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                                arguments: [key, value])
             } else {
-                try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key])
+                try db.cachedStatement(sql: "DELETE FROM meta WHERE key = ?").execute(arguments: [key])
             }
         }
     }
@@ -125,15 +125,15 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func organisation(_ id: String) throws -> Organisation? {
-        try read { try Row.fetchOne($0, sql: "SELECT * FROM organisation WHERE id = ?", arguments: [id]).map(Self.org) }
+        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM organisation WHERE id = ?"), arguments: [id]).map(Self.org) }
     }
 
     public func organisations() throws -> [Organisation] {
-        try read { try Row.fetchAll($0, sql: "SELECT * FROM organisation ORDER BY id").map(Self.org) }
+        try read { try Row.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM organisation ORDER BY id")).map(Self.org) }
     }
 
     public func anchors(organisation: String) throws -> [[UInt8]] {
-        try read { try Data.fetchAll($0, sql: "SELECT der FROM org_anchor WHERE organisation = ?", arguments: [organisation]).map { Array($0) } }
+        try read { try Data.fetchAll(try $0.cachedStatement(sql: "SELECT der FROM org_anchor WHERE organisation = ?"), arguments: [organisation]).map { Array($0) } }
     }
 
     public func addAnchor(organisation: String, certificateDER: [UInt8]) throws {
@@ -168,7 +168,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     public func bootstrap(_ u: User, grant: RoleGrant) throws {
         try write { db in
-            let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM user") ?? 0
+            let n = try Int.fetchOne(try db.cachedStatement(sql: "SELECT count(*) FROM user")) ?? 0
             guard n == 0 else {
                 throw GovernanceError(.registryNotEmpty, "the registry already has \(n) user(s); the first platform administrator can only be created in an empty registry")
             }
@@ -188,15 +188,15 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func user(_ id: String) throws -> User? {
-        try read { try Row.fetchOne($0, sql: "SELECT * FROM user WHERE id = ?", arguments: [id]).map(Self.user) }
+        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM user WHERE id = ?"), arguments: [id]).map(Self.user) }
     }
 
     public func users(organisation: String?) throws -> [User] {
         try read { db in
             if let organisation {
-                return try Row.fetchAll(db, sql: "SELECT * FROM user WHERE organisation = ? ORDER BY id", arguments: [organisation]).map(Self.user)
+                return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM user WHERE organisation = ? ORDER BY id"), arguments: [organisation]).map(Self.user)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM user ORDER BY id").map(Self.user)
+            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM user ORDER BY id")).map(Self.user)
         }
     }
 
@@ -225,15 +225,15 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func roleGrants(user: String) throws -> [RoleGrant] {
-        try read { try Row.fetchAll($0, sql: "SELECT * FROM role_grant WHERE user = ? ORDER BY role, organisation", arguments: [user]).compactMap(Self.role) }
+        try read { try Row.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM role_grant WHERE user = ? ORDER BY role, organisation"), arguments: [user]).compactMap(Self.role) }
     }
 
     public func roleGrants(organisation: String?) throws -> [RoleGrant] {
         try read { db in
             if let organisation {
-                return try Row.fetchAll(db, sql: "SELECT * FROM role_grant WHERE organisation = ? ORDER BY user, role", arguments: [organisation]).compactMap(Self.role)
+                return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM role_grant WHERE organisation = ? ORDER BY user, role"), arguments: [organisation]).compactMap(Self.role)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM role_grant ORDER BY user, role").compactMap(Self.role)
+            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM role_grant ORDER BY user, role")).compactMap(Self.role)
         }
     }
 
@@ -268,15 +268,15 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func seal(_ id: String) throws -> Seal? {
-        try read { try Row.fetchOne($0, sql: "SELECT * FROM seal WHERE id = ?", arguments: [id]).map(Self.seal) }
+        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM seal WHERE id = ?"), arguments: [id]).map(Self.seal) }
     }
 
     public func seals(organisation: String?) throws -> [Seal] {
         try read { db in
             if let organisation {
-                return try Row.fetchAll(db, sql: "SELECT * FROM seal WHERE organisation = ? ORDER BY id", arguments: [organisation]).map(Self.seal)
+                return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM seal WHERE organisation = ? ORDER BY id"), arguments: [organisation]).map(Self.seal)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM seal ORDER BY id").map(Self.seal)
+            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM seal ORDER BY id")).map(Self.seal)
         }
     }
 
@@ -300,18 +300,38 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func sealGrants(user: String) throws -> [SealGrant] {
-        try read { try Row.fetchAll($0, sql: "SELECT * FROM seal_grant WHERE user = ? ORDER BY seal, \"right\"", arguments: [user]).compactMap(Self.sealGrant) }
+        try read { try Row.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM seal_grant WHERE user = ? ORDER BY seal, \"right\""), arguments: [user]).compactMap(Self.sealGrant) }
     }
 
     public func sealGrants(seal: String) throws -> [SealGrant] {
-        try read { try Row.fetchAll($0, sql: "SELECT * FROM seal_grant WHERE seal = ? ORDER BY user, \"right\"", arguments: [seal]).compactMap(Self.sealGrant) }
+        try read { try Row.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM seal_grant WHERE seal = ? ORDER BY user, \"right\""), arguments: [seal]).compactMap(Self.sealGrant) }
     }
 
     // MARK: - approvals
 
+    /// Decoded `documents` columns by approval id. The column is written once (`insertApproval`) and a
+    /// batch of N documents reads its approval N times: decoding it each time made admission O(N²).
+    /// Keyed by id and the column text itself, so an edited row is decoded afresh.
+    private static let documentsCache = DocumentsCache()
+
+    final class DocumentsCache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var entries: [String: (json: String, docs: [ApprovalManifest.Document])] = [:]
+        func documents(id: String, json: String) -> [ApprovalManifest.Document] {
+            lock.lock()
+            if let e = entries[id], e.json == json { lock.unlock(); return e.docs }
+            lock.unlock()
+            let docs = (try? JSONDecoder().decode([ApprovalManifest.Document].self, from: Data(json.utf8))) ?? []
+            lock.lock(); defer { lock.unlock() }
+            if entries.count >= 64 { entries.removeAll(keepingCapacity: true) }
+            entries[id] = (json, docs)
+            return docs
+        }
+    }
+
     static func approval(_ r: Row) -> ApprovalRecord {
         let docsJSON: String = r["documents"]
-        let docs = (try? JSONDecoder().decode([ApprovalManifest.Document].self, from: Data(docsJSON.utf8))) ?? []
+        let docs = documentsCache.documents(id: r["id"], json: docsJSON)
         let payload: Data = r["payload"], sig: Data = r["signature"]
         let revokedAt: Int64? = r["revoked_at"]
         return ApprovalRecord(id: r["id"], seal: r["seal"], requester: r["requester"], approver: r["approver"], purpose: r["purpose"],
@@ -330,30 +350,30 @@ public final class SQLiteGovernanceStore: GovernanceStore {
                                  docs, Data(a.payload), Data(a.signature), a.status.rawValue, a.revokedBy, a.revokedAt.map(Self.ms),
                                  Self.ms(a.registeredAt)])
             for d in Set(a.documents.map(\.sha256)) {
-                try db.execute(sql: "INSERT INTO approval_document(approval, sha256) VALUES (?, ?)", arguments: [a.id, d])
+                try db.cachedStatement(sql: "INSERT INTO approval_document(approval, sha256) VALUES (?, ?)").execute(arguments: [a.id, d])
             }
         }
     }
 
     public func approval(_ id: String) throws -> ApprovalRecord? {
-        try read { try Row.fetchOne($0, sql: "SELECT * FROM approval WHERE id = ?", arguments: [id]).map(Self.approval) }
+        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM approval WHERE id = ?"), arguments: [id]).map(Self.approval) }
     }
 
     public func approvals(seal: String?) throws -> [ApprovalRecord] {
         try read { db in
             if let seal {
-                return try Row.fetchAll(db, sql: "SELECT * FROM approval WHERE seal = ? ORDER BY registered_at DESC, id", arguments: [seal]).map(Self.approval)
+                return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval WHERE seal = ? ORDER BY registered_at DESC, id"), arguments: [seal]).map(Self.approval)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM approval ORDER BY registered_at DESC, id").map(Self.approval)
+            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval ORDER BY registered_at DESC, id")).map(Self.approval)
         }
     }
 
     public func approvals(listing sha256: String) throws -> [ApprovalRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(try db.cachedStatement(sql: """
                 SELECT a.* FROM approval a JOIN approval_document d ON d.approval = a.id WHERE d.sha256 = ?
                 ORDER BY a.registered_at DESC, a.id
-                """, arguments: [sha256.lowercased()]).map(Self.approval)
+                """), arguments: [sha256.lowercased()]).map(Self.approval)
         }
     }
 
@@ -366,8 +386,8 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     public func recordUse(_ use: ApprovalUse, limit: Int) throws -> UseRecording {
         try write { db in
-            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM approval_use WHERE approval = ?", arguments: [use.approval]) ?? 0
-            if let job = try String.fetchOne(db, sql: "SELECT job FROM approval_use WHERE approval = ? AND sha256 = ?",
+            let count = try Int.fetchOne(try db.cachedStatement(sql: "SELECT count(*) FROM approval_use WHERE approval = ?"), arguments: [use.approval]) ?? 0
+            if let job = try String.fetchOne(try db.cachedStatement(sql: "SELECT job FROM approval_use WHERE approval = ? AND sha256 = ?"),
                                              arguments: [use.approval, use.documentSHA256]) {
                 return job == use.job ? .alreadyRecorded(count: count) : .replay(job: job)
             }
@@ -380,7 +400,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     public func uses(approval: String) throws -> [ApprovalUse] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM approval_use WHERE approval = ? ORDER BY used_at", arguments: [approval]).map { r in
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval_use WHERE approval = ? ORDER BY used_at"), arguments: [approval]).map { r in
                 ApprovalUse(approval: r["approval"], documentSHA256: r["sha256"], job: r["job"], user: r["user"], usedAt: Self.date(r["used_at"]))
             }
         }
@@ -407,7 +427,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     public func appendAudit(_ make: (Int64, String?) throws -> AuditRecord) throws -> AuditRecord {
         try write { db in
-            let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            let last = try Row.fetchOne(try db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
             let rec = try make(last?["seq"] ?? 0, last?["hash"])
             let e = rec.entry
             try db.execute(sql: """
@@ -440,7 +460,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func lastAuditRecord() throws -> AuditRecord? {
-        try read { try Row.fetchOne($0, sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(Self.audit) }
+        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1")).map(Self.audit) }
     }
 
     public func insertCheckpoint(_ c: AuditCheckpoint) throws -> AuditCheckpoint {
@@ -455,7 +475,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     public func checkpoints() throws -> [AuditCheckpoint] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoint ORDER BY id").map { r in
+            try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM audit_checkpoint ORDER BY id")).map { r in
                 let signer: Data = r["signer"], sig: Data = r["signature"]
                 return AuditCheckpoint(id: r["id"], seq: r["seq"], recordHash: r["record_hash"], time: Self.date(r["time"]),
                                        signerCertificateDER: Array(signer), signature: Array(sig))

@@ -186,36 +186,36 @@ public final class Journal: Sendable {
 
     /// Documents not in a final state (to resolve after a crash).
     public func unfinished() throws -> [DocumentRecord] {
-        try wrap { try db.read { try DocumentRecord.fetchAll($0, sql: "SELECT * FROM documents WHERE state NOT IN ('done','quarantined','released') ORDER BY claimed_at") } }
+        try wrap { try db.read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM documents WHERE state NOT IN ('done','quarantined','released') ORDER BY claimed_at")) } }
     }
 
     /// Documents changed since a time.
     public func documents(since: Date) throws -> [DocumentRecord] {
-        try wrap { try db.read { try DocumentRecord.fetchAll($0, sql: "SELECT * FROM documents WHERE updated_at >= ? ORDER BY claimed_at", arguments: [since.timeIntervalSince1970]) } }
+        try wrap { try db.read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM documents WHERE updated_at >= ? ORDER BY claimed_at"), arguments: [since.timeIntervalSince1970]) } }
     }
 
     /// All documents.
     public func allDocuments() throws -> [DocumentRecord] {
-        try wrap { try db.read { try DocumentRecord.fetchAll($0, sql: "SELECT * FROM documents ORDER BY claimed_at") } }
+        try wrap { try db.read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM documents ORDER BY claimed_at")) } }
     }
 
     /// Events since a time, optionally of one kind.
     public func events(since: Date, kind: String? = nil) throws -> [JournalEvent] {
         try wrap { try db.read { db in
             if let kind {
-                return try JournalEvent.fetchAll(db, sql: "SELECT * FROM events WHERE time >= ? AND kind = ? ORDER BY seq", arguments: [since.timeIntervalSince1970, kind])
+                return try JournalEvent.fetchAll(try db.cachedStatement(sql: "SELECT * FROM events WHERE time >= ? AND kind = ? ORDER BY seq"), arguments: [since.timeIntervalSince1970, kind])
             }
-            return try JournalEvent.fetchAll(db, sql: "SELECT * FROM events WHERE time >= ? ORDER BY seq", arguments: [since.timeIntervalSince1970])
+            return try JournalEvent.fetchAll(try db.cachedStatement(sql: "SELECT * FROM events WHERE time >= ? ORDER BY seq"), arguments: [since.timeIntervalSince1970])
         } }
     }
 
     /// Events of one document.
     public func events(of docID: String) throws -> [JournalEvent] {
-        try wrap { try db.read { try JournalEvent.fetchAll($0, sql: "SELECT * FROM events WHERE doc_id = ? ORDER BY seq", arguments: [docID]) } }
+        try wrap { try db.read { try JournalEvent.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM events WHERE doc_id = ? ORDER BY seq"), arguments: [docID]) } }
     }
 
     /// A delivered document with the same digest, if any (duplicate detection).
     public func delivered(digest: String, excluding id: String) throws -> DocumentRecord? {
-        try wrap { try db.read { try DocumentRecord.fetchOne($0, sql: "SELECT * FROM documents WHERE digest = ? AND id != ? AND state IN ('delivering','done') LIMIT 1", arguments: [digest, id]) } }
+        try wrap { try db.read { try DocumentRecord.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM documents WHERE digest = ? AND id != ? AND state IN ('delivering','done') LIMIT 1"), arguments: [digest, id]) } }
     }
 }

@@ -58,7 +58,7 @@ public enum CAdESBuilder {
     /// value and returns a time-stamp token (ContentInfo DER) to embed, or nil for B-B.
     public static func build(contentDigest: [UInt8], key: SignatureKey,
                              timeStamp: (@Sendable ([UInt8]) async throws -> [UInt8]?)? = nil, verify: Bool = true) async throws -> Built {
-        let chain = key.certificateChainDER.compactMap { OSSLCert(der: $0) }
+        let chain = OSSLCert.chain(key.certificateChainDER)
         guard chain.count == key.certificateChainDER.count, let leaf = chain.first else {
             throw SigningError(.badKey, "the key's certificate chain cannot be parsed")
         }
@@ -66,7 +66,9 @@ public enum CAdESBuilder {
         let extras = makeStack(Array(chain.dropFirst()))
         defer { sb_sk_X509_pop_free(extras) }
         var si: OpaquePointer? = nil
-        guard let cms = sb_cms_start(leaf.ptr, extras, key.signatureAlgorithm.md, 1, &si), let si else {
+        // No certificates yet: the DER round trip below would parse them again (OpenSSL 3 decodes each
+        // certificate's public key through its provider machinery, the largest cost of a seal).
+        guard let cms = sb_cms_start_nocerts(leaf.ptr, key.signatureAlgorithm.md, 1, &si), let si else {
             throw SigningError(.cms, "cannot start the CMS structure: \(opensslError())")
         }
         defer { CMS_ContentInfo_free(cms) }
@@ -97,6 +99,7 @@ public enum CAdESBuilder {
         }
         defer { CMS_ContentInfo_free(cms2) }
         guard let si2 = sb_cms_first_signer(cms2) else { throw SigningError(.cms, "signer info lost in re-encoding") }
+        guard sb_cms_add_certs(cms2, si2, leaf.ptr, extras) == 1 else { throw SigningError(.cms, "cannot add the certificates: \(opensslError())") }
         return try await finish(cms: cms2, si: si2, leaf: leaf, key: key, contentDigest: contentDigest, timeStamp: timeStamp, verify: verify)
     }
 

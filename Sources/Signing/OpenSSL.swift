@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import PDF
 
 /// The last OpenSSL error as text (clears the queue).
 func opensslError() -> String {
@@ -27,6 +28,14 @@ public func sha256(_ bytes: [UInt8]) -> [UInt8] {
 }
 
 /// Streaming digest over OpenSSL EVP.
+/// SHA-256 of byte ranges of a file through libcrypto (streamed; `ByteRange.digest` is the pure-Swift
+/// equivalent in the PDF module, several times slower).
+func sha256(file: URL, ranges: [Int]) throws -> [UInt8] {
+    let d = Digest()
+    try ByteRange.stream(file: file, ranges: ranges) { d.update($0) }
+    return Array(d.finish().prefix(32))
+}
+
 final class Digest {
     private let ctx: OpaquePointer
     init(_ md: OpaquePointer = EVP_sha256()) {
@@ -68,6 +77,24 @@ final class OSSLCert: @unchecked Sendable {
     }
     /// Takes ownership of a reference.
     init(owning x: OpaquePointer) { ptr = x }
+
+    /// Parsed certificates of a chain, shared across calls: a batch seals every document with the same
+    /// chain, and parsing a certificate costs more in OpenSSL 3 than hashing a small document. X509
+    /// objects are only read after parsing, which OpenSSL allows from several threads.
+    static func chain(_ ders: [[UInt8]]) -> [OSSLCert] {
+        chainLock.lock()
+        if let c = chainCache[ders] { chainLock.unlock(); return c }
+        chainLock.unlock()
+        let parsed = ders.compactMap { OSSLCert(der: $0) }
+        guard parsed.count == ders.count else { return parsed }
+        for c in parsed { X509_check_purpose(c.ptr, -1, 0) } // compute cached extension fields now, not concurrently later
+        chainLock.lock(); defer { chainLock.unlock() }
+        if chainCache.count >= 16 { chainCache.removeAll() }
+        chainCache[ders] = parsed
+        return parsed
+    }
+    private static let chainLock = NSLock()
+    nonisolated(unsafe) private static var chainCache: [[[UInt8]]: [OSSLCert]] = [:]
     deinit { X509_free(ptr) }
 
     var der: [UInt8] { withAllocated { i2d_X509(ptr, $0) } ?? [] }

@@ -200,7 +200,7 @@ public struct PAdESSealer: Sendable {
                 guard let h = try update.write(to: output) else { throw SigningError(.io, "the update has no signature hole", file: name) }
                 hole = h
             } catch let e as PDFError { throw SigningError(.io, "cannot write the sealed file: \(e.message)", file: output.lastPathComponent) }
-            let digest = try ByteRange.digest(file: output, ranges: hole.byteRange)
+            let digest = try sha256(file: output, ranges: hole.byteRange)
             var tsTime: Date? = nil
             let stamper: (@Sendable ([UInt8]) async throws -> [UInt8]?)?
             if options.level >= .bT {
@@ -523,7 +523,7 @@ public struct PAdESSealer: Sendable {
         defer { try? FileManager.default.removeItem(at: tmp) }
         do {
             guard let hole = try update.write(to: tmp) else { throw SigningError(.io, "no hole for the document time-stamp") }
-            let digest = try ByteRange.digest(file: tmp, ranges: hole.byteRange)
+            let digest = try sha256(file: tmp, ranges: hole.byteRange)
             let token = try await tsa.timestamp(sha256Digest: digest)
             guard token.der.count <= hole.capacity else {
                 throw SigningError(.placeholderTooSmall, "the document time-stamp (\(token.der.count) bytes) does not fit \(hole.capacity) bytes", file: file.lastPathComponent)

@@ -76,7 +76,7 @@ public struct Verifier: Sendable {
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
         report.size = size
         guard let size else { report.error = "file not found or unreadable"; return report }
-        if size > 0, let h = try? ByteRange.digest(file: url, ranges: [0, size]) { report.sha256 = hex(h) }
+        if size > 0, let h = try? sha256(file: url, ranges: [0, size]) { report.sha256 = hex(h) }
         let doc: PDFDocument
         do { doc = try PDFDocument(url: url) } catch let e as PDFError {
             report.error = "not a readable PDF: \(e.message)"

@@ -21,7 +21,7 @@ public struct ApprovalStage: Stage {
 
     public func process(_ job: Job, context: StageContext) async throws -> Job {
         let seal = try runtime.seal()
-        let book = ApprovalBook(registry: try runtime.registry())
+        let book = try runtime.approvalBook()
         if let manifests { intake.scan(manifests, book: book, logger: context) }
         guard let digest = job.digest else { throw StageRejection(.unreadable, "no digest: the ingest stage must run first") }
         var job = job
@@ -54,7 +54,7 @@ public struct ApprovalStage: Stage {
     }
 
     static func descriptor() -> StageDescriptor {
-        StageDescriptor(ApprovalStage.self, defaultConcurrency: 2, settingsKeys: ["manifests"]) { s, path, env in
+        StageDescriptor(ApprovalStage.self, defaultConcurrency: 4, settingsKeys: ["manifests"]) { s, path, env in
             let rt = try StandardStages.runtime(env)
             let m = try s["manifests"].map { env.resolve(try $0.decode(String.self, path: path + ".manifests")) }
             return ApprovalStage(runtime: rt, manifests: m)

@@ -101,7 +101,7 @@ public struct ArchiveStage: Stage {
     }
 
     static func descriptor() -> StageDescriptor {
-        StageDescriptor(ArchiveStage.self, defaultConcurrency: 2) { _, _, env in
+        StageDescriptor(ArchiveStage.self, defaultConcurrency: 4) { _, _, env in
             ArchiveStage(runtime: try StandardStages.runtime(env))
         }
     }

@@ -79,6 +79,7 @@ public final class StagesRuntime: @unchecked Sendable {
     public var logger = Logger(label: "sealbatch.stages")
 
     private let lock = NSLock()
+    private var bookValue: ApprovalBook?
     private var registryValue: Registry?
     private var keyTask: Task<SerializedKey, Error>?
 
@@ -106,6 +107,17 @@ public final class StagesRuntime: @unchecked Sendable {
         let r = try GovernanceWorkspace.open(registryPath: resolve(g.registry).path, auditKeyPath: g.auditKey.map { resolve($0).path })
         registryValue = r
         return r
+    }
+
+    /// One approval book for the run: its cache verifies and parses each approval manifest once for
+    /// the whole batch (a book per document re-parsed a 300-document manifest 300 times).
+    public func approvalBook() throws -> ApprovalBook {
+        let r = try registry()
+        lock.lock(); defer { lock.unlock() }
+        if let b = bookValue, b.registry === r { return b }
+        let b = ApprovalBook(registry: r)
+        bookValue = b
+        return b
     }
 
     /// The registry if it was opened in this run.

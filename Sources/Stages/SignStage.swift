@@ -31,7 +31,7 @@ public struct SignStage: Stage {
         let key: SerializedKey
         do { key = try await runtime.key() } catch { throw Self.rejection(error, name: job.sourceName) }
         if let grant = job.facts[StageFacts.grant] {
-            let book = ApprovalBook(registry: try runtime.registry())
+            let book = try runtime.approvalBook()
             do { try book.consume(grant) } catch { throw ApprovalStage.rejection(error, name: job.sourceName) }
         }
         var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: runtime.sealSection?.id,

@@ -81,7 +81,7 @@ public struct VerifyStage: Stage {
     }
 
     static func descriptor() -> StageDescriptor {
-        StageDescriptor(VerifyStage.self, defaultConcurrency: 2,
+        StageDescriptor(VerifyStage.self, defaultConcurrency: 3,
                         settingsKeys: ["trust", "require-signature", "revocation", "fetch-revocation", "level"]) { s, path, env in
             var st = VerifyStage(runtime: try StandardStages.runtime(env))
             if let v = s["trust"] {

@@ -43,6 +43,11 @@ CMS_SignerInfo *sb_sk_CMS_SignerInfo_value(STACK_OF(CMS_SignerInfo) *sk, int i);
 int sb_cms_signed_attrs_der(CMS_SignerInfo *si, unsigned char **out);
 /** Starts a detached SignedData with one signer (no signature yet). */
 CMS_ContentInfo *sb_cms_start(X509 *signer, STACK_OF(X509) *extra, const EVP_MD *md, int cades, CMS_SignerInfo **si_out);
+/* Like sb_cms_start but puts no certificates in the SignedData (add them later with sb_cms_add_certs,
+   after a DER round trip, so the round trip does not parse them again). */
+CMS_ContentInfo *sb_cms_start_nocerts(X509 *signer, const EVP_MD *md, int cades, CMS_SignerInfo **si_out);
+/* Adds the signer and extra certificates to the SignedData and sets the signer's certificate. */
+int sb_cms_add_certs(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *signer, STACK_OF(X509) *extra);
 /** Sets the SignerInfo signature value. */
 int sb_cms_set_signature(CMS_SignerInfo *si, const unsigned char *sig, int len);
 /** Raw DER bytes of an ASN1_STRING (caller does not free). */
