@@ -118,7 +118,12 @@ public final class Engine: Sendable {
                 let input = queues[st.index], output = queues[st.index + 1]
                 group.addTask {
                     await withTaskGroup(of: Void.self) { workers in
-                        for _ in 0..<st.concurrency { workers.addTask(executorPreference: pool) { await self.worker(st, input: input, output: output) } }
+                        for _ in 0..<st.concurrency {
+                            // The serialized stage (the token) goes first on the worker threads.
+                            workers.addTask(executorPreference: st.serialized ? nil : pool, priority: st.serialized ? .high : .medium) {
+                                await self.worker(st, input: input, output: output)
+                            }
+                        }
                     }
                     await output.close()
                 }
