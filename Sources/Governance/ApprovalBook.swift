@@ -194,13 +194,13 @@ public final class ApprovalBook: Sendable {
                       manifest: SignedApprovalManifest? = nil, job: String? = nil, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalGrant {
         let sha = documentSHA256.lowercased()
         let job = job ?? "once-\(UUID().uuidString.lowercased())" // no job: a one-off that can never count as a retry
-        let org = (try? store.seal(sealID))?.organisation
         do {
             let g = try admitUnaudited(sha: sha, fileName: fileName, sealID: sealID, user: user, manifest: manifest, job: job, at: time)
-            _ = try? registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: org, seal: sealID, documentsBefore: [sha],
+            _ = try? registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: g.organisation, seal: sealID, documentsBefore: [sha],
                                                   approval: g.approval, detail: "admitted \(fileName ?? sha) under approval \(g.approval)\(g.alreadyConsumed ? " (retry of job \(job))" : "")"), at: time)
             return g
         } catch {
+            let org = (try? store.seal(sealID))?.organisation
             _ = try? registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: org, seal: sealID, documentsBefore: [sha],
                                                   approval: error.approval, outcome: .refused, reason: error.code.rawValue,
                                                   detail: "\(fileName ?? sha): \(error.detail)"), at: time)
@@ -247,16 +247,15 @@ public final class ApprovalBook: Sendable {
         guard m.seal == sealID else {
             throw ApprovalRefusal(.wrongSeal, "approval \(m.id) is for seal \(m.seal), not \(sealID)", approval: m.id)
         }
-        let seal: Seal?
-        do { seal = try store.seal(sealID) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
-        guard let seal else { throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is not registered", approval: m.id) }
+        let context: StampContext
+        do { context = try store.stampContext(seal: sealID, user: user) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        guard let seal = context.seal else { throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is not registered", approval: m.id) }
         guard seal.status == .active else { throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is \(seal.status.rawValue)", approval: m.id) }
         guard time >= seal.validFrom && time <= seal.validUntil else {
             throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is outside its validity period (\(iso(seal.validFrom)) – \(iso(seal.validUntil)))", approval: m.id)
         }
-        let rights: ActorRights
-        do { rights = try registry.rights(of: user) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
-        let active = (try? store.user(user))?.status == .active
+        let rights = ActorRights(user: user, organisation: context.user?.organisation, roles: context.roles, sealRights: context.sealRights)
+        let active = context.user?.status == .active
         switch Policy.check(.stamp, actor: rights, target: ActionTarget(organisation: seal.organisation, seal: sealID)) {
         case .success:
             guard active else { throw ApprovalRefusal(.userNotAllowed, "user \(user) is unknown or disabled", approval: m.id) }

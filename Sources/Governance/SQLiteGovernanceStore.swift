@@ -299,6 +299,16 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
+    public func stampContext(seal: String, user: String) throws -> StampContext {
+        try read { db in
+            StampContext(
+                seal: try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM seal WHERE id = ?"), arguments: [seal]).map(Self.seal),
+                user: try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM user WHERE id = ?"), arguments: [user]).map(Self.user),
+                roles: try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM role_grant WHERE user = ? ORDER BY role, organisation"), arguments: [user]).compactMap(Self.role),
+                sealRights: try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM seal_grant WHERE user = ? ORDER BY seal, \"right\""), arguments: [user]).compactMap(Self.sealGrant))
+        }
+    }
+
     public func sealGrants(user: String) throws -> [SealGrant] {
         try read { try Row.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM seal_grant WHERE user = ? ORDER BY seal, \"right\""), arguments: [user]).compactMap(Self.sealGrant) }
     }
@@ -430,10 +440,10 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             let last = try Row.fetchOne(try db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
             let rec = try make(last?["seq"] ?? 0, last?["hash"])
             let e = rec.entry
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO audit(seq, time, actor, action, organisation, seal, documents_before, documents_after, approval, token_serial,
                                   outcome, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [rec.seq, Self.ms(rec.time), e.actor, e.action, e.organisation, e.seal,
+                """).execute(arguments: [rec.seq, Self.ms(rec.time), e.actor, e.action, e.organisation, e.seal,
                                  e.documentsBefore.joined(separator: ","), e.documentsAfter.joined(separator: ","), e.approval,
                                  e.tokenSerial, e.outcome.rawValue, e.reason, e.detail, rec.prevHash, rec.hash])
             return rec

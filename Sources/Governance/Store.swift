@@ -249,6 +249,10 @@ public protocol GovernanceStore: Sendable {
     /// Deletes the use of (approval, document) if it was recorded by `job`; returns whether it did.
     func deleteUse(approval: String, documentSHA256: String, job: String) throws -> Bool
 
+    /// The seal, the user and the user's grants, read together (one read transaction where the store
+    /// can: admitting a document asks for all four, once per document of a batch).
+    func stampContext(seal: String, user: String) throws -> StampContext
+
     // Audit
     /// Atomically appends: reads the last record's (seq, hash) and stores what `make` returns.
     func appendAudit(_ make: (_ lastSeq: Int64, _ lastHash: String?) throws -> AuditRecord) throws -> AuditRecord
@@ -260,4 +264,22 @@ public protocol GovernanceStore: Sendable {
     func insertCheckpoint(_ c: AuditCheckpoint) throws -> AuditCheckpoint
     /// All checkpoints, oldest first.
     func checkpoints() throws -> [AuditCheckpoint]
+}
+
+/// What admitting one document needs from the store.
+public struct StampContext: Sendable {
+    public var seal: Seal?
+    public var user: User?
+    public var roles: [RoleGrant]
+    public var sealRights: [SealGrant]
+    public init(seal: Seal?, user: User?, roles: [RoleGrant], sealRights: [SealGrant]) {
+        self.seal = seal; self.user = user; self.roles = roles; self.sealRights = sealRights
+    }
+}
+
+extension GovernanceStore {
+    /// Four separate reads; stores that can should read them in one transaction.
+    public func stampContext(seal: String, user: String) throws -> StampContext {
+        StampContext(seal: try self.seal(seal), user: try self.user(user), roles: try roleGrants(user: user), sealRights: try sealGrants(user: user))
+    }
 }

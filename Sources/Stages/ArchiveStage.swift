@@ -59,7 +59,7 @@ public struct ArchiveStage: Stage {
 
     public func process(_ job: Job, context: StageContext) async throws -> Job {
         var job = job
-        let iso = ISO8601DateFormatter()
+        let iso = Date.ISO8601FormatStyle() // a value type: no ICU formatter opened per document
         let signed = job.currentURL.path != job.originalURL.path
         let after = signed ? try SHA256Stream.hexDigest(ofFile: job.currentURL) : job.digest
         job.facts[StageFacts.outputDigest] = after
@@ -67,11 +67,11 @@ public struct ArchiveStage: Stage {
         let seal = job.facts[StageFacts.seal]
         let report = job.facts[StageFacts.verification]
         let receipt = Receipt(document: job.sourceName, documentID: job.id, pipeline: context.pipeline,
-                              claimedAt: iso.string(from: job.claimedAt), sha256Before: job.digest, sha256After: after,
+                              claimedAt: iso.format(job.claimedAt), sha256Before: job.digest, sha256After: after,
                               approval: grant?.approval, approver: grant?.approver, requester: grant?.requester,
                               seal: seal?.sealID ?? grant?.seal, user: grant?.user, signerCertificateSHA256: seal?.certificateSHA256,
-                              tokenSerial: seal?.tokenSerial, signingTime: seal.map { iso.string(from: $0.result.signingTime) },
-                              timestampTime: seal?.result.timestampTime.map { iso.string(from: $0) }, level: seal?.result.level.rawValue,
+                              tokenSerial: seal?.tokenSerial, signingTime: seal.map { iso.format($0.result.signingTime) },
+                              timestampTime: seal?.result.timestampTime.map { iso.format($0) }, level: seal?.result.level.rawValue,
                               placements: job.facts[StageFacts.appearance]?.placements, verificationPassed: report?.passed, verification: report)
         do {
             try FileManager.default.createDirectory(at: job.archiveDir, withIntermediateDirectories: true)
