@@ -89,7 +89,7 @@ public struct Verifier: Sendable {
         report.title = info.title ?? info.xmpTitle
         report.pages = doc.pageCount
         report.revisions = doc.revisions.count
-        let ctx = Context(doc: doc, url: url, anchors: anchors.compactMap { OSSLCert(der: $0) }, now: options.validationTime ?? Date())
+        let ctx = Context(doc: doc, url: url, anchors: OSSLCert.chain(anchors), now: options.validationTime ?? Date())
         let fields = doc.signatureFields.filter(\.isSigned)
         for f in fields {
             report.signatures.append(await verifySignature(f, ctx: ctx, allFields: fields))

@@ -27,18 +27,34 @@ public struct VerifyStage: Stage {
     /// Creates the stage.
     public init(runtime: StagesRuntime?, trust: [URL] = []) { self.runtime = runtime; self.trust = trust }
 
+    /// The verifier, made once per stage: trust files are read and parsed once per run, not per document.
+    private let made = MadeVerifier()
+    final class MadeVerifier: @unchecked Sendable {
+        let lock = NSLock()
+        var value: Verifier?
+    }
+
     func verifier() async throws -> Verifier {
+        if let v = made.lock.withLock({ made.value }) { return v }
+        let (v, final) = try await makeVerifier()
+        if final { made.lock.withLock { made.value = v } }
+        return v
+    }
+
+    /// The verifier, and whether it may be kept (not while it falls back to "no anchors" because the
+    /// token is not open yet, e.g. for a document resumed after the sign stage).
+    private func makeVerifier() async throws -> (Verifier, Bool) {
         var options = Verifier.Options()
         options.revocation = revocation
         options.fetchRevocation = fetchRevocation
         options.requiredLevel = requiredLevel
-        if !trust.isEmpty { return try Verifier(trust: trust, options: options) }
+        if !trust.isEmpty { return (try Verifier(trust: trust, options: options), true) }
         if let key = try await runtime?.keyIfOpen(), let leaf = key.certificateChainDER.first {
             // Self-check: the chain the token holds (production pipelines name their trust anchors).
             let cas = Array(key.certificateChainDER.dropFirst())
-            return Verifier(trustAnchorsDER: cas.isEmpty ? [leaf] : cas, options: options)
+            return (Verifier(trustAnchorsDER: cas.isEmpty ? [leaf] : cas, options: options), true)
         }
-        return Verifier(trustAnchorsDER: [], options: options)
+        return (Verifier(trustAnchorsDER: [], options: options), false)
     }
 
     public func process(_ job: Job, context: StageContext) async throws -> Job {
