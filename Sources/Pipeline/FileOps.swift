@@ -14,8 +14,9 @@ public enum FileOps {
         if Glibc.fsync(fd) != 0 { throw PipelineError(.io, path: url.path, "fsync failed: \(errnoString())") }
     }
 
-    /// Writes bytes to `url` atomically: `.<name>.partial-<pid>` in the same folder, fsync, rename, fsync folder.
-    public static func writeAtomically(_ data: Data, to url: URL) throws {
+    /// Writes bytes to `url` atomically: `.<name>.partial-<pid>` in the same folder, fsync, rename, fsync
+    /// folder (`syncFolder: false` leaves the folder's fsync to the caller, who may cover several files with one).
+    public static func writeAtomically(_ data: Data, to url: URL, syncFolder: Bool = true) throws {
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
@@ -38,7 +39,7 @@ public enum FileOps {
             let e = errnoString(); unlink(tmp.path)
             throw PipelineError(.io, path: url.path, "rename failed: \(e)")
         }
-        try fsync(dir)
+        if syncFolder { try fsync(dir) }
     }
 
     /// Moves `src` to `dst` atomically (rename; across file systems: copy to a temporary name in the
@@ -58,7 +59,7 @@ public enum FileOps {
 
     /// Places a copy of `src` at `dst` atomically (hard link when `link` and possible, else copy +
     /// fsync + rename).
-    public static func copyAtomically(_ src: URL, to dst: URL, link useLink: Bool = true) throws {
+    public static func copyAtomically(_ src: URL, to dst: URL, link useLink: Bool = true, syncFolder: Bool = true) throws {
         let dir = dst.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(dst.lastPathComponent).partial-\(getpid())")
@@ -72,7 +73,7 @@ public enum FileOps {
             let e = errnoString(); unlink(tmp.path)
             throw PipelineError(.io, path: dst.path, "rename failed: \(e)")
         }
-        try fsync(dir)
+        if syncFolder { try fsync(dir) }
     }
 
     /// A name in `dir` that does not exist yet: `name`, else `stem.<tag>.ext`, else `stem.<tag>-N.ext`.

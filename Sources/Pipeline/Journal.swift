@@ -104,9 +104,15 @@ public final class Journal: Sendable {
             throw PipelineError(.journal, path: url.path, "cannot open journal: \(error)")
         }
         commits = GroupCommit { [db] batch in
-            try db.write { db in
-                for item in batch {
-                    do { try db.inSavepoint { try item.work(db); return .commit } } catch { item.error = error }
+            let durable = batch.contains { $0.durable }
+            try db.writeWithoutTransaction { db in
+                if !durable { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+                try db.inTransaction {
+                    for item in batch {
+                        do { try db.inSavepoint { try item.work(db); return .commit } } catch { item.error = error }
+                    }
+                    return .commit
                 }
             }
         }
@@ -161,11 +167,11 @@ public final class Journal: Sendable {
         } }
     }
 
-    /// Records a stage completion (state `processing`) with its duration. Recovery never relies on stage
-    /// progress (an interrupted document restarts its stages), but the write rides in the same group
-    /// commit as everyone else's, so it costs no fsync of its own.
+    /// Records a stage completion (state `processing`) with its duration. Not flushed on its own: recovery
+    /// never relies on stage progress (an interrupted document restarts its stages), and it rides in the
+    /// next group commit; alone, it commits with `synchronous = NORMAL`.
     public func stageDone(_ id: String, stage: String, seconds: Double, digest: String?) throws {
-        try wrap { try commits.submit { db in
+        try wrap { try commits.submit(durable: false) { db in
             try db.cachedStatement(sql: "UPDATE documents SET state = 'processing', stage = ?, digest = COALESCE(?, digest), updated_at = ? WHERE id = ?")
                 .execute(arguments: [stage, digest, Date().timeIntervalSince1970, id])
             try Self.event(db, doc: id, kind: "stage", stage: stage, detail: nil, seconds: seconds)
@@ -176,7 +182,7 @@ public final class Journal: Sendable {
 
     /// Records an event not tied to a state change (token events, run start/stop).
     public func recordEvent(docID: String?, kind: String, stage: String? = nil, detail: String? = nil, seconds: Double? = nil) throws {
-        try wrap { try commits.submit { db in try Self.event(db, doc: docID, kind: kind, stage: stage, detail: detail, seconds: seconds) } }
+        try wrap { try commits.submit(durable: false) { db in try Self.event(db, doc: docID, kind: kind, stage: stage, detail: detail, seconds: seconds) } }
     }
 
     private static func event(_ db: Database, doc: String?, kind: String, stage: String?, detail: String?, seconds: Double?) throws {
@@ -231,9 +237,12 @@ public final class Journal: Sendable {
 final class GroupCommit: @unchecked Sendable {
     final class Item {
         let work: (Database) throws -> Void
+        /// Needs an fsync before its writer returns. A batch of only non-durable items is committed with
+        /// `synchronous = NORMAL` (no flush; the next durable commit carries it to disk).
+        let durable: Bool
         var error: Error?
         var done = false
-        init(_ work: @escaping (Database) throws -> Void) { self.work = work }
+        init(_ work: @escaping (Database) throws -> Void, durable: Bool) { self.work = work; self.durable = durable }
     }
     private let condition = NSCondition()
     private var pending: [Item] = []
@@ -244,12 +253,12 @@ final class GroupCommit: @unchecked Sendable {
 
     /// Runs `work` in a group commit and returns once it is durable. `work` does not escape: the call
     /// waits for the commit that ran it.
-    func submit(_ work: (Database) throws -> Void) throws {
-        try withoutActuallyEscaping(work) { try submitWaiting($0) }
+    func submit(durable: Bool = true, _ work: (Database) throws -> Void) throws {
+        try withoutActuallyEscaping(work) { try submitWaiting($0, durable: durable) }
     }
 
-    private func submitWaiting(_ work: @escaping (Database) throws -> Void) throws {
-        let item = Item(work)
+    private func submitWaiting(_ work: @escaping (Database) throws -> Void, durable: Bool) throws {
+        let item = Item(work, durable: durable)
         condition.lock()
         pending.append(item)
         while !item.done {

@@ -260,21 +260,30 @@ public struct PAdESSealer: Sendable {
     /// Size of the CMS this key produces (dummy signature value of maximal length) plus a real
     /// time-stamp token's size when a TSA is used (one request per batch per TSA list).
     func estimateSize(key: SignatureKey, tsa: TimeStampClient?) async throws -> Int {
-        let dry = DryRunKey(inner: key)
-        let built = try await CAdESBuilder.build(contentDigest: [UInt8](repeating: 0, count: 32), key: dry, verify: false)
-        var size = built.der.count
+        // The CMS size depends only on the chain and the algorithm (the dry run signs with the longest
+        // signature the key can make): built once per key, not once per document.
+        let cacheKey = DryRunSizes.Key(chain: key.certificateChainDER, algorithm: "\(key.signatureAlgorithm)")
+        var size: Int
+        if let known = DryRunSizes.cmsSize(cacheKey) {
+            size = known
+        } else {
+            let built = try await CAdESBuilder.build(contentDigest: [UInt8](repeating: 0, count: 32), key: DryRunKey(inner: key), verify: false)
+            size = built.der.count
+            DryRunSizes.storeCMSSize(size, cacheKey)
+        }
         if let tsa { size += try await DryRunSizes.shared.timestampSize(tsa) + 32 }
         return size
     }
 
     // MARK: - Objects of the seal
 
+    /// `D:YYYYMMDDHHmmSS+00'00'` in UTC, from the calendar arithmetic of gmtime (no ICU formatter per seal).
     func pdfDate(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMddHHmmss"
-        return "D:" + f.string(from: d) + "+00'00'"
+        var t = time_t(d.timeIntervalSince1970.rounded(.down))
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        return String(format: "D:%04d%02d%02d%02d%02d%02d+00'00'", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
+                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
     }
 
     func buildSignatureObjects(update: IncrementalUpdate, doc: PDFDocument, options: SealOptions, signingTime: Date,
@@ -555,6 +564,13 @@ struct DryRunKey: SignatureKey {
 /// Memoised dry-run sizes (one time-stamp request per TSA list per process).
 actor DryRunSizes {
     static let shared = DryRunSizes()
+
+    struct Key: Hashable { let chain: [[UInt8]]; let algorithm: String }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var cms: [Key: Int] = [:]
+    static func cmsSize(_ k: Key) -> Int? { lock.withLock { cms[k] } }
+    static func storeCMSSize(_ size: Int, _ k: Key) { lock.withLock { if cms.count > 32 { cms.removeAll() }; cms[k] = size } }
+
     private var sizes: [String: Int] = [:]
     func timestampSize(_ tsa: TimeStampClient) async throws -> Int {
         let k = tsa.urls.map(\.absoluteString).joined(separator: " ")

@@ -76,7 +76,8 @@ public struct ArchiveStage: Stage {
         do {
             try FileManager.default.createDirectory(at: job.archiveDir, withIntermediateDirectories: true)
             if signed {
-                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false)
+                // The receipt's folder fsync below makes both names durable.
+                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false, syncFolder: false)
             }
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
             try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"))
