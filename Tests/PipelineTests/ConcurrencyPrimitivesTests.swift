@@ -1,0 +1,99 @@
+import Foundation
+@testable import Pipeline
+import TestSupport
+import Testing
+
+/// The pieces this session added under the engine: child processes with deadlines, the journal's
+/// group commit, and the worker pool.
+@Suite struct ConcurrencyPrimitivesTests {
+    @Test func subprocessDeadlineKillsAHungChildAndWhatItStarted() throws {
+        let start = Date()
+        let r = try Subprocess.run("/bin/sh", ["-c", "sleep 30 & sleep 30"], timeout: 1)
+        #expect(r.timedOut)
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
+    @Test func subprocessReturnsWhenADaemonItStartedKeepsThePipesOpen() throws {
+        let start = Date()
+        // The grandchild inherits stdout and outlives the child: the Foundation Process hang in CI.
+        let r = try Subprocess.run("/bin/sh", ["-c", "sleep 20 & echo started"], timeout: 60)
+        #expect(!r.timedOut)
+        #expect(r.status == 0)
+        #expect(String(decoding: r.stdout, as: UTF8.self) == "started\n")
+        #expect(Date().timeIntervalSince(start) < 10)
+        _ = try? Subprocess.run("/usr/bin/pkill", ["-f", "sleep 20"], timeout: 10)
+    }
+
+    @Test func subprocessFeedsStdinAndReportsSignals() throws {
+        let big = [UInt8](repeating: 0x61, count: 1 << 20) // larger than a pipe buffer both ways
+        let r = try Subprocess.run("/bin/cat", [], input: big, timeout: 60)
+        #expect(r.status == 0 && r.stdout == big)
+        let killed = try Subprocess.run("/bin/sh", ["-c", "kill -9 $$"], timeout: 60)
+        #expect(killed.status == 128 + 9)
+        let failed = try Subprocess.run("/bin/sh", ["-c", "echo oops >&2; exit 3"], timeout: 60)
+        #expect(failed.status == 3 && String(decoding: failed.stderr, as: UTF8.self) == "oops\n")
+        #expect(throws: Subprocess.Failure.self) { try Subprocess.run("/nonexistent/tool", [], timeout: 5) }
+    }
+
+    @Test func journalGroupCommitKeepsEveryConcurrentWriteAndIsolatesFailures() throws {
+        let dir = try TestSupport.tempDir("group-commit")
+        let journal = try Journal(url: dir.appendingPathComponent("journal.sqlite"))
+        let writers = 16, perWriter = 40
+        let failures = ErrorCount()
+        DispatchQueue.concurrentPerform(iterations: writers) { w in
+            for i in 0..<perWriter {
+                let id = "doc-\(w)-\(i)"
+                let now = Date().timeIntervalSince1970
+                let rec = DocumentRecord(id: id, pipeline: "p", name: "\(id).pdf", sourcePath: "/in/\(id).pdf", workDir: "/work/\(id)",
+                                         state: .claiming, stage: nil, attempts: 1, digest: nil, currentPath: nil, outboxPath: nil,
+                                         quarantinePath: nil, reasonCode: nil, reasonJSON: nil, claimedAt: now, updatedAt: now)
+                do {
+                    try journal.insert(rec)
+                    try journal.transition(id, to: .claimed)
+                    try journal.stageDone(id, stage: "s", seconds: 0.001, digest: "d\(w)-\(i)")
+                    try journal.transition(id, to: .done)
+                    // A failing writer in the same batches must not undo the others.
+                    try journal.transition("missing-\(w)-\(i)", to: .done)
+                } catch {
+                    failures.add()
+                }
+            }
+        }
+        #expect(failures.value == writers * perWriter) // exactly the writes to missing documents failed
+        let docs = try journal.allDocuments()
+        #expect(docs.count == writers * perWriter)
+        #expect(docs.allSatisfy { $0.state == .done && $0.stage == "s" && $0.digest != nil })
+        let events = try journal.events(since: Date(timeIntervalSince1970: 0))
+        #expect(events.count == writers * perWriter * 4)
+        // Reopened from disk: everything is there.
+        let again = try Journal(url: dir.appendingPathComponent("journal.sqlite"))
+        #expect(try again.allDocuments().count == writers * perWriter)
+    }
+
+    @Test func workerPoolRunsBlockingTasksSideBySideAtLowerPriority() async {
+        let pool = WorkerPool(threads: 4)
+        let start = Date()
+        // Four tasks that each block their thread for 300 ms finish together, not one after another.
+        let nice = await withTaskGroup(of: Int32.self) { g -> [Int32] in
+            for _ in 0..<4 {
+                g.addTask(executorPreference: pool) {
+                    usleep(300_000)
+                    errno = 0
+                    return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+                }
+            }
+            var out: [Int32] = []
+            for await n in g { out.append(n) }
+            return out
+        }
+        #expect(Date().timeIntervalSince(start) < 1.0)
+        #expect(nice == [Int32](repeating: WorkerPool.niceness, count: 4))
+    }
+}
+
+final class ErrorCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
