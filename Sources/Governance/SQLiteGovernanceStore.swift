@@ -187,8 +187,10 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
-    public func user(_ id: String) throws -> User? {
-        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM user WHERE id = ?"), arguments: [id]).map(Self.user) }
+    public func user(_ id: String) throws -> User? { try read { try Self.user($0, id: id) } }
+
+    static func user(_ db: Database, id: String) throws -> User? {
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM user WHERE id = ?"), arguments: [id]).map(Self.user)
     }
 
     public func users(organisation: String?) throws -> [User] {
@@ -224,8 +226,10 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
-    public func roleGrants(user: String) throws -> [RoleGrant] {
-        try read { try Row.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM role_grant WHERE user = ? ORDER BY role, organisation"), arguments: [user]).compactMap(Self.role) }
+    public func roleGrants(user: String) throws -> [RoleGrant] { try read { try Self.roleGrants($0, user: user) } }
+
+    static func roleGrants(_ db: Database, user: String) throws -> [RoleGrant] {
+        try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM role_grant WHERE user = ? ORDER BY role, organisation"), arguments: [user]).compactMap(Self.role)
     }
 
     public func roleGrants(organisation: String?) throws -> [RoleGrant] {
@@ -267,8 +271,10 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
-    public func seal(_ id: String) throws -> Seal? {
-        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM seal WHERE id = ?"), arguments: [id]).map(Self.seal) }
+    public func seal(_ id: String) throws -> Seal? { try read { try Self.seal($0, id: id) } }
+
+    static func seal(_ db: Database, id: String) throws -> Seal? {
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM seal WHERE id = ?"), arguments: [id]).map(Self.seal)
     }
 
     public func seals(organisation: String?) throws -> [Seal] {
@@ -301,16 +307,15 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     public func stampContext(seal: String, user: String) throws -> StampContext {
         try read { db in
-            StampContext(
-                seal: try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM seal WHERE id = ?"), arguments: [seal]).map(Self.seal),
-                user: try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM user WHERE id = ?"), arguments: [user]).map(Self.user),
-                roles: try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM role_grant WHERE user = ? ORDER BY role, organisation"), arguments: [user]).compactMap(Self.role),
-                sealRights: try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM seal_grant WHERE user = ? ORDER BY seal, \"right\""), arguments: [user]).compactMap(Self.sealGrant))
+            StampContext(seal: try Self.seal(db, id: seal), user: try Self.user(db, id: user),
+                         roles: try Self.roleGrants(db, user: user), sealRights: try Self.sealGrants(db, user: user))
         }
     }
 
-    public func sealGrants(user: String) throws -> [SealGrant] {
-        try read { try Row.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM seal_grant WHERE user = ? ORDER BY seal, \"right\""), arguments: [user]).compactMap(Self.sealGrant) }
+    public func sealGrants(user: String) throws -> [SealGrant] { try read { try Self.sealGrants($0, user: user) } }
+
+    static func sealGrants(_ db: Database, user: String) throws -> [SealGrant] {
+        try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM seal_grant WHERE user = ? ORDER BY seal, \"right\""), arguments: [user]).compactMap(Self.sealGrant)
     }
 
     public func sealGrants(seal: String) throws -> [SealGrant] {

@@ -119,10 +119,10 @@ public final class Engine: Sendable {
                 group.addTask {
                     await withTaskGroup(of: Void.self) { workers in
                         for _ in 0..<st.concurrency {
-                            // The serialized stage (the token) stays on the cooperative pool, at normal
-                            // priority: from a task executor every call into the token actor became two
-                            // enqueues (9 ms round trips under load for a 2.4 ms signature).
-                            workers.addTask(executorPreference: st.serialized ? nil : pool, priority: st.serialized ? .high : .medium) {
+                            // The serialized stage (the token) stays on the cooperative pool, whose threads
+                            // run at normal nice (the pool's at +5): from a task executor every call into the
+                            // token actor became two enqueues (9 ms round trips under load for a 2.4 ms signature).
+                            workers.addTask(executorPreference: st.serialized ? nil : pool, priority: st.serialized ? .high : nil) {
                                 await self.worker(st, input: input, output: output)
                             }
                         }
@@ -182,19 +182,20 @@ public final class Engine: Sendable {
     /// oldest first. Returns how many names were not claimed (gone, failed, or stopping).
     private func claimConcurrently(_ names: [String], settle: Bool, into q: BoundedQueue<Job>) async -> Int {
         let next = NextIndex()
-        let missed = NextIndex()
-        await withTaskGroup(of: Void.self) { group in
+        return await withTaskGroup(of: Int.self) { group in
             for _ in 0..<min(Self.claimers, max(1, names.count)) {
                 group.addTask(executorPreference: WorkerPool.shared) {
+                    var missed = 0
                     while let i = next.take(below: names.count) {
-                        if self.stopping { _ = missed.take(below: Int.max); continue }
+                        if self.stopping { missed += 1; continue }
                         if settle { await self.waitUntilSettled(names[i]) }
-                        if let job = self.claim(names[i]) { await q.send(job) } else { _ = missed.take(below: Int.max) }
+                        if let job = self.claim(names[i]) { await q.send(job) } else { missed += 1 }
                     }
+                    return missed
                 }
             }
+            return await group.reduce(0, +)
         }
-        return missed.value
     }
 
     static let claimers = 4
@@ -209,7 +210,6 @@ public final class Engine: Sendable {
             n += 1
             return n - 1
         }
-        var value: Int { lock.lock(); defer { lock.unlock() }; return n }
     }
 
     /// Regular files in the inbox matching the pattern, oldest first.

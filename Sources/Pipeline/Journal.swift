@@ -76,9 +76,9 @@ public struct JournalEvent: Sendable, Codable, FetchableRecord, Equatable {
 public final class Journal: Sendable {
     let db: DatabaseQueue
     /// Group commit: writers that arrive while a commit is in flight are committed together in the next
-    /// transaction (each in its own savepoint, so one writer's error does not undo the others), and each
-    /// returns only once the transaction holding its write is durable (`synchronous = FULL`). With a
-    /// dozen workers this turns ten fsynced commits per document into a fraction of one.
+    /// transaction (each in its own savepoint, so one writer's error does not undo the others). A durable
+    /// write returns only once the transaction holding it is flushed (`synchronous = FULL`); a batch of only
+    /// non-durable writes (stage progress, events) commits with `synchronous = NORMAL`.
     private let commits: GroupCommit
     /// The journal file.
     public let url: URL
@@ -178,8 +178,6 @@ public final class Journal: Sendable {
         } }
     }
 
-
-
     /// Records an event not tied to a state change (token events, run start/stop).
     public func recordEvent(docID: String?, kind: String, stage: String? = nil, detail: String? = nil, seconds: Double? = nil) throws {
         try wrap { try commits.submit(durable: false) { db in try Self.event(db, doc: docID, kind: kind, stage: stage, detail: detail, seconds: seconds) } }
@@ -251,8 +249,8 @@ final class GroupCommit: @unchecked Sendable {
 
     init(_ commit: @escaping ([Item]) throws -> Void) { self.commit = commit }
 
-    /// Runs `work` in a group commit and returns once it is durable. `work` does not escape: the call
-    /// waits for the commit that ran it.
+    /// Runs `work` in a group commit and returns once that commit is done (flushed when `durable`).
+    /// `work` does not escape: the call waits for the commit that ran it.
     func submit(durable: Bool = true, _ work: (Database) throws -> Void) throws {
         try withoutActuallyEscaping(work) { try submitWaiting($0, durable: durable) }
     }

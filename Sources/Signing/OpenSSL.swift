@@ -27,15 +27,31 @@ public func sha256(_ bytes: [UInt8]) -> [UInt8] {
     return out
 }
 
-/// Streaming digest over OpenSSL EVP.
 /// SHA-256 of byte ranges of a file through libcrypto (streamed; `ByteRange.digest` is the pure-Swift
 /// equivalent in the PDF module, several times slower).
 func sha256(file: URL, ranges: [Int]) throws -> [UInt8] {
     let d = Digest()
     try ByteRange.stream(file: file, ranges: ranges) { d.update($0) }
-    return Array(d.finish().prefix(32))
+    return d.finish()
 }
 
+/// A small thread-safe memo, emptied when it reaches `limit` entries (for facts that are the same for
+/// every document of a batch: parsed certificate chains, CMS sizes).
+final class LockedCache<Key: Hashable, Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [Key: Value] = [:]
+    private let limit: Int
+    init(limit: Int) { self.limit = limit }
+    subscript(key: Key) -> Value? { lock.withLock { entries[key] } }
+    func store(_ value: Value, for key: Key) {
+        lock.withLock {
+            if entries.count >= limit { entries.removeAll() }
+            entries[key] = value
+        }
+    }
+}
+
+/// Streaming digest over OpenSSL EVP.
 final class Digest {
     private let ctx: OpaquePointer
     init(_ md: OpaquePointer = EVP_sha256()) {
@@ -82,19 +98,14 @@ final class OSSLCert: @unchecked Sendable {
     /// chain, and parsing a certificate costs more in OpenSSL 3 than hashing a small document. X509
     /// objects are only read after parsing, which OpenSSL allows from several threads.
     static func chain(_ ders: [[UInt8]]) -> [OSSLCert] {
-        chainLock.lock()
-        if let c = chainCache[ders] { chainLock.unlock(); return c }
-        chainLock.unlock()
+        if let c = chains[ders] { return c }
         let parsed = ders.compactMap { OSSLCert(der: $0) }
         guard parsed.count == ders.count else { return parsed }
         for c in parsed { X509_check_purpose(c.ptr, -1, 0) } // compute cached extension fields now, not concurrently later
-        chainLock.lock(); defer { chainLock.unlock() }
-        if chainCache.count >= 16 { chainCache.removeAll() }
-        chainCache[ders] = parsed
+        chains.store(parsed, for: ders)
         return parsed
     }
-    private static let chainLock = NSLock()
-    nonisolated(unsafe) private static var chainCache: [[[UInt8]]: [OSSLCert]] = [:]
+    private static let chains = LockedCache<[[UInt8]], [OSSLCert]>(limit: 16)
     deinit { X509_free(ptr) }
 
     var der: [UInt8] { withAllocated { i2d_X509(ptr, $0) } ?? [] }

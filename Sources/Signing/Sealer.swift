@@ -264,12 +264,12 @@ public struct PAdESSealer: Sendable {
         // signature the key can make): built once per key, not once per document.
         let cacheKey = DryRunSizes.Key(chain: key.certificateChainDER, algorithm: "\(key.signatureAlgorithm)")
         var size: Int
-        if let known = DryRunSizes.cmsSize(cacheKey) {
+        if let known = DryRunSizes.cms[cacheKey] {
             size = known
         } else {
             let built = try await CAdESBuilder.build(contentDigest: [UInt8](repeating: 0, count: 32), key: DryRunKey(inner: key), verify: false)
             size = built.der.count
-            DryRunSizes.storeCMSSize(size, cacheKey)
+            DryRunSizes.cms.store(size, for: cacheKey)
         }
         if let tsa { size += try await DryRunSizes.shared.timestampSize(tsa) + 32 }
         return size
@@ -566,10 +566,8 @@ actor DryRunSizes {
     static let shared = DryRunSizes()
 
     struct Key: Hashable { let chain: [[UInt8]]; let algorithm: String }
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var cms: [Key: Int] = [:]
-    static func cmsSize(_ k: Key) -> Int? { lock.withLock { cms[k] } }
-    static func storeCMSSize(_ size: Int, _ k: Key) { lock.withLock { if cms.count > 32 { cms.removeAll() }; cms[k] = size } }
+    /// CMS sizes per key (chain and algorithm).
+    static let cms = LockedCache<Key, Int>(limit: 32)
 
     private var sizes: [String: Int] = [:]
     func timestampSize(_ tsa: TimeStampClient) async throws -> Int {
