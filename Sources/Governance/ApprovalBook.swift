@@ -48,6 +48,8 @@ public final class ApprovalBook: Sendable {
     /// listing many documents is verified and parsed once, not once per document. Only facts that
     /// cannot change for the same bytes are cached; rights, status, expiry and uses are checked every time.
     let cache = VerificationCache()
+    /// Registered manifests by id, parsed and indexed once (see `signedEntry`).
+    let manifests = ManifestCache()
 
     var store: any GovernanceStore { registry.store }
 
@@ -215,10 +217,11 @@ public final class ApprovalBook: Sendable {
                 throw ApprovalRefusal(.wrongSeal, "approval \(manifest.manifest.id) is for seal \(manifest.manifest.seal), not \(sealID)", approval: manifest.manifest.id)
             }
             let rec = try registerUnaudited(manifest, at: time) // verifies the manifest
-            return try check(rec, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time, verified: true)
+            return try check(manifests.entry(rec), state: ApprovalState(rec), sha: sha, fileName: fileName, sealID: sealID, user: user,
+                             job: job, at: time, verified: true)
         }
-        let candidates: [ApprovalRecord]
-        do { candidates = try store.approvals(listing: sha).filter { $0.seal == sealID } } catch {
+        let candidates: [ApprovalState]
+        do { candidates = try store.approvalStates(listing: sha).filter { $0.seal == sealID } } catch {
             throw ApprovalRefusal(.storage, "\(error)")
         }
         if candidates.isEmpty {
@@ -229,26 +232,42 @@ public final class ApprovalBook: Sendable {
             throw ApprovalRefusal(.notListed, "no approval for seal \(sealID) lists this document (sha256 \(sha.prefix(16))…)")
         }
         var first: ApprovalRefusal? = nil
-        for rec in candidates {
-            do { return try check(rec, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time) }
+        for state in candidates {
+            do { return try check(try signedEntry(state), state: state, sha: sha, fileName: fileName, sealID: sealID, user: user, job: job, at: time) }
             catch { if first == nil { first = error } }
         }
         throw first!
     }
 
-    /// All checks of one registered approval against one document.
-    func check(_ rec: ApprovalRecord, sha: String, fileName: String?, sealID: String, user: String, job: String,
-               at time: Date, verified: Bool = false) throws(ApprovalRefusal) -> ApprovalGrant {
-        // the stored manifest is re-verified (unless `register` just did): the registry file may have been tampered with
-        let m = try cache.manifest(rec.payload)
-        if !verified {
-            try verifyManifest(SignedApprovalManifest(manifest: m, payload: rec.payload, signature: rec.signature.isEmpty ? nil : rec.signature), at: time)
+    /// The signed manifest of a registered approval: read and parsed once per book, then reused while
+    /// the stored bytes keep their sizes. (The bytes checked are the ones held here; an edit of the
+    /// registry file during a run changes nothing that was verified.)
+    func signedEntry(_ state: ApprovalState) throws(ApprovalRefusal) -> ManifestEntry {
+        if let e = manifests.entry(id: state.id), e.record.payload.count == state.payloadSize, e.record.signature.count == state.signatureSize {
+            return e
         }
+        let rec: ApprovalRecord?
+        do { rec = try store.approval(state.id) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: state.id) }
+        guard let rec else { throw ApprovalRefusal(.notListed, "approval \(state.id) is not registered", approval: state.id) }
+        return try manifests.entry(rec)
+    }
+
+    /// All checks of one registered approval against one document.
+    func check(_ entry: ManifestEntry, state: ApprovalState, sha: String, fileName: String?, sealID: String, user: String, job: String,
+               at time: Date, verified: Bool = false) throws(ApprovalRefusal) -> ApprovalGrant {
+        let m = entry.manifest
         guard m.seal == sealID else {
             throw ApprovalRefusal(.wrongSeal, "approval \(m.id) is for seal \(m.seal), not \(sealID)", approval: m.id)
         }
         let context: StampContext
         do { context = try store.stampContext(seal: sealID, user: user) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        // The stored manifest is re-verified (unless `register` just did): the registry file may have been
+        // tampered with. Once verified, reused while nothing it rests on changed (`generation`).
+        if !verified, !entry.isVerified(generation: context.generation) {
+            try verifyManifest(SignedApprovalManifest(manifest: m, payload: entry.record.payload,
+                                                      signature: entry.record.signature.isEmpty ? nil : entry.record.signature), at: time)
+        }
+        entry.markVerified(generation: context.generation)
         guard let seal = context.seal else { throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is not registered", approval: m.id) }
         guard seal.status == .active else { throw ApprovalRefusal(.sealNotUsable, "seal \(sealID) is \(seal.status.rawValue)", approval: m.id) }
         guard time >= seal.validFrom && time <= seal.validUntil else {
@@ -264,8 +283,8 @@ public final class ApprovalBook: Sendable {
         case .failure(let e):
             throw ApprovalRefusal(.userNotAllowed, "\(e.detail) (missing: \(e.missingRight ?? "?"))", approval: m.id)
         }
-        guard rec.status == .active else {
-            throw ApprovalRefusal(.revoked, "approval \(m.id) was revoked by \(rec.revokedBy ?? "?") at \(rec.revokedAt.map(iso) ?? "?")", approval: m.id)
+        guard state.status == .active else {
+            throw ApprovalRefusal(.revoked, "approval \(m.id) was revoked by \(state.revokedBy ?? "?") at \(state.revokedAt.map(iso) ?? "?")", approval: m.id)
         }
         guard time <= m.validUntil else {
             throw ApprovalRefusal(.expired, "approval \(m.id) expired at \(iso(m.validUntil))", approval: m.id)
@@ -273,16 +292,16 @@ public final class ApprovalBook: Sendable {
         guard time >= m.issuedAt.addingTimeInterval(-clockSkew) else {
             throw ApprovalRefusal(.expired, "approval \(m.id) is issued in the future (\(iso(m.issuedAt)))", approval: m.id)
         }
-        guard let doc = m.documents.first(where: { $0.sha256 == sha }) else {
-            if let fileName, m.documents.contains(where: { $0.name == fileName }) {
+        guard let doc = entry.documentsBySHA[sha] else {
+            if let fileName, entry.names.contains(fileName) {
                 throw ApprovalRefusal(.documentAltered, "\(fileName) is listed in approval \(m.id) with different content: the document was altered after approval", approval: m.id)
             }
             throw ApprovalRefusal(.notListed, "approval \(m.id) does not list this document (sha256 \(sha.prefix(16))…)", approval: m.id)
         }
-        let uses: [ApprovalUse]
-        do { uses = try store.uses(approval: m.id) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
+        let uses: UseState
+        do { uses = try store.useState(approval: m.id, documentSHA256: sha) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
         var already = false
-        if let u = uses.first(where: { $0.documentSHA256 == sha }) {
+        if let u = uses.use {
             guard u.job == job else {
                 throw ApprovalRefusal(.replay, "\(doc.name) was already stamped under approval \(m.id) (job \(u.job) at \(iso(u.usedAt)))", approval: m.id)
             }
@@ -301,16 +320,16 @@ public final class ApprovalBook: Sendable {
     public func consume(_ grant: ApprovalGrant, at time: Date = Date()) throws(ApprovalRefusal) {
         let outcome: UseRecording
         do {
-            guard let rec = try store.approval(grant.approval) else {
+            guard let state = try store.approvalState(grant.approval) else {
                 throw ApprovalRefusal(.notListed, "approval \(grant.approval) is not registered", approval: grant.approval)
             }
-            guard rec.status == .active else {
+            guard state.status == .active else {
                 throw ApprovalRefusal(.revoked, "approval \(grant.approval) was revoked", approval: grant.approval)
             }
             // the limit comes from the signed bytes, not from a column someone could edit
-            let limit = (try? cache.manifest(rec.payload).uses) ?? 0
+            let limit = (try? signedEntry(state).manifest.uses) ?? 0
             outcome = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
-                                                      user: grant.user, usedAt: time), limit: min(limit, rec.uses))
+                                                      user: grant.user, usedAt: time), limit: min(limit, state.uses))
         } catch let r as ApprovalRefusal { throw r } catch {
             throw ApprovalRefusal(.storage, "cannot record the use of approval \(grant.approval): \(error)", approval: grant.approval)
         }
@@ -410,5 +429,60 @@ final class VerificationCache: @unchecked Sendable {
         if manifests.count >= limit { manifests.removeAll(keepingCapacity: true) }
         manifests[key] = m
         return m
+    }
+}
+
+/// A registered manifest, parsed and indexed by document hash, with the registry generation at which
+/// its signature and signer were last verified.
+final class ManifestEntry: @unchecked Sendable {
+    let record: ApprovalRecord
+    let manifest: ApprovalManifest
+    let documentsBySHA: [String: ApprovalManifest.Document]
+    let names: Set<String>
+    private let lock = NSLock()
+    private var verifiedGeneration: Int64?
+
+    init(record: ApprovalRecord, manifest: ApprovalManifest) {
+        self.record = record; self.manifest = manifest
+        var bySHA: [String: ApprovalManifest.Document] = [:]
+        for d in manifest.documents where bySHA[d.sha256] == nil { bySHA[d.sha256] = d }
+        documentsBySHA = bySHA
+        names = Set(manifest.documents.map(\.name))
+    }
+
+    /// True when verified at this generation (never when the store cannot tell generations apart).
+    func isVerified(generation: Int64?) -> Bool {
+        guard let generation else { return false }
+        lock.lock(); defer { lock.unlock() }
+        return verifiedGeneration == generation
+    }
+
+    func markVerified(generation: Int64?) {
+        lock.lock(); defer { lock.unlock() }
+        verifiedGeneration = generation
+    }
+}
+
+/// Manifest entries by approval id (bounded; thread-safe).
+final class ManifestCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: ManifestEntry] = [:]
+    private let limit = 64
+
+    func entry(id: String) -> ManifestEntry? {
+        lock.lock(); defer { lock.unlock() }
+        return entries[id]
+    }
+
+    /// The entry for this record: the cached one if it holds the same signed bytes, else a new one.
+    func entry(_ rec: ApprovalRecord) throws(ApprovalRefusal) -> ManifestEntry {
+        if let e = entry(id: rec.id), e.record.payload == rec.payload, e.record.signature == rec.signature { return e }
+        let m: ApprovalManifest
+        do { m = try ApprovalManifest.decode(rec.payload) } catch { throw error }
+        let e = ManifestEntry(record: rec, manifest: m)
+        lock.lock(); defer { lock.unlock() }
+        if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+        entries[rec.id] = e
+        return e
     }
 }

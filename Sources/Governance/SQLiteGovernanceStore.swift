@@ -14,6 +14,8 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         var config = Configuration()
         config.busyMode = .timeout(15)
         config.foreignKeysEnabled = true
+        // reader connections re-read pages after every write (an audit append per step): map instead of pread
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA mmap_size = 268435456") }
         do {
             let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -61,6 +63,32 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             CREATE INDEX audit_actor ON audit(actor);
             CREATE TABLE audit_checkpoint (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, record_hash TEXT NOT NULL,
                 time INTEGER NOT NULL, signer BLOB NOT NULL, signature BLOB NOT NULL);
+            """)
+        }
+        // A counter every change to the facts an approval's verification rests on (organisations, anchors,
+        // users, roles, seals, seal rights) bumps, by trigger, whoever writes: admission reuses a manifest's
+        // verification while it is unchanged instead of redoing it for every document of a batch.
+        m.registerMigration("v2-generation") { db in
+            try db.execute(sql: """
+            INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
+            CREATE TRIGGER generation_organisation_insert AFTER INSERT ON organisation BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_organisation_update AFTER UPDATE ON organisation BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_organisation_delete AFTER DELETE ON organisation BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_org_anchor_insert AFTER INSERT ON org_anchor BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_org_anchor_update AFTER UPDATE ON org_anchor BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_org_anchor_delete AFTER DELETE ON org_anchor BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_user_insert AFTER INSERT ON user BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_user_update AFTER UPDATE ON user BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_user_delete AFTER DELETE ON user BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_role_grant_insert AFTER INSERT ON role_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_role_grant_update AFTER UPDATE ON role_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_role_grant_delete AFTER DELETE ON role_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_seal_insert AFTER INSERT ON seal BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_seal_update AFTER UPDATE ON seal BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_seal_delete AFTER DELETE ON seal BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_seal_grant_insert AFTER INSERT ON seal_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_seal_grant_update AFTER UPDATE ON seal_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
+            CREATE TRIGGER generation_seal_grant_delete AFTER DELETE ON seal_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
             """)
         }
         return m
@@ -308,7 +336,8 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     public func stampContext(seal: String, user: String) throws -> StampContext {
         try read { db in
             StampContext(seal: try Self.seal(db, id: seal), user: try Self.user(db, id: user),
-                         roles: try Self.roleGrants(db, user: user), sealRights: try Self.sealGrants(db, user: user))
+                         roles: try Self.roleGrants(db, user: user), sealRights: try Self.sealGrants(db, user: user),
+                         generation: try Int64.fetchOne(try db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'")))
         }
     }
 
@@ -418,6 +447,37 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval_use WHERE approval = ? ORDER BY used_at"), arguments: [approval]).map { r in
                 ApprovalUse(approval: r["approval"], documentSHA256: r["sha256"], job: r["job"], user: r["user"], usedAt: Self.date(r["used_at"]))
             }
+        }
+    }
+
+    static func approvalState(_ r: Row) -> ApprovalState {
+        let revokedAt: Int64? = r[5]
+        return ApprovalState(id: r[0], seal: r[1], uses: r[2], status: ApprovalStatus(rawValue: r[3]) ?? .revoked, revokedBy: r[4],
+                             revokedAt: revokedAt.map(date), payloadSize: r[6], signatureSize: r[7])
+    }
+    static let stateColumns = "a.id, a.seal, a.uses, a.status, a.revoked_by, a.revoked_at, length(a.payload), length(a.signature)"
+
+    public func approvalStates(listing sha256: String) throws -> [ApprovalState] {
+        try read { db in
+            try Row.fetchAll(try db.cachedStatement(sql: """
+                SELECT \(Self.stateColumns) FROM approval a JOIN approval_document d ON d.approval = a.id WHERE d.sha256 = ?
+                ORDER BY a.registered_at DESC, a.id
+                """), arguments: [sha256.lowercased()]).map(Self.approvalState)
+        }
+    }
+
+    public func approvalState(_ id: String) throws -> ApprovalState? {
+        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT \(Self.stateColumns) FROM approval a WHERE a.id = ?"), arguments: [id]).map(Self.approvalState) }
+    }
+
+    public func useState(approval: String, documentSHA256: String) throws -> UseState {
+        try read { db in
+            let count = try Int.fetchOne(try db.cachedStatement(sql: "SELECT count(*) FROM approval_use WHERE approval = ?"), arguments: [approval]) ?? 0
+            let use = try Row.fetchOne(try db.cachedStatement(sql: "SELECT approval, sha256, job, user, used_at FROM approval_use WHERE approval = ? AND sha256 = ?"),
+                                       arguments: [approval, documentSHA256]).map { r in
+                ApprovalUse(approval: r[0], documentSHA256: r[1], job: r[2], user: r[3], usedAt: Self.date(r[4]))
+            }
+            return UseState(count: count, use: use)
         }
     }
 

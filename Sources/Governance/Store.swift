@@ -246,6 +246,13 @@ public protocol GovernanceStore: Sendable {
     func recordUse(_ use: ApprovalUse, limit: Int) throws -> UseRecording
     /// Uses of an approval.
     func uses(approval: String) throws -> [ApprovalUse]
+    /// The changing columns of the approvals listing a document hash (admission reads these per document;
+    /// the signed manifest itself is read once per run).
+    func approvalStates(listing sha256: String) throws -> [ApprovalState]
+    /// The changing columns of one approval.
+    func approvalState(_ id: String) throws -> ApprovalState?
+    /// How many uses an approval has, and this document's use if it has one.
+    func useState(approval: String, documentSHA256: String) throws -> UseState
     /// Deletes the use of (approval, document) if it was recorded by `job`; returns whether it did.
     func deleteUse(approval: String, documentSHA256: String, job: String) throws -> Bool
 
@@ -272,14 +279,53 @@ public struct StampContext: Sendable {
     public var user: User?
     public var roles: [RoleGrant]
     public var sealRights: [SealGrant]
-    public init(seal: Seal?, user: User?, roles: [RoleGrant], sealRights: [SealGrant]) {
-        self.seal = seal; self.user = user; self.roles = roles; self.sealRights = sealRights
+    /// Changes whenever an organisation, anchor, user, role, seal or seal right changes (nil: the store
+    /// cannot tell, and nothing derived from those may be reused).
+    public var generation: Int64?
+    public init(seal: Seal?, user: User?, roles: [RoleGrant], sealRights: [SealGrant], generation: Int64? = nil) {
+        self.seal = seal; self.user = user; self.roles = roles; self.sealRights = sealRights; self.generation = generation
     }
+}
+
+/// The columns of an approval that change after registration, and the sizes of its signed bytes.
+public struct ApprovalState: Sendable, Equatable {
+    public var id: String
+    public var seal: String
+    public var uses: Int
+    public var status: ApprovalStatus
+    public var revokedBy: String?
+    public var revokedAt: Date?
+    public var payloadSize: Int
+    public var signatureSize: Int
+    public init(id: String, seal: String, uses: Int, status: ApprovalStatus, revokedBy: String?, revokedAt: Date?, payloadSize: Int, signatureSize: Int) {
+        self.id = id; self.seal = seal; self.uses = uses; self.status = status; self.revokedBy = revokedBy; self.revokedAt = revokedAt
+        self.payloadSize = payloadSize; self.signatureSize = signatureSize
+    }
+    public init(_ r: ApprovalRecord) {
+        self.init(id: r.id, seal: r.seal, uses: r.uses, status: r.status, revokedBy: r.revokedBy, revokedAt: r.revokedAt,
+                  payloadSize: r.payload.count, signatureSize: r.signature.count)
+    }
+}
+
+/// An approval's use count and one document's use.
+public struct UseState: Sendable, Equatable {
+    public var count: Int
+    public var use: ApprovalUse?
+    public init(count: Int, use: ApprovalUse?) { self.count = count; self.use = use }
 }
 
 extension GovernanceStore {
     /// Four separate reads; stores that can should read them in one transaction.
     public func stampContext(seal: String, user: String) throws -> StampContext {
         StampContext(seal: try self.seal(seal), user: try self.user(user), roles: try roleGrants(user: user), sealRights: try sealGrants(user: user))
+    }
+    /// From the full records; stores that can should read only the changing columns.
+    public func approvalStates(listing sha256: String) throws -> [ApprovalState] { try approvals(listing: sha256).map(ApprovalState.init) }
+    /// From the full record.
+    public func approvalState(_ id: String) throws -> ApprovalState? { try approval(id).map(ApprovalState.init) }
+    /// From all uses; stores that can should count and look up the one use.
+    public func useState(approval: String, documentSHA256: String) throws -> UseState {
+        let all = try uses(approval: approval)
+        return UseState(count: all.count, use: all.first { $0.documentSHA256 == documentSHA256 })
     }
 }

@@ -277,7 +277,8 @@ public final class Engine: Sendable {
             }
             try FileOps.fsync(workDir)
             try FileOps.fsync(config.folders.inbox)
-            try journal.transition(id, to: .claimed)
+            // not flushed on its own: recovery completes a `claiming` entry whose original is in the work folder
+            try journal.transition(id, to: .claimed, durable: false)
         } catch {
             logger.error("claim failed", metadata: ["file": "\(name)", "error": "\(error)"])
             abort.request("journal or work folder failure: \(error)")
@@ -394,7 +395,8 @@ public final class Engine: Sendable {
         if FileOps.exists(original) {
             try FileOps.move(original, to: archiveDir.appendingPathComponent(Self.originalName(for: name)))
         }
-        try journal.transition(id, to: .done, detail: outbox.lastPathComponent)
+        // not flushed on its own: recovery finishes a `delivering` entry from the outbox or the archive
+        try journal.transition(id, to: .done, detail: outbox.lastPathComponent, durable: false)
         try? FileManager.default.removeItem(at: workDir)
         summary.update { $0.delivered += 1 }
         metrics.count("sealbatch_documents_total", [("outcome", "delivered")])
@@ -491,6 +493,10 @@ public final class Engine: Sendable {
                     try finishDelivery(id: r.id, name: r.name, workDir: workDir, archiveDir: archive, outbox: out)
                 } else if FileOps.exists(original) {
                     try restart()
+                } else if FileOps.exists(archive.appendingPathComponent(Self.originalName(for: r.name))) {
+                    // delivered, and the output already taken from the outbox: only `done` was lost
+                    try journal.transition(r.id, to: .done, detail: "delivered (output already taken from the outbox)")
+                    try? FileManager.default.removeItem(at: workDir)
                 } else {
                     summary.update { $0.warnings.append("\(r.name) (\(r.id)): neither output nor original found during recovery") }
                     try journal.transition(r.id, to: .released, detail: "nothing to recover")

@@ -28,16 +28,24 @@ final class CMSSignature: @unchecked Sendable {
 
     /// Parses a DER ContentInfo (trailing zero padding from /Contents is ignored).
     init?(der: [UInt8]) {
-        guard let cms = der.withUnsafeBufferPointer({ sb_cms_parse($0.baseAddress, $0.count) }) else { return nil }
+        // OpenSSL 3 spends most of a CMS parse decoding the embedded certificates' keys. A batch's
+        // signatures all embed the same chain: parse the SignedData without it, and take the parsed
+        // certificates from the shared cache (keyed by their exact DER).
+        let split = Self.splitCertificates(der)
+        let body = split?.stripped ?? der
+        guard let cms = body.withUnsafeBufferPointer({ sb_cms_parse($0.baseAddress, $0.count) }) else { return nil }
         guard let si = sb_cms_first_signer(cms) else { CMS_ContentInfo_free(cms); return nil }
-        self.cms = cms
-        self.si = si
-        signerInfoCount = Int(sb_sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)))
         var certs: [OSSLCert] = []
-        if let sk = CMS_get1_certs(cms) {
+        if let split {
+            certs = OSSLCert.chain(split.certificates)
+            guard certs.count == split.certificates.count else { CMS_ContentInfo_free(cms); return nil }
+        } else if let sk = CMS_get1_certs(cms) {
             for i in 0..<sb_sk_X509_num(sk) { if let x = sb_sk_X509_value(sk, i) { X509_up_ref(x); certs.append(OSSLCert(owning: x)) } }
             sb_sk_X509_pop_free(sk)
         }
+        self.cms = cms
+        self.si = si
+        signerInfoCount = Int(sb_sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)))
         certificates = certs
         var crlList: [OSSLCRL] = []
         if let sk = CMS_get1_crls(cms) {
@@ -67,6 +75,60 @@ final class CMSSignature: @unchecked Sendable {
     }
 
     deinit { CMS_ContentInfo_free(cms) }
+
+    /// Splits a DER ContentInfo(SignedData) into the same structure without `certificates` and the DER of
+    /// each certificate. nil (parse it whole) for anything unusual: BER indefinite lengths, no or
+    /// non-X.509 certificate choices, high tag numbers.
+    static func splitCertificates(_ der: [UInt8]) -> (stripped: [UInt8], certificates: [[UInt8]])? {
+        func tlv(_ i: Int, _ end: Int) -> (tag: UInt8, header: Int, length: Int)? {
+            guard i + 2 <= end else { return nil }
+            let tag = der[i]
+            guard tag & 0x1f != 0x1f else { return nil }
+            let l0 = der[i + 1]
+            var length = 0, header = 2
+            if l0 < 0x80 { length = Int(l0) } else {
+                let n = Int(l0 & 0x7f)
+                guard n >= 1, n <= 4, i + 2 + n <= end else { return nil }
+                for k in 0..<n { length = length << 8 | Int(der[i + 2 + k]) }
+                header += n
+            }
+            guard i + header + length <= end else { return nil }
+            return (tag, header, length)
+        }
+        guard let ci = tlv(0, der.count), ci.tag == 0x30 else { return nil }
+        let ciEnd = ci.header + ci.length
+        var p = ci.header
+        guard let oid = tlv(p, ciEnd), oid.tag == 0x06 else { return nil }
+        let oidBytes = der[p..<p + oid.header + oid.length]
+        p += oid.header + oid.length
+        guard let wrap = tlv(p, ciEnd), wrap.tag == 0xA0 else { return nil }
+        p += wrap.header
+        guard let sd = tlv(p, ciEnd), sd.tag == 0x30 else { return nil }
+        var q = p + sd.header
+        let sdEnd = q + sd.length
+        var kept: [UInt8] = []
+        kept.reserveCapacity(sd.length)
+        var certificates: [[UInt8]] = []
+        var found = false
+        while q < sdEnd {
+            guard let e = tlv(q, sdEnd) else { return nil }
+            let next = q + e.header + e.length
+            if e.tag == 0xA0, !found {
+                found = true
+                var c = q + e.header
+                while c < next {
+                    guard let x = tlv(c, next), x.tag == 0x30 else { return nil }
+                    certificates.append(Array(der[c..<c + x.header + x.length]))
+                    c += x.header + x.length
+                }
+            } else {
+                kept += der[q..<next]
+            }
+            q = next
+        }
+        guard found, !certificates.isEmpty else { return nil }
+        return (DERWriter.tlv(0x30, Array(oidBytes) + DERWriter.tlv(0xA0, DERWriter.tlv(0x30, kept))), certificates)
+    }
 
     /// Verifies the signature value over the signed attributes with the signer's public key.
     func signatureIsValid() -> Bool {

@@ -221,4 +221,4 @@ extension Date {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+func hex(_ bytes: [UInt8]) -> String { DetachedSignature.hex(bytes) }

@@ -117,4 +117,4 @@ public struct SignStage: Stage {
 }
 
 func sha256(_ bytes: [UInt8]) -> [UInt8] { var s = SHA256Stream(); s.update(bytes); return s.finalize() }
-func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+func hex(_ b: [UInt8]) -> String { DetachedSignature.hex(b) }

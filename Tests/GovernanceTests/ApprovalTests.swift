@@ -109,6 +109,27 @@ import TestSupport
         #expect(refusal { try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: signedByBoss, at: w.now) } == .approverLacksRight)
     }
 
+    @Test func aVerificationReusedAcrossABatchIsRedoneWhenTheRegistryChanges() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let docs = World.documents(6)
+        _ = try w.approve(docs.map(\.doc))
+        // admitted by hash: the manifest is verified once, then reused for the next documents
+        _ = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", job: "j", at: w.now)
+        _ = try w.book.admit(documentSHA256: docs[1].doc.sha256, seal: World.sealID, user: "clerk", job: "j", at: w.now)
+        // the approver's right withdrawn through the API: the next document of the batch is refused
+        try w.registry.revokeSealRight(.approve, on: World.sealID, from: "boss", as: w.sadmin)
+        #expect(refusal { try w.book.admit(documentSHA256: docs[2].doc.sha256, seal: World.sealID, user: "clerk", job: "j", at: w.now) } == .approverLacksRight)
+        try w.registry.grantSealRight(.approve, on: World.sealID, to: "boss", as: w.sadmin)
+        _ = try w.book.admit(documentSHA256: docs[3].doc.sha256, seal: World.sealID, user: "clerk", job: "j", at: w.now)
+        // the approver disabled by another process writing the registry file directly
+        try w.sqlite("UPDATE user SET status = 'disabled' WHERE id = 'boss'")
+        #expect(refusal { try w.book.admit(documentSHA256: docs[4].doc.sha256, seal: World.sealID, user: "clerk", job: "j", at: w.now) } == .approverLacksRight)
+        // the approval revoked in the file: refused although its manifest is cached
+        try w.sqlite("UPDATE user SET status = 'active' WHERE id = 'boss'; UPDATE approval SET status = 'revoked', revoked_by = 'x', revoked_at = 0")
+        #expect(refusal { try w.book.admit(documentSHA256: docs[5].doc.sha256, seal: World.sealID, user: "clerk", job: "j", at: w.now) } == .revoked)
+    }
+
     @Test func refusesExpiredApproval() throws {
         guard try TestSupport.haveTool("openssl") else { return }
         let w = try World()

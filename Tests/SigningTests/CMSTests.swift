@@ -31,6 +31,14 @@ struct CMSTests {
             #expect(cms.signatureIsValid())
             #expect(cms.essCertificateMatches() == true)
             #expect(cms.certificates.count == 3)
+            // parsed without its certificates (which come from the shared cache), it reads the same as whole
+            let split = try #require(CMSSignature.splitCertificates(built.der))
+            #expect(split.certificates == cms.certificates.map(\.der))
+            #expect(split.stripped.count < built.der.count - split.certificates.reduce(0) { $0 + $1.count } + 16)
+            #expect(CMSSignature.splitCertificates(split.stripped) == nil) // nothing left to split
+            #expect(CMSSignature.splitCertificates(Array(built.der.prefix(built.der.count / 2))) == nil) // truncated
+            let again = try #require(CMSSignature(der: built.der + [UInt8](repeating: 0, count: 64))) // /Contents padding
+            #expect(again.signatureIsValid() && again.signer?.der == cms.signer?.der && again.signatureValue == cms.signatureValue)
             // openssl itself agrees (detached content, full path to the test root).
             let dir = try TestSupport.tempDir()
             try Data(built.der).write(to: dir.appendingPathComponent("s.der"))
