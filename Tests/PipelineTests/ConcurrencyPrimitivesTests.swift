@@ -70,6 +70,33 @@ import Testing
         #expect(try again.allDocuments().count == writers * perWriter)
     }
 
+    @Test func deferredStageProgressIsCommittedByTheTimerOrBeforeTheNextTransition() throws {
+        let dir = try TestSupport.tempDir("group-commit")
+        let url = dir.appendingPathComponent("journal.sqlite")
+        let journal = try Journal(url: url)
+        let now = Date().timeIntervalSince1970
+        for id in ["a", "b"] {
+            try journal.insert(DocumentRecord(id: id, pipeline: "p", name: "\(id).pdf", sourcePath: "/in/\(id).pdf", workDir: "/work/\(id)",
+                                              state: .claiming, stage: nil, attempts: 1, digest: nil, currentPath: nil, outboxPath: nil,
+                                              quarantinePath: nil, reasonCode: nil, reasonJSON: nil, claimedAt: now, updatedAt: now))
+        }
+        // returns at once; nothing committed yet, so another connection does not see it
+        try journal.stageDone("a", stage: "ingest", seconds: 0.01, digest: "d-a")
+        #expect(try Journal(url: url, readOnly: true).events(of: "a").map(\.kind) == ["claiming"])
+        // a later transition of another document carries it, in order
+        try journal.stageDone("b", stage: "ingest", seconds: 0.01, digest: "d-b")
+        try journal.transition("b", to: .delivering)
+        let reader = try Journal(url: url, readOnly: true)
+        #expect(try reader.events(of: "b").map(\.kind) == ["claiming", "stage", "delivering"])
+        #expect(try reader.document("a")?.digest == "d-a")
+        // alone, the timer commits it within its delay
+        try journal.stageDone("a", stage: "render", seconds: 0.01, digest: nil)
+        let deadline = Date().addingTimeInterval(5)
+        while try reader.document("a")?.stage != "render", Date() < deadline { usleep(20_000) }
+        #expect(try reader.document("a")?.stage == "render")
+        #expect(try reader.events(of: "a").map(\.kind) == ["claiming", "stage", "stage"])
+    }
+
     @Test func workerPoolRunsBlockingTasksSideBySideAtLowerPriority() async {
         let pool = WorkerPool(threads: 4)
         let start = Date()

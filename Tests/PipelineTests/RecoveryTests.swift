@@ -80,6 +80,26 @@ import Testing
         #expect(!FileOps.exists(original.deletingLastPathComponent()))
     }
 
+    @Test func deliveredDocumentWhoseDoneWasLostIsNotReleasedOrRedone() async throws {
+        // `done` is committed without a flush: after a power cut the journal may still say `delivering`
+        // while the output has already been taken from the outbox and the original archived.
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        var r = record(config, id: "00000000000000a6", name: "doc0000.pdf", state: .delivering)
+        r.outboxPath = config.folders.outbox.appendingPathComponent("doc0000.pdf").path
+        r.currentPath = config.folders.work.appendingPathComponent("00000000000000a6/sealed.pdf").path
+        try j.insert(r)
+        let e = try engine(config)
+        let archive = e.archiveDir(id: r.id, name: r.name, claimedAt: Date(timeIntervalSince1970: r.claimedAt))
+        try FileManager.default.createDirectory(at: archive, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: config.folders.inbox.appendingPathComponent("doc0000.pdf"), to: archive.appendingPathComponent("original.pdf"))
+        let s = try await e.run(mode: .once)
+        #expect(s.delivered == 0 && s.quarantinedTotal == 0 && s.warnings.isEmpty)
+        #expect(try j.document("00000000000000a6")?.state == .done)
+        #expect(Bench.files(dir.appendingPathComponent("outbox")).isEmpty)
+    }
+
     @Test func deliveryBeforeRenameCompletesFromStagedOutput() async throws {
         let (dir, config) = try Bench.setUp(files: 1)
         try config.folders.create()
