@@ -420,6 +420,10 @@ public final class Engine: Sendable {
                 r.reasonCode = f.reasonCode; r.reasonJSON = json; r.quarantinePath = dst.path
                 if r.digest == nil { r.digest = job.digest }
             }
+            for st in stages.reversed() {
+                st.stage.quarantined(job, code: f.reasonCode, context: StageContext(pipeline: config.name, index: st.index, stageName: st.name, logger: logger,
+                                                                                   folders: config.folders, journal: journal, sink: sink))
+            }
             try finishQuarantine(id: job.id, name: job.sourceName, workDir: job.workDir, destination: dst, reasonJSON: json, code: f.reasonCode)
         } catch {
             logger.error("quarantine failed", metadata: ["file": "\(job.sourceName)", "error": "\(error)"])

@@ -144,6 +144,14 @@ public protocol Stage: Sendable {
     static var produces: Set<Fact> { get }
     /// Processes one document. Throw a `StageFailure` to route it (quarantine by default).
     func process(_ job: Job, context: StageContext) async throws -> Job
+    /// Told, for every stage of the pipeline, when a document ends in quarantine (with the facts it had
+    /// gathered), to undo what would otherwise outlive it, such as a consumed approval use. Must not throw;
+    /// the default does nothing.
+    func quarantined(_ job: Job, code: String, context: StageContext)
+}
+
+extension Stage {
+    public func quarantined(_ job: Job, code: String, context: StageContext) {}
 }
 
 /// How the loader builds stages of one kind: its facts, defaults, and a factory decoding its settings.

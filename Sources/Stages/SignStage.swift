@@ -54,6 +54,19 @@ public struct SignStage: Stage {
         }
     }
 
+    /// A document quarantined after its approval use was consumed (signing failed, or verification or
+    /// archiving refused the output) gives the use back: nothing stamped left the pipeline.
+    public func quarantined(_ job: Job, code: String, context: StageContext) {
+        guard let grant = job.facts[StageFacts.grant], let book = try? runtime.approvalBook() else { return }
+        do {
+            if try book.release(grant, reason: "\(job.sourceName) quarantined (\(code))") {
+                context.logger.notice("approval use given back", metadata: ["file": "\(job.sourceName)", "approval": "\(grant.approval)", "code": "\(code)"])
+            }
+        } catch {
+            context.logger.error("cannot give the approval use back", metadata: ["file": "\(job.sourceName)", "approval": "\(grant.approval)", "error": "\(error)"])
+        }
+    }
+
     static func rejection(_ error: Error, name: String) -> Error {
         if let r = error as? StageRejection { return r }
         if let e = error as? TokenError {

@@ -104,4 +104,33 @@ import Token
         print(summary.table())
         print(String(format: "token busy %.0f%% of the signing span", usage.utilisation * 100))
     }
+
+    @Test func aDocumentQuarantinedAfterSigningGivesItsApprovalUseBack() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        let root = try TestSupport.tempDir("e2e")
+        let inbox = root.appendingPathComponent("inbox")
+        let files = try SamplePDFs.make(in: inbox, count: 3, prefix: "refused")
+        let manifest = try world.approve(files)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
+        try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch.json"))
+        // verification trusts another root: every sealed output is refused after its use was consumed
+        let wrongRoot = root.appendingPathComponent("other-root.pem")
+        let der = try world.pki.identity("boss").certificate.der
+        try Data("-----BEGIN CERTIFICATE-----\n\(Data(der).base64EncodedString(options: .lineLength64Characters))\n-----END CERTIFICATE-----\n".utf8).write(to: wrongRoot)
+        let refusing = world.pipelineJSON(name: "refusing").replacingOccurrences(of: world.token.caCertificate.path, with: wrongRoot.path)
+        let cfg = root.appendingPathComponent("pipeline.json")
+        try Data(refusing.utf8).write(to: cfg)
+        let first = try await engine(try PipelineConfig.load(from: cfg, registry: StandardStages.registry())).0.run(mode: .once)
+        #expect(first.delivered == 0 && first.quarantinedTotal == 3, "\(first.table())")
+        #expect(try world.book.show(manifest.manifest.id)?.1.isEmpty == true)
+        let released = try world.registry.audit.query(AuditQuery(action: "approval.release")).filter { $0.entry.approval == manifest.manifest.id }
+        #expect(released.count == 3)
+        // put back with the right trust root, the same documents are sealed under the same approval
+        for f in files { try FileManager.default.moveItem(at: root.appendingPathComponent("quarantine/\(f.lastPathComponent)"), to: f) }
+        try Data(world.pipelineJSON(name: "fixed").utf8).write(to: cfg)
+        let second = try await engine(try PipelineConfig.load(from: cfg, registry: StandardStages.registry())).0.run(mode: .once)
+        #expect(second.delivered == 3, "\(second.table())")
+        #expect(try world.book.show(manifest.manifest.id)?.1.count == 3)
+    }
 }
