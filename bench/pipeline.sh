@@ -17,7 +17,6 @@ trap '[ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"' EXIT
 echo "== setting up a development token and registry in $W"
 SEALBATCH_BIN=$BIN DEMO_OUT=$W/world DEMO_SETUP_ONLY=1 bash scripts/demo.sh >/dev/null
 TOKDIR=$W/world/token
-PIN=$(cat "$TOKDIR/pin.txt")
 SOFTHSM2_CONF_PATH=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['module-environment']['SOFTHSM2_CONF'])" "$TOKDIR/token.json")
 
 echo "== generating documents (reportlab)"
@@ -74,13 +73,14 @@ DELIVERED=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['del
 
 echo "== (a) pyHanko, one Python process, same token, same $N files"
 mkdir -p "$W/peer"
-PEER=$(SOFTHSM2_CONF=$SOFTHSM2_CONF_PATH python3 - "$PIN" "$W/peer" "$W"/docs/*.pdf <<'PY'
+PEER=$(SOFTHSM2_CONF=$SOFTHSM2_CONF_PATH python3 - "$TOKDIR/pin.txt" "$W/peer" "$W"/docs/*.pdf <<'PY'
 import sys, time
 from pyhanko.sign import signers, fields
 from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-pin, out, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+pin_file, out, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+pin = open(pin_file).read().strip()  # the PIN itself never goes on a command line
 t0 = time.monotonic()
 session = open_pkcs11_session("/usr/lib/softhsm/libsofthsm2.so", token_criteria=TokenCriteria(label="sealbatch-demo"), user_pin=pin)
 signer = PKCS11Signer(session, key_label="seal", cert_label="seal")
