@@ -11,3 +11,5 @@ int sb_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
 int sb_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
+
+int sb_syncfs(int fd) { return syncfs(fd); }

@@ -79,6 +79,7 @@ public final class Engine: Sendable {
     let progress: (any ProgressObserver)?
     let summary: SummaryBox
     let sink: EventSink
+    private let barrierBox = BarrierBox()
 
     /// Creates an engine. `metricsFactory` defaults to the bootstrapped `MetricsSystem.factory`.
     public init(config: PipelineConfig, stages: [BuiltStage], journal: Journal, logger: Logger,
@@ -276,7 +277,7 @@ public final class Engine: Sendable {
                 return nil
             }
             try FileOps.fsync(workDir)
-            try FileOps.fsync(config.folders.inbox)
+            try FileOps.syncShared(config.folders.inbox)
             // not flushed on its own: recovery completes a `claiming` entry whose original is in the work folder
             try journal.transition(id, to: .claimed, durable: false)
         } catch {
@@ -376,24 +377,28 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Delivers: fsync the artefact, journal `delivering` with the outbox name, rename into the outbox,
+    /// Delivers: flush what the stages wrote, journal `delivering` with the outbox name, rename into the outbox,
     /// move the original into the archive folder, journal `done`, remove the work folder.
     func deliver(_ job: Job) throws {
         let current = job.currentURL
-        if current.path != job.originalURL.path { try FileOps.fsync(current) }
+        // One barrier makes this document's output and archive entry durable (stages write them without
+        // flushing), shared with every document delivering at the same moment.
+        try barrierBox.get(config.folders).sync()
         let dst = FileOps.freeName(job.outputName, in: config.folders.outbox, tag: String(job.id.prefix(8)))
         try journal.transition(job.id, to: .delivering, detail: dst.lastPathComponent) { r in
             r.currentPath = current.path; r.outboxPath = dst.path
         }
         if current.path == job.originalURL.path { try FileOps.copyAtomically(current, to: dst) }
-        else { try FileOps.move(current, to: dst) }
+        else { try FileOps.move(current, to: dst, syncSource: false) }
         try finishDelivery(id: job.id, name: job.sourceName, workDir: job.workDir, archiveDir: job.archiveDir, outbox: dst)
     }
 
     private func finishDelivery(id: String, name: String, workDir: URL, archiveDir: URL, outbox: URL) throws {
         let original = workDir.appendingPathComponent(Self.originalName(for: name))
-        if FileOps.exists(original) {
-            try FileOps.move(original, to: archiveDir.appendingPathComponent(Self.originalName(for: name)))
+        let archived = archiveDir.appendingPathComponent(Self.originalName(for: name))
+        // the archive stage hard-links the original into the archive (made durable with its receipt)
+        if FileOps.exists(original), !FileOps.sameFile(original, archived) {
+            try FileOps.move(original, to: archived, syncSource: false)
         }
         // not flushed on its own: recovery finishes a `delivering` entry from the outbox or the archive
         try journal.transition(id, to: .done, detail: outbox.lastPathComponent, durable: false)
@@ -537,6 +542,20 @@ public final class Engine: Sendable {
             for i in items where i.hasPrefix(".") && i.contains(".partial-") {
                 try? FileManager.default.removeItem(at: dir.appendingPathComponent(i))
             }
+        }
+    }
+}
+
+/// The engine's durability barrier, opened on first use (the folders exist by then).
+final class BarrierBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var barrier: DurabilityBarrier?
+    func get(_ folders: Folders) throws -> DurabilityBarrier {
+        try lock.withLock {
+            if let barrier { return barrier }
+            let b = try DurabilityBarrier(folders: [folders.work, folders.outbox, folders.archive])
+            barrier = b
+            return b
         }
     }
 }

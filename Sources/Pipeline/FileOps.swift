@@ -1,4 +1,5 @@
 import COpenSSL
+import CSubprocess
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,9 +15,16 @@ public enum FileOps {
         if Glibc.fsync(fd) != 0 { throw PipelineError(.io, path: url.path, "fsync failed: \(errnoString())") }
     }
 
+    /// fsyncs a folder many workers write into (inbox, outbox, a day of the archive), sharing flushes:
+    /// a caller waits for a flush that started after it arrived (its own changes are then covered)
+    /// instead of starting one of its own while another is running.
+    public static func syncShared(_ dir: URL) throws {
+        try FolderSync.shared.sync(dir)
+    }
+
     /// Writes bytes to `url` atomically: `.<name>.partial-<pid>` in the same folder, fsync, rename, fsync
     /// folder (`syncFolder: false` leaves the folder's fsync to the caller, who may cover several files with one).
-    public static func writeAtomically(_ data: Data, to url: URL, syncFolder: Bool = true) throws {
+    public static func writeAtomically(_ data: Data, to url: URL, syncFolder: Bool = true, syncFile: Bool = true) throws {
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
@@ -31,7 +39,7 @@ public enum FileOps {
                 off += n
             }
         }
-        if ok && Glibc.fsync(fd) != 0 { ok = false }
+        if ok && syncFile && Glibc.fsync(fd) != 0 { ok = false }
         let err = errnoString()
         close(fd)
         guard ok else { unlink(tmp.path); throw PipelineError(.io, path: url.path, "write failed: \(err)") }
@@ -43,12 +51,14 @@ public enum FileOps {
     }
 
     /// Moves `src` to `dst` atomically (rename; across file systems: copy to a temporary name in the
-    /// destination folder, fsync, rename, then remove the source). Both folders are fsynced.
-    public static func move(_ src: URL, to dst: URL) throws {
+    /// destination folder, fsync, rename, then remove the source). The destination folder is fsynced
+    /// (shared with concurrent movers); the source folder too unless `syncSource` is false (when the
+    /// file reappearing there after a power cut is harmless: recovery looks at the destination first).
+    public static func move(_ src: URL, to dst: URL, syncSource: Bool = true) throws {
         try FileManager.default.createDirectory(at: dst.deletingLastPathComponent(), withIntermediateDirectories: true)
         if rename(src.path, dst.path) == 0 {
-            try fsync(dst.deletingLastPathComponent())
-            if src.deletingLastPathComponent().path != dst.deletingLastPathComponent().path { try? fsync(src.deletingLastPathComponent()) }
+            try syncShared(dst.deletingLastPathComponent())
+            if syncSource, src.deletingLastPathComponent().path != dst.deletingLastPathComponent().path { try? fsync(src.deletingLastPathComponent()) }
             return
         }
         guard errno == EXDEV else { throw PipelineError(.io, path: src.path, "cannot move to \(dst.path): \(errnoString())") }
@@ -59,7 +69,7 @@ public enum FileOps {
 
     /// Places a copy of `src` at `dst` atomically (hard link when `link` and possible, else copy +
     /// fsync + rename).
-    public static func copyAtomically(_ src: URL, to dst: URL, link useLink: Bool = true, syncFolder: Bool = true) throws {
+    public static func copyAtomically(_ src: URL, to dst: URL, link useLink: Bool = true, syncFolder: Bool = true, syncFile: Bool = true) throws {
         let dir = dst.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(dst.lastPathComponent).partial-\(getpid())")
@@ -68,7 +78,7 @@ public enum FileOps {
             do { try FileManager.default.copyItem(at: src, to: tmp) }
             catch { throw PipelineError(.io, path: dst.path, "copy failed: \(error.localizedDescription)") }
         }
-        try fsync(tmp)
+        if syncFile { try fsync(tmp) }
         guard rename(tmp.path, dst.path) == 0 else {
             let e = errnoString(); unlink(tmp.path)
             throw PipelineError(.io, path: dst.path, "rename failed: \(e)")
@@ -92,6 +102,27 @@ public enum FileOps {
         }
     }
 
+    /// True when both names are links to the same file (hard links).
+    public static func sameFile(_ a: URL, _ b: URL) -> Bool {
+        var sa = stat(), sb = stat()
+        guard lstat(a.path, &sa) == 0, lstat(b.path, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
+    /// Hard-links `src` as `dst` (replacing nothing). True if done or `dst` already is that file; false
+    /// when the file system cannot (another device, no hard links), leaving the caller to copy.
+    public static func linkIfPossible(_ src: URL, to dst: URL) throws -> Bool {
+        if Glibc.link(src.path, dst.path) == 0 { return true }
+        let e = errno
+        if e == EEXIST {
+            if sameFile(src, dst) { return true }
+            unlink(dst.path) // a stale copy from an interrupted run: replace it
+            if Glibc.link(src.path, dst.path) == 0 { return true }
+        }
+        if e == EXDEV || e == EPERM || e == EMLINK || e == ENOTSUP || e == EOPNOTSUPP { return false }
+        throw PipelineError(.io, path: dst.path, "cannot link \(src.lastPathComponent): \(String(cString: strerror(e)))")
+    }
+
     /// lstat-based existence (does not follow symlinks).
     public static func exists(_ url: URL) -> Bool {
         var st = stat()
@@ -111,6 +142,90 @@ public enum FileOps {
     }
 
     static func errnoString() -> String { String(cString: strerror(errno)) }
+}
+
+/// A flush many threads ask for, run once for all who are waiting: a caller needs a flush that begins
+/// after it arrived (its own writes are then covered); it runs one itself if none is running, else
+/// waits for the running one to end and the next to cover it.
+public final class CoalescedFlush: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var started = 0, finished = 0, running = false
+    private var error: Error?
+    private let flush: () throws -> Void
+
+    /// `flush` does the work (fsync, syncfs); its error is thrown to everyone the flush covered.
+    public init(_ flush: @escaping () throws -> Void) { self.flush = flush }
+
+    /// Returns once a flush that began after this call has completed.
+    public func run() throws {
+        condition.lock()
+        let need = started + 1
+        while finished < need {
+            if running { condition.wait(); continue }
+            running = true
+            started += 1
+            let mine = started
+            condition.unlock()
+            var failure: Error? = nil
+            do { try flush() } catch { failure = error }
+            condition.lock()
+            running = false
+            finished = mine
+            error = failure
+            condition.broadcast()
+        }
+        let failure = error
+        condition.unlock()
+        if let failure { throw failure }
+    }
+}
+
+/// Coalesced fsyncs per folder (see `FileOps.syncShared`).
+final class FolderSync: @unchecked Sendable {
+    static let shared = FolderSync()
+    private let lock = NSLock()
+    private var flushes: [String: CoalescedFlush] = [:]
+
+    func sync(_ dir: URL) throws {
+        let flush = lock.withLock {
+            if let f = flushes[dir.path] { return f }
+            let f = CoalescedFlush { try FileOps.fsync(dir) }
+            flushes[dir.path] = f
+            return f
+        }
+        try flush.run()
+    }
+}
+
+/// Makes everything written so far on the pipeline's file systems durable with one `syncfs` per file
+/// system, shared by all documents waiting (instead of an fsync per file and folder per document).
+public final class DurabilityBarrier: @unchecked Sendable {
+    private var fds: [Int32] = []
+    private var flush: CoalescedFlush!
+
+    /// Opens each distinct file system holding one of `folders` (they must exist).
+    public init(folders: [URL]) throws {
+        var devices = Set<UInt64>()
+        for f in folders {
+            var st = stat()
+            guard stat(f.path, &st) == 0 else { throw PipelineError(.io, path: f.path, "cannot stat folder: \(FileOps.errnoString())") }
+            guard devices.insert(UInt64(st.st_dev)).inserted else { continue }
+            let fd = open(f.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw PipelineError(.io, path: f.path, "cannot open folder: \(FileOps.errnoString())") }
+            fds.append(fd)
+        }
+        let fds = self.fds
+        flush = CoalescedFlush {
+            for fd in fds where sb_syncfs(fd) != 0 {
+                throw PipelineError(.io, path: "", "syncfs failed: \(FileOps.errnoString())")
+            }
+        }
+    }
+
+    deinit { for fd in fds { close(fd) } }
+
+    /// Returns once everything written before the call is on disk.
+    public func sync() throws { try flush.run() }
 }
 
 /// Streaming SHA-256 through libcrypto's EVP (about 5× faster than hashing in Swift), so hashing never

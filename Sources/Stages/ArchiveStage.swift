@@ -75,12 +75,19 @@ public struct ArchiveStage: Stage {
                               placements: job.facts[StageFacts.appearance]?.placements, verificationPassed: report?.passed, verification: report)
         do {
             try FileManager.default.createDirectory(at: job.archiveDir, withIntermediateDirectories: true)
+            // Written without flushing: the engine's durability barrier before delivery (one syncfs shared
+            // by the documents delivering together) makes the entry durable before the work folder goes.
+            // A crash before that restarts the document's stages, which write the entry again.
             if signed {
-                // The receipt's folder fsync below makes both names durable.
-                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false, syncFolder: false)
+                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false,
+                                           syncFolder: false, syncFile: false)
             }
+            // The untouched original, hard-linked (it is never modified): delivery then only removes the
+            // work folder instead of moving the original here.
+            _ = try FileOps.linkIfPossible(job.originalURL, to: job.archiveDir.appendingPathComponent(job.originalURL.lastPathComponent))
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
-            try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"))
+            try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"),
+                                        syncFolder: false, syncFile: false)
         } catch {
             throw StageRejection(.archive, "\(job.sourceName): the archive copy could not be written: \(error)")
         }

@@ -97,6 +97,37 @@ import Testing
         #expect(try reader.events(of: "a").map(\.kind) == ["claiming", "stage", "stage"])
     }
 
+    @Test func coalescedFlushCoversEveryCallerWithAFlushBegunAfterItArrived() throws {
+        let started = ErrorCount(), completed = ErrorCount(), late = ErrorCount(), calls = 8 * 40
+        let flush = CoalescedFlush {
+            started.add()
+            usleep(2_000)
+            completed.add()
+        }
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<40 {
+                let before = started.value // flushes begun before this caller arrived
+                try? flush.run()
+                // a flush numbered above `before` began after arrival and has completed
+                if completed.value <= before { late.add() }
+            }
+        }
+        #expect(late.value == 0)
+        #expect(started.value < calls, "every caller ran its own flush: nothing was shared")
+        #expect(started.value == completed.value)
+        // a failing flush is reported to the callers it covered, and the next one runs again
+        let failing = CoalescedFlush { throw PipelineError(.io, path: "/x", "disk gone") }
+        #expect(throws: PipelineError.self) { try failing.run() }
+        #expect(throws: PipelineError.self) { try failing.run() }
+        // the barrier opens each file system once and syncs; a missing folder is a clear error
+        let dir = try TestSupport.tempDir("barrier")
+        let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
+        try FileManager.default.createDirectory(at: a, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: b, withIntermediateDirectories: true)
+        try DurabilityBarrier(folders: [a, b]).sync()
+        #expect(throws: PipelineError.self) { try DurabilityBarrier(folders: [dir.appendingPathComponent("missing")]) }
+    }
+
     @Test func workerPoolRunsBlockingTasksSideBySideAtLowerPriority() async {
         let pool = WorkerPool(threads: 4)
         let start = Date()
