@@ -15,6 +15,9 @@ bash scripts/make-fixtures.sh
 bash scripts/pcsc-up.sh
 swift build --build-tests
 mkdir -p .build
+# Every test's files go under one folder, removed when the run passes (kept, and named, when it fails).
+SEALBATCH_TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sealbatch-tests.XXXXXX")
+export SEALBATCH_TEST_TMP
 OUT=.build/test-output.txt
 # Line-buffered output so a log cut short still shows the last test that ran.
 stdbuf -oL -eL swift test --skip-build --no-parallel > >(tee "$OUT") 2>&1 &
@@ -29,8 +32,15 @@ while kill -0 "$TEST_PID" 2>/dev/null; do
     pkill -f 'PackageTests.xctest' || true
     kill "$TEST_PID" 2>/dev/null || true
     wait "$TEST_PID" 2>/dev/null || true
+    echo "== test files kept in $SEALBATCH_TEST_TMP" >&2
     exit 124
   fi
   sleep 5
 done
-wait "$TEST_PID"
+if wait "$TEST_PID"; then
+  rm -rf "$SEALBATCH_TEST_TMP"
+else
+  rc=$?
+  echo "== test files kept in $SEALBATCH_TEST_TMP" >&2
+  exit "$rc"
+fi

@@ -199,6 +199,13 @@ public final class Journal: Sendable {
         return m
     }
 
+    /// Reads outside a transaction on the journal's queue. Not `DatabaseQueue.read`: it toggles `PRAGMA
+    /// query_only`, which expires every prepared statement of the connection, so each document's
+    /// duplicate check made the next journal writes compile their statements again.
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try db.inDatabase(body)
+    }
+
     private func wrap<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as PipelineError { throw e }
         catch { throw PipelineError(.journal, path: url.path, "journal write failed: \(error)") }
@@ -255,27 +262,27 @@ public final class Journal: Sendable {
 
     /// The document with this id.
     public func document(_ id: String) throws -> DocumentRecord? {
-        try wrap { try db.read { try DocumentRecord.fetch($0, id: id) } }
+        try wrap { try read { try DocumentRecord.fetch($0, id: id) } }
     }
 
     /// Documents not in a final state (to resolve after a crash).
     public func unfinished() throws -> [DocumentRecord] {
-        try wrap { try db.read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents WHERE state NOT IN ('done','quarantined','released') ORDER BY claimed_at")) } }
+        try wrap { try read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents WHERE state NOT IN ('done','quarantined','released') ORDER BY claimed_at")) } }
     }
 
     /// Documents changed since a time.
     public func documents(since: Date) throws -> [DocumentRecord] {
-        try wrap { try db.read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents WHERE updated_at >= ? ORDER BY claimed_at"), arguments: [since.timeIntervalSince1970]) } }
+        try wrap { try read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents WHERE updated_at >= ? ORDER BY claimed_at"), arguments: [since.timeIntervalSince1970]) } }
     }
 
     /// All documents.
     public func allDocuments() throws -> [DocumentRecord] {
-        try wrap { try db.read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents ORDER BY claimed_at")) } }
+        try wrap { try read { try DocumentRecord.fetchAll(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents ORDER BY claimed_at")) } }
     }
 
     /// Events since a time, optionally of one kind.
     public func events(since: Date, kind: String? = nil) throws -> [JournalEvent] {
-        try wrap { try db.read { db in
+        try wrap { try read { db in
             if let kind {
                 return try JournalEvent.fetchAll(try db.cachedStatement(sql: "SELECT * FROM events WHERE time >= ? AND kind = ? ORDER BY seq"), arguments: [since.timeIntervalSince1970, kind])
             }
@@ -285,12 +292,12 @@ public final class Journal: Sendable {
 
     /// Events of one document.
     public func events(of docID: String) throws -> [JournalEvent] {
-        try wrap { try db.read { try JournalEvent.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM events WHERE doc_id = ? ORDER BY seq"), arguments: [docID]) } }
+        try wrap { try read { try JournalEvent.fetchAll(try $0.cachedStatement(sql: "SELECT * FROM events WHERE doc_id = ? ORDER BY seq"), arguments: [docID]) } }
     }
 
     /// A delivered document with the same digest, if any (duplicate detection).
     public func delivered(digest: String, excluding id: String) throws -> DocumentRecord? {
-        try wrap { try db.read { try DocumentRecord.fetchOne(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents WHERE digest = ? AND id != ? AND state IN ('delivering','done') LIMIT 1"), arguments: [digest, id]) } }
+        try wrap { try read { try DocumentRecord.fetchOne(try $0.cachedStatement(sql: "SELECT \(DocumentRecord.columns) FROM documents WHERE digest = ? AND id != ? AND state IN ('delivering','done') LIMIT 1"), arguments: [digest, id]) } }
     }
 }
 

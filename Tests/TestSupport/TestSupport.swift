@@ -88,10 +88,12 @@ public enum TestSupport {
         return try Subprocess(which(tool) ?? tool, args, environment: e, stdin: stdin, stdout: stdout, stderr: stderr)
     }
 
-    /// A fresh temporary directory, removed by the caller (or left for inspection on failure).
+    /// A fresh temporary directory. Under `scripts/test.sh` it lies in the run's folder
+    /// (`SEALBATCH_TEST_TMP`), removed when the run passes and kept for inspection when it fails.
     public static func tempDir(_ label: String = "sealbatch-test") throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
+        let base = ProcessInfo.processInfo.environment["SEALBATCH_TEST_TMP"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory
+        let url = base.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
