@@ -3,36 +3,7 @@
 import Foundation
 import Logging
 import Pipeline
-
-struct Failure: StageFailure {
-    let reasonCode: String
-    let clerkMessage: String
-    var routing: ErrorRouting = .quarantine
-}
-
-/// Hashes the original (streaming SHA-256); names starting with "damaged" are rejected.
-struct ChecksumStage: Stage {
-    static let kind: StageKind = "checksum"
-    static let requires: Set<Fact> = []
-    static let produces: Set<Fact> = [.ingested]
-    func process(_ job: Job, context: StageContext) async throws -> Job {
-        var job = job
-        if job.sourceName.hasPrefix("damaged") { throw Failure(reasonCode: "damaged", clerkMessage: "The file is damaged.") }
-        job.digest = try SHA256Stream.hexDigest(ofFile: job.originalURL)
-        return job
-    }
-}
-
-/// Rejects names containing "unapproved".
-struct GateStage: Stage {
-    static let kind: StageKind = "gate"
-    static let requires: Set<Fact> = [.ingested]
-    static let produces: Set<Fact> = [.approved]
-    func process(_ job: Job, context: StageContext) async throws -> Job {
-        if job.sourceName.contains("unapproved") { throw Failure(reasonCode: "not-approved", clerkMessage: "No approval lists this document.") }
-        return job
-    }
-}
+import PipelineTestStages
 
 /// A one-at-a-time "token" with a fixed delay per operation.
 actor FakeToken {
@@ -74,7 +45,7 @@ struct CheckStage: Stage {
     func process(_ job: Job, context: StageContext) async throws -> Job {
         let data = try Data(contentsOf: job.currentURL)
         let n = data.split(separator: UInt8(ascii: "\n")).filter { $0.starts(with: Array("%SEALED".utf8)) }.count
-        if n != 1 { throw Failure(reasonCode: "verify-failed", clerkMessage: "Expected one seal, found \(n).") }
+        if n != 1 { throw TestFailure(reasonCode: "verify-failed", clerkMessage: "Expected one seal, found \(n).") }
         return job
     }
 }

@@ -1,35 +1,8 @@
 import Foundation
 import Pipeline
+@_exported import PipelineTestStages
 import TestSupport
 import Testing
-
-struct TestFailure: StageFailure {
-    let reasonCode: String
-    let clerkMessage: String
-    var routing: ErrorRouting = .quarantine
-}
-
-struct ChecksumStage: Stage {
-    static let kind: StageKind = "checksum"
-    static let requires: Set<Fact> = []
-    static let produces: Set<Fact> = [.ingested]
-    func process(_ job: Job, context: StageContext) async throws -> Job {
-        var job = job
-        if job.sourceName.hasPrefix("damaged") { throw TestFailure(reasonCode: "damaged", clerkMessage: "The file is damaged.") }
-        job.digest = try SHA256Stream.hexDigest(ofFile: job.originalURL)
-        return job
-    }
-}
-
-struct GateStage: Stage {
-    static let kind: StageKind = "gate"
-    static let requires: Set<Fact> = [.ingested]
-    static let produces: Set<Fact> = [.approved]
-    func process(_ job: Job, context: StageContext) async throws -> Job {
-        if job.sourceName.contains("unapproved") { throw TestFailure(reasonCode: "not-approved", clerkMessage: "No approval.") }
-        return job
-    }
-}
 
 /// Counts concurrent calls and the number of documents present in the work folder.
 final class Probe: @unchecked Sendable {
