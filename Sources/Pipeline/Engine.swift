@@ -500,6 +500,11 @@ public final class Engine: Sendable {
                 } else if let out, let cur, FileOps.exists(cur) {
                     if cur.path == original.path { try FileOps.copyAtomically(cur, to: out) } else { try FileOps.move(cur, to: out) }
                     try finishDelivery(id: r.id, name: r.name, workDir: workDir, archiveDir: archive, outbox: out)
+                } else if let cur, cur.path != original.path {
+                    // The staged output was durable before `delivering` was journalled (the delivery
+                    // barrier), and it leaves the work folder only by the rename into the outbox: it was
+                    // delivered, and whoever watches the outbox has taken it. Sealing again would deliver twice.
+                    try finishDelivery(id: r.id, name: r.name, workDir: workDir, archiveDir: archive, outbox: out ?? cur)
                 } else if FileOps.exists(original) {
                     try restart()
                 } else if FileOps.exists(archive.appendingPathComponent(Self.originalName(for: r.name))) {

