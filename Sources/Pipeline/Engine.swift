@@ -114,6 +114,14 @@ public final class Engine: Sendable {
         }
         let pool = WorkerPool.shared
         await withTaskGroup(of: Void.self) { group in
+            // Warm-up alongside the first claims: the first document would otherwise wait for each stage's
+            // one-time work in turn (drawing the seal, reading trust anchors, opening the registry).
+            for st in stages {
+                group.addTask(executorPreference: pool) {
+                    await st.stage.prepare(context: StageContext(pipeline: self.config.name, index: st.index, stageName: st.name,
+                                                                 logger: self.logger, folders: self.config.folders, journal: self.journal, sink: self.sink))
+                }
+            }
             group.addTask(executorPreference: pool) { await self.source(mode: mode, resumed: resumed, into: queues[0]) }
             for st in stages {
                 let input = queues[st.index], output = queues[st.index + 1]

@@ -148,10 +148,16 @@ public protocol Stage: Sendable {
     /// gathered), to undo what would otherwise outlive it, such as a consumed approval use. Must not throw;
     /// the default does nothing.
     func quarantined(_ job: Job, code: String, context: StageContext)
+    /// Called once when a run starts, concurrently with claiming and with the other stages: warm what
+    /// the first document would otherwise wait for (the seal drawing, trust anchors, the registry).
+    /// Must not fail a run or spend a token PIN try: whatever goes wrong here surfaces again, with its
+    /// specific error, on the first document. The default does nothing.
+    func prepare(context: StageContext) async
 }
 
 extension Stage {
     public func quarantined(_ job: Job, code: String, context: StageContext) {}
+    public func prepare(context: StageContext) async {}
 }
 
 /// How the loader builds stages of one kind: its facts, defaults, and a factory decoding its settings.

@@ -19,6 +19,11 @@ public struct ApprovalStage: Stage {
         self.runtime = runtime; self.manifests = manifests; self.intake = ManifestIntake(); self.manifest = manifest
     }
 
+    /// Opens the registry before the first document needs it.
+    public func prepare(context: StageContext) async {
+        _ = try? runtime.approvalBook()
+    }
+
     public func process(_ job: Job, context: StageContext) async throws -> Job {
         let seal = try runtime.seal()
         let book = try runtime.approvalBook()

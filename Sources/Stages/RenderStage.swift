@@ -49,6 +49,11 @@ public struct RenderStage: Stage {
         }
     }
 
+    /// Draws the seal before the first document needs it (errors surface on that document).
+    public func prepare(context: StageContext) async {
+        if !invisible { _ = try? cache.seal { try self.design() } }
+    }
+
     func design() throws -> SealDesign {
         if let d = designOverride ?? runtime.sealSection?.design { return try d.decode(SealDesign.self, path: "seal.design") }
         let s = try runtime.seal()

@@ -57,6 +57,12 @@ public struct VerifyStage: Stage {
         return (Verifier(trustAnchorsDER: [], options: options), false)
     }
 
+    /// Reads the trust anchors before the first document needs them (only named trust files: the
+    /// token's own chain is known once the sign stage opened it).
+    public func prepare(context: StageContext) async {
+        if !trust.isEmpty { _ = try? await verifier() }
+    }
+
     public func process(_ job: Job, context: StageContext) async throws -> Job {
         var job = job
         var checks: [String] = []

@@ -67,6 +67,17 @@ import Testing
         _ = dir
     }
 
+    @Test func everyStageIsPreparedOncePerRunEvenWithAnEmptyInbox() async throws {
+        let probe = Probe()
+        let reg = Bench.registry(probe: probe)
+        let (_, config) = try Bench.setUp(files: 0, registry: reg)
+        _ = try await engine(config, registry: reg).run(mode: .once)
+        #expect(probe.prepared == 1)
+        let (_, config2) = try Bench.setUp(files: 5, registry: reg)
+        let s = try await engine(config2, registry: reg).run(mode: .once)
+        #expect(s.delivered == 5 && probe.prepared == 2)
+    }
+
     @Test func retriesTransientFailuresThenDelivers() async throws {
         let transient = TransientCounter(2)
         let reg = Bench.registry(transient: transient)

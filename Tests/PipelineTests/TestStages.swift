@@ -13,6 +13,8 @@ final class Probe: @unchecked Sendable {
         lock.lock(); inFlight += 1; calls += 1; maxInFlight = max(maxInFlight, inFlight); maxClaimed = max(maxClaimed, n); lock.unlock()
     }
     func leave() { lock.lock(); inFlight -= 1; lock.unlock() }
+    var prepared = 0
+    func prepare() { lock.lock(); prepared += 1; lock.unlock() }
 }
 
 struct AppendStage: Stage {
@@ -22,6 +24,7 @@ struct AppendStage: Stage {
     let delayMS: Int
     let probe: Probe
     var transientFailures: TransientCounter?
+    func prepare(context: StageContext) async { probe.prepare() }
     func process(_ job: Job, context: StageContext) async throws -> Job {
         probe.enter(work: context.folders.work)
         defer { probe.leave() }
