@@ -47,12 +47,12 @@ struct PlacementEngine {
                 out.append(try place(centreX: cx, centreY: cy, page: pageIndex, spec: spec, warnings: &warnings))
             } else if anchor.fallback == .lastPage {
                 let idx = try explicitPage(spec, default: .last)
-                warnings.append("anchor text \"\(anchor.text)\" not found; seal placed at the fallback position on page \(idx + 1)")
+                warnings.append("anchor text \(Self.quoted(anchor.texts)) not found; seal placed at the fallback position on page \(idx + 1)")
                 out.append(try explicitBox(spec, pageIndex: idx, warnings: &warnings))
             } else {
                 throw RenderError(.anchorNotFound,
-                    "anchor text \"\(anchor.text)\" (occurrence \(anchor.occurrence)) is not in the document's text; "
-                    + "check the wording (full-width brackets matter) or configure \"fallback\": \"last-page\"", file: fileName)
+                    "anchor text \(Self.quoted(anchor.texts)) (occurrence \(anchor.occurrence)) is not in the document's text; "
+                    + "check the wording (full-width brackets matter), add \"alternatives\", or configure \"fallback\": \"last-page\"", file: fileName)
             }
         } else if spec.hasExplicitPosition {
             let idx = try explicitPage(spec, default: .last)
@@ -89,21 +89,31 @@ struct PlacementEngine {
     }
 
     /// The nth occurrence over all pages in order (negative: from the end).
+    /// The anchor's box: the chosen occurrence of `text`, else of the first alternative found.
     private func findAnchor(_ a: AnchorSpec) throws -> (Int, Box)? {
+        for text in a.texts {
+            if let hit = try findAnchor(text, occurrence: a.occurrence) { return hit }
+        }
+        return nil
+    }
+
+    private func findAnchor(_ text: String, occurrence: Int) throws -> (Int, Box)? {
         var hits: [(Int, Box)] = []
-        if a.occurrence > 0 {
+        if occurrence > 0 {
             for p in pages.indices {
-                hits += try find(p, a.text).map { (p, $0) }
-                if hits.count >= a.occurrence { return hits[a.occurrence - 1] }
+                hits += try find(p, text).map { (p, $0) }
+                if hits.count >= occurrence { return hits[occurrence - 1] }
             }
             return nil
         }
         for p in pages.indices.reversed() {
-            hits = try find(p, a.text).map { (p, $0) } + hits
-            if hits.count >= -a.occurrence { return hits[hits.count + a.occurrence] }
+            hits = try find(p, text).map { (p, $0) } + hits
+            if hits.count >= -occurrence { return hits[hits.count + occurrence] }
         }
         return nil
     }
+
+    static func quoted(_ texts: [String]) -> String { texts.map { "\"\($0)\"" }.joined(separator: " or ") }
 
     private func anchorCentre(_ a: AnchorSpec, textRect r: (x: Double, y: Double, w: Double, h: Double)) -> (Double, Double) {
         let gap = 1 * pointsPerMM

@@ -63,6 +63,7 @@ public struct PlacementSpec: Codable, Sendable, Equatable {
         if let y = yMM, y < 0 { throw bad("y-mm must not be negative") }
         if let a = anchor {
             if a.text.trimmingCharacters(in: .whitespaces).isEmpty { throw bad("anchor.text must not be empty") }
+            if a.alternatives.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) { throw bad("anchor.alternatives must not hold empty texts") }
             if a.occurrence == 0 { throw bad("anchor.occurrence counts from 1 (or from -1 = last)") }
         }
         if let cp = crossPage {
@@ -124,6 +125,11 @@ public enum Corner: String, Codable, Sendable, CaseIterable {
 public struct AnchorSpec: Codable, Sendable, Equatable {
     /// Text to search for (exact, as poppler extracts it), e.g. "甲方（盖章）" or "Party A (Seal)".
     public var text: String
+    /// Further texts tried in order when `text` is not in the document (bilingual templates:
+    /// `"text": "甲方（盖章）", "alternatives": ["Party A (Seal)"]`).
+    public var alternatives: [String] = []
+    /// `text`, then the alternatives.
+    public var texts: [String] { [text] + alternatives }
     /// Which match: 1 = first in the document, 2 = second …, -1 = last.
     public var occurrence: Int = 1
     /// Where the seal centre goes relative to the anchor's box.
@@ -135,18 +141,21 @@ public struct AnchorSpec: Codable, Sendable, Equatable {
     /// What to do when the text is not found.
     public var fallback: AnchorFallback = .error
 
-    public init(text: String, occurrence: Int = 1, position: AnchorPosition = .over, dxMM: Double = 0, dyMM: Double = 0, fallback: AnchorFallback = .error) {
-        self.text = text; self.occurrence = occurrence; self.position = position; self.dxMM = dxMM; self.dyMM = dyMM; self.fallback = fallback
+    public init(text: String, alternatives: [String] = [], occurrence: Int = 1, position: AnchorPosition = .over, dxMM: Double = 0, dyMM: Double = 0,
+                fallback: AnchorFallback = .error) {
+        self.text = text; self.alternatives = alternatives; self.occurrence = occurrence; self.position = position
+        self.dxMM = dxMM; self.dyMM = dyMM; self.fallback = fallback
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case text, occurrence, position, dxMM = "dx-mm", dyMM = "dy-mm", fallback
+        case text, alternatives, occurrence, position, dxMM = "dx-mm", dyMM = "dy-mm", fallback
     }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(allowed: Set(CodingKeys.allCases.map(\.rawValue)), in: "an anchor")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         text = try c.decode(String.self, forKey: .text)
+        alternatives = try c.decodeIfPresent([String].self, forKey: .alternatives) ?? []
         occurrence = try c.decodeIfPresent(Int.self, forKey: .occurrence) ?? 1
         position = try c.decodeIfPresent(AnchorPosition.self, forKey: .position) ?? .over
         dxMM = try c.decodeIfPresent(Double.self, forKey: .dxMM) ?? 0

@@ -43,6 +43,21 @@ import Testing
         #expect(abs(moved.0 - (236 + 10 * mm)) < 1e-9 && abs(moved.1 - (406 + 5 * mm)) < 1e-9)
     }
 
+    @Test func anchorAlternativesAreTriedInOrderWhenTheTextIsMissing() throws {
+        let english = Box(100, 200, 180, 212)
+        let e = PlacementEngine(pages: [PageInfo(geometry: a4, signatureWidgets: []), PageInfo(geometry: a4, signatureWidgets: [])],
+                                sealWidth: 40 * mm, sealHeight: 40 * mm, fileName: "t.pdf") { p, text in
+            text == "Party A (Seal)" && p == 1 ? [english] : []
+        }
+        let b = try e.resolve(PlacementSpec(anchor: AnchorSpec(text: "甲方（盖章）", alternatives: ["Party A (Seal)"]))).boxes[0]
+        #expect(b.pageIndex == 1 && (b.box.llx + b.box.urx) / 2 == 140)
+        // none found: the error names every text tried
+        #expect { try e.resolve(PlacementSpec(anchor: AnchorSpec(text: "甲方（盖章）", alternatives: ["Party B"]))) } throws: { e in
+            "\(e)".contains("\"甲方（盖章）\" or \"Party B\"")
+        }
+        #expect(throws: (any Error).self) { try PlacementSpec(anchor: AnchorSpec(text: "x", alternatives: [" "])).validate() }
+    }
+
     @Test func leftEdgeCrossPageSlicesRunInReverseOrder() throws {
         let e = engine([a4, a4, a4, a4])
         let res = try e.resolve(PlacementSpec(crossPage: CrossPageSpec(pages: .list([1, 2, 4]), edge: .left, yMM: 50)))
