@@ -371,6 +371,26 @@ public final class ApprovalBook: Sendable {
         return released
     }
 
+    /// Gives back every use of the document `documentSHA256` consumed by `job`, when the grant itself is
+    /// no longer known (a pipeline restarted the document after a crash and then gave up on it). Only
+    /// that job's uses are touched: a use by another job stays. Each use given back is audited
+    /// (`approval.release`). Returns the approvals whose use was given back.
+    @discardableResult
+    public func releaseUses(job: String, documentSHA256: String, reason: String, at time: Date = Date()) throws -> [String] {
+        let sha = documentSHA256.lowercased()
+        var released: [String] = []
+        for state in try store.approvalStates(listing: sha) {
+            guard let use = try store.useState(approval: state.id, documentSHA256: sha).use, use.job == job,
+                  try store.deleteUse(approval: state.id, documentSHA256: sha, job: job) else { continue }
+            let org = (try? store.seal(state.seal))?.organisation
+            try registry.audit.append(AuditEntry(actor: use.user, action: "approval.release", organisation: org, seal: state.seal,
+                                                 documentsBefore: [sha], approval: state.id,
+                                                 detail: "use by job \(job) given back: \(reason)"), at: time)
+            released.append(state.id)
+        }
+        return released
+    }
+
     // MARK: - Managing
 
     /// Revokes an approval (its approver, or a seal administrator of the seal's organisation).

@@ -469,7 +469,9 @@ public final class Engine: Sendable {
             func restart() throws {
                 if r.attempts >= config.engine.maxAttempts {
                     var job = Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive, claimedAt: claimedAt, attempt: r.attempts)
-                    job.digest = r.digest
+                    // the digest lets stages find what earlier attempts left behind (an approval use); it
+                    // may not have been journalled before the crash, and the original is untouched
+                    job.digest = r.digest ?? (try? SHA256Stream.hexDigest(ofFile: original))
                     quarantine(job, failure: EngineFailure(code: "crash-loop",
                         message: "Processing this document was interrupted \(r.attempts) times (the program stopped while working on it).",
                         nextStep: "Report it to the administrator with the document id; it may trigger a fault."), stage: r.stage ?? "engine")

@@ -55,15 +55,24 @@ public struct SignStage: Stage {
     }
 
     /// A document quarantined after its approval use was consumed (signing failed, or verification or
-    /// archiving refused the output) gives the use back: nothing stamped left the pipeline.
+    /// archiving refused the output) gives the use back: nothing stamped left the pipeline. A document
+    /// restarted after crashes and then given up (`crash-loop`) no longer knows its grant: the uses its
+    /// job consumed in an earlier attempt are found by job id and document hash.
     public func quarantined(_ job: Job, code: String, context: StageContext) {
-        guard let grant = job.facts[StageFacts.grant], let book = try? runtime.approvalBook() else { return }
+        guard runtime.governanceSection != nil, let book = try? runtime.approvalBook() else { return }
+        let reason = "\(job.sourceName) quarantined (\(code))"
         do {
-            if try book.release(grant, reason: "\(job.sourceName) quarantined (\(code))") {
-                context.logger.notice("approval use given back", metadata: ["file": "\(job.sourceName)", "approval": "\(grant.approval)", "code": "\(code)"])
+            if let grant = job.facts[StageFacts.grant] {
+                if try book.release(grant, reason: reason) {
+                    context.logger.notice("approval use given back", metadata: ["file": "\(job.sourceName)", "approval": "\(grant.approval)", "code": "\(code)"])
+                }
+            } else if let digest = job.digest {
+                for approval in try book.releaseUses(job: job.id, documentSHA256: digest, reason: reason) {
+                    context.logger.notice("approval use given back", metadata: ["file": "\(job.sourceName)", "approval": "\(approval)", "code": "\(code)"])
+                }
             }
         } catch {
-            context.logger.error("cannot give the approval use back", metadata: ["file": "\(job.sourceName)", "approval": "\(grant.approval)", "error": "\(error)"])
+            context.logger.error("cannot give the approval use back", metadata: ["file": "\(job.sourceName)", "error": "\(error)"])
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Governance
 import Logging
-import Pipeline
+@testable import Pipeline
 import Signing
 import Stages
 import TestSupport
@@ -132,5 +132,53 @@ import Token
         let second = try await engine(try PipelineConfig.load(from: cfg, registry: StandardStages.registry())).0.run(mode: .once)
         #expect(second.delivered == 3, "\(second.table())")
         #expect(try world.book.show(manifest.manifest.id)?.1.count == 3)
+    }
+
+    @Test func aDocumentGivenUpAfterCrashesGivesItsApprovalUseBack() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        let root = try TestSupport.tempDir("e2e")
+        let inbox = root.appendingPathComponent("inbox")
+        let file = try SamplePDFs.make(in: inbox, count: 1, prefix: "crashing")[0]
+        let sha = try SHA256Stream.hexDigest(ofFile: file)
+        let manifest = try world.approve([file])
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
+        try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch.json"))
+        let cfg = root.appendingPathComponent("pipeline.json")
+        try Data(world.pipelineJSON(name: "crashing", maxAttempts: 3).utf8).write(to: cfg)
+        let config = try PipelineConfig.load(from: cfg, registry: StandardStages.registry())
+        try config.folders.create()
+        // What three crashes in the sign stage leave: the use consumed by the journal's job id, the
+        // original in the work folder, the document `processing` with its attempts spent and no digest
+        // journalled yet (stage progress is deferred).
+        let id = "00000000000000c1"
+        let grant = try world.book.admit(documentSHA256: sha, fileName: file.lastPathComponent, seal: SealWorld.sealID, user: "clerk",
+                                         manifest: manifest, job: id)
+        try world.book.consume(grant)
+        // another job's use of another approval of the same bytes is not this document's to give back
+        let other = try world.approve([file])
+        try world.book.consume(try world.book.admit(documentSHA256: sha, seal: SealWorld.sealID, user: "clerk", manifest: other, job: "other-job"))
+        let work = config.folders.work.appendingPathComponent(id)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: file, to: work.appendingPathComponent("original.pdf"))
+        let now = Date().timeIntervalSince1970
+        try Journal(url: config.journal).insert(DocumentRecord(
+            id: id, pipeline: "crashing", name: file.lastPathComponent, sourcePath: file.path, workDir: work.path, state: .processing,
+            stage: "sign", attempts: 3, digest: nil, currentPath: nil, outboxPath: nil, quarantinePath: nil, reasonCode: nil,
+            reasonJSON: nil, claimedAt: now, updatedAt: now))
+
+        let first = try await engine(config).0.run(mode: .once)
+
+        #expect(first.quarantined == ["crash-loop": 1], "\(first.table())")
+        #expect(try world.book.show(manifest.manifest.id)?.1.isEmpty == true)
+        #expect(try world.book.show(other.manifest.id)?.1.map(\.job) == ["other-job"])
+        let released = try world.registry.audit.query(AuditQuery(action: "approval.release")).filter { $0.entry.approval == manifest.manifest.id }
+        #expect(released.count == 1)
+        #expect(released.first?.entry.actor == "clerk")
+        // put back, the document is sealed under the same approval
+        try FileManager.default.moveItem(at: root.appendingPathComponent("quarantine/\(file.lastPathComponent)"), to: file)
+        let second = try await engine(config).0.run(mode: .once)
+        #expect(second.delivered == 1, "\(second.table())")
+        #expect(try world.book.show(manifest.manifest.id)?.1.count == 1)
     }
 }
