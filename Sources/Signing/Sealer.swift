@@ -88,6 +88,10 @@ public struct SealOptions: Sendable {
     public var crossPageLayout: CrossPageLayout = .automatic
     /// Clock for /M (tests fix it).
     public var now: @Sendable () -> Date = { Date() }
+    /// SHA-256 of the input as approved. The bytes the seal covers are checked against it (in the same
+    /// pass that computes the signed digest), so a file changed after its approval — a writer still
+    /// appending to it, an edit in place — is refused (`input-changed`) instead of sealed.
+    public var expectedInputSHA256: [UInt8]? = nil
 
     public init(level: PAdESLevel = .bB, tsaURLs: [URL] = [], fieldName: String? = nil, name: String? = nil,
                 reason: String? = nil, location: String? = nil, contactInfo: String? = nil,
@@ -200,7 +204,7 @@ public struct PAdESSealer: Sendable {
                 guard let h = try update.write(to: output) else { throw SigningError(.io, "the update has no signature hole", file: name) }
                 hole = h
             } catch let e as PDFError { throw SigningError(.io, "cannot write the sealed file: \(e.message)", file: output.lastPathComponent) }
-            let digest = try sha256(file: output, ranges: hole.byteRange)
+            let digest = try signedDigest(output: output, hole: hole, inputSize: doc.fileSize, expected: options.expectedInputSHA256, file: name)
             var tsTime: Date? = nil
             let stamper: (@Sendable ([UInt8]) async throws -> [UInt8]?)?
             if options.level >= .bT {
@@ -235,6 +239,29 @@ public struct PAdESSealer: Sendable {
             result.outputSize = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? result.outputSize
             return result
         }
+    }
+
+    /// SHA-256 over the /ByteRange of the written output; with `expected`, also over its first `inputSize`
+    /// bytes (the input's revision, copied unchanged), which must be the approved bytes.
+    func signedDigest(output: URL, hole: ByteRangeHole, inputSize: Int, expected: [UInt8]?, file name: String) throws -> [UInt8] {
+        guard let expected else { return try sha256(file: output, ranges: hole.byteRange) }
+        guard hole.byteRange.count >= 2, hole.byteRange[0] == 0, hole.byteRange[1] >= inputSize else {
+            throw SigningError(.signingFailed, "the signature hole lies inside the original revision", file: name)
+        }
+        let all = Digest(), input = Digest()
+        var seen = 0
+        try ByteRange.stream(file: output, ranges: hole.byteRange) { chunk in
+            all.update(chunk)
+            if seen < inputSize { input.update(UnsafeRawBufferPointer(rebasing: chunk[0..<min(chunk.count, inputSize - seen)])) }
+            seen += chunk.count
+        }
+        let got = input.finish()
+        guard got == expected else {
+            throw SigningError(.inputChanged,
+                "the document changed after it was approved: the \(inputSize) bytes being sealed have SHA-256 \(hex(got).prefix(16))…, the approved bytes \(hex(expected).prefix(16))…",
+                file: name)
+        }
+        return all.finish()
     }
 
     // MARK: - Opening

@@ -18,6 +18,8 @@ public struct SigningError: Error, CustomStringConvertible, Sendable, Equatable 
         case badKey = "bad-key"
         /// The token or software key failed to produce a signature.
         case signingFailed = "signing-failed"
+        /// The input's bytes are not the ones expected (`SealOptions.expectedInputSHA256`): it changed after approval.
+        case inputChanged = "input-changed"
         /// The input PDF cannot be read or updated.
         case unreadablePDF = "unreadable-pdf"
         /// The input is encrypted; sealing encrypted documents is not supported.

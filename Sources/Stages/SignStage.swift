@@ -37,6 +37,10 @@ public struct SignStage: Stage {
         var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: runtime.sealSection?.id,
                                   reason: reason, location: location, appearance: job.facts[StageFacts.appearance]?.appearance)
         options.timeout = 15
+        // The approval is of the original's bytes: the sealer checks that what it seals is exactly them.
+        if job.currentURL == job.originalURL, let d = job.facts[StageFacts.grant]?.documentSHA256 ?? job.digest, let bytes = unhex(d) {
+            options.expectedInputSHA256 = bytes
+        }
         let output = job.workDir.appendingPathComponent("sealed.pdf")
         let t0 = Date()
         do {
@@ -59,7 +63,7 @@ public struct SignStage: Stage {
     /// restarted after crashes and then given up (`crash-loop`) no longer knows its grant: the uses its
     /// job consumed in an earlier attempt are found by job id and document hash.
     public func quarantined(_ job: Job, code: String, context: StageContext) {
-        guard runtime.governanceSection != nil, let book = try? runtime.approvalBook() else { return }
+        guard let book = try? runtime.approvalBook() else { return }
         let reason = "\(job.sourceName) quarantined (\(code))"
         do {
             if let grant = job.facts[StageFacts.grant] {
@@ -96,6 +100,7 @@ public struct SignStage: Stage {
             case .certifiedNoChanges: return StageRejection(.certifiedNoChanges, "\(name) is certified by its author to allow no changes.")
             case .encrypted: return StageRejection(.encrypted, "\(name) is encrypted; encrypted PDFs cannot be sealed.")
             case .unreadablePDF: return StageRejection(.damaged, "\(name): \(e.message)")
+            case .inputChanged: return StageRejection(.documentAltered, "\(name): \(e.message)")
             case .badKey: return StageRejection(.tokenError, "the seal key is not usable: \(e.message)", routing: .stopBatch)
             default: return StageRejection(.signing, "\(name): \(e.message)")
             }
@@ -140,3 +145,24 @@ public struct SignStage: Stage {
 
 func sha256(_ bytes: [UInt8]) -> [UInt8] { var s = SHA256Stream(); s.update(bytes); return s.finalize() }
 func hex(_ b: [UInt8]) -> String { DetachedSignature.hex(b) }
+
+/// Bytes of a lower- or upper-case hex string (nil if it is not one).
+func unhex(_ s: String) -> [UInt8]? {
+    let u = Array(s.utf8)
+    guard u.count % 2 == 0 else { return nil }
+    func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+    var out = [UInt8](); out.reserveCapacity(u.count / 2)
+    var i = 0
+    while i < u.count {
+        guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+        out.append(hi << 4 | lo); i += 2
+    }
+    return out
+}

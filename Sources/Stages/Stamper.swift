@@ -55,10 +55,18 @@ public struct Stamper: Sendable {
                                    SignStage(runtime: runtime, level: level, tsa: tsa), verify]
         if archive != nil || runtime.governanceSection != nil || runtime.registryIfOpen != nil { stages.append(ArchiveStage(runtime: runtime)) }
         let folders = Folders(root: work)
-        for (i, stage) in stages.enumerated() {
-            let ctx = StageContext(pipeline: "stamp", index: i, stageName: type(of: stage).kind.name, logger: logger, folders: folders)
-            job = try await stage.process(job, context: ctx)
-            job.established.formUnion(type(of: stage).produces)
+        func context(_ i: Int) -> StageContext {
+            StageContext(pipeline: "stamp", index: i, stageName: type(of: stages[i]).kind.name, logger: logger, folders: folders)
+        }
+        for i in stages.indices {
+            do { job = try await stages[i].process(job, context: context(i)) } catch {
+                // as in the pipeline: every stage undoes what would outlive the refusal (a consumed approval
+                // use would otherwise make the next stamp of the same bytes a replay)
+                let code = (error as? any StageFailure)?.reasonCode ?? "stage-error"
+                for k in stages.indices.reversed() { stages[k].quarantined(job, code: code, context: context(k)) }
+                throw error
+            }
+            job.established.formUnion(type(of: stages[i]).produces)
         }
         try FileOps.fsync(job.currentURL)
         try FileOps.copyAtomically(job.currentURL, to: output, link: false)

@@ -412,6 +412,43 @@ struct SealerTests {
         }
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("o3.pdf").path), "no half-made output after a failure")
     }
+
+    @Test func sealsOnlyTheExpectedBytesAndRefusesAFileChangedSinceItsApproval() async throws {
+        guard try Self.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let input = dir.appendingPathComponent("in.pdf")
+        try FileManager.default.copyItem(at: Self.corpus("xref-classic-minimal-pyhanko.pdf"), to: input)
+        let approved = DetachedSignature.sha256(Array(try Data(contentsOf: input)))
+        var o = Self.options()
+        o.expectedInputSHA256 = approved
+        let out = dir.appendingPathComponent("out.pdf")
+        let r = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: o)
+        // the sealed file's first revision is exactly the approved bytes, and the signed digest is unchanged by the extra check
+        let sealed = Array(try Data(contentsOf: out))
+        #expect(DetachedSignature.sha256(Array(sealed.prefix(try Data(contentsOf: input).count))) == approved)
+        let ranges = r.byteRange
+        let covered = Array(sealed[ranges[0]..<ranges[0] + ranges[1]]) + Array(sealed[ranges[2]..<ranges[2] + ranges[3]])
+        #expect(DetachedSignature.sha256(covered) == r.signedDigest)
+        // the same file with one byte changed in place (a writer still at work after the approval)
+        var changed = Array(try Data(contentsOf: input))
+        changed[7] = UInt8(ascii: "6") // %PDF-1.7 → %PDF-1.6: same length, still a sealable PDF
+        try Data(changed).write(to: input)
+        let refused = dir.appendingPathComponent("refused.pdf")
+        do {
+            _ = try await PAdESSealer().seal(input: input, output: refused, key: try pki.key(), options: o)
+            Issue.record("expected inputChanged")
+        } catch let e as SigningError {
+            #expect(e.code == .inputChanged)
+            #expect(e.message.contains("changed after it was approved"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: refused.path), "nothing sealed from changed bytes")
+        // bytes appended after the approval are refused too
+        try Data(Array(try Data(contentsOf: Self.corpus("xref-classic-minimal-pyhanko.pdf"))) + Array("\n% appended\n".utf8)).write(to: input)
+        await #expect(throws: SigningError(.inputChanged, "")) {
+            _ = try await PAdESSealer().seal(input: input, output: refused, key: try pki.key(), options: o)
+        }
+    }
 }
 
 @Suite("Sealing: field names")

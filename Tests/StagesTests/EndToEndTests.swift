@@ -9,9 +9,8 @@ import Testing
 import Token
 
 @Suite(.serialized) struct EndToEndTests {
-    func engine(_ config: PipelineConfig) throws -> (Engine, StagesRuntime) {
+    func engine(_ config: PipelineConfig, registry: StageRegistry = StandardStages.registry()) throws -> (Engine, StagesRuntime) {
         let shared = SharedObjects()
-        let registry = StandardStages.registry()
         let stages = try config.makeStages(registry: registry, shared: shared)
         let rt = try StandardStages.runtime(StageEnvironment(sections: config.sections, baseDir: config.baseDir, folders: config.folders, shared: shared))
         return (Engine(config: config, stages: stages, journal: try Journal(url: config.journal), logger: quietLogger,
@@ -179,6 +178,50 @@ import Token
         try FileManager.default.moveItem(at: root.appendingPathComponent("quarantine/\(file.lastPathComponent)"), to: file)
         let second = try await engine(config).0.run(mode: .once)
         #expect(second.delivered == 1, "\(second.table())")
+        #expect(try world.book.show(manifest.manifest.id)?.1.count == 1)
+    }
+
+    /// A writer that still had the file open when it was claimed, appending to it after its approval.
+    struct LateWriterStage: Stage {
+        static let kind: StageKind = "late-writer"
+        static let requires: Set<Fact> = [.approved]
+        static let produces: Set<Fact> = []
+        func process(_ job: Job, context: StageContext) async throws -> Job {
+            if job.sourceName.hasPrefix("late") {
+                let h = try FileHandle(forWritingTo: job.originalURL)
+                try h.seekToEnd(); try h.write(contentsOf: Data("\n% one more line from the sender\n".utf8)); try h.close()
+            }
+            return job
+        }
+    }
+
+    @Test func aDocumentChangedAfterItsApprovalIsNotSealed() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        let root = try TestSupport.tempDir("e2e")
+        let inbox = root.appendingPathComponent("inbox")
+        let files = try SamplePDFs.make(in: inbox, count: 1, prefix: "late") + SamplePDFs.make(in: inbox, count: 1, prefix: "steady")
+        let manifest = try world.approve(files)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
+        try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch.json"))
+        let stages = """
+            [{"kind": "ingest"}, {"kind": "approval", "manifests": "approvals"}, {"kind": "late-writer"},
+             {"kind": "render", "placement": {"corner": "bottom-right"}}, {"kind": "sign", "level": "B-B"},
+             {"kind": "verify", "trust": "\(world.token.caCertificate.path)"}, {"kind": "archive"}]
+            """
+        let cfg = root.appendingPathComponent("pipeline.json")
+        try Data(world.pipelineJSON(name: "late", extraStages: stages).utf8).write(to: cfg)
+        var registry = StandardStages.registry()
+        registry.register(StageDescriptor(LateWriterStage.self) { _, _, _ in LateWriterStage() })
+
+        let s = try await engine(try PipelineConfig.load(from: cfg, registry: registry), registry: registry).0.run(mode: .once)
+
+        #expect(s.delivered == 1 && s.quarantined == ["document-altered": 1], "\(s.table())")
+        #expect(listing(root.appendingPathComponent("outbox")) == ["steady-0000.pdf"])
+        let reason = try JSONDecoder().decode(QuarantineReason.self, from: Data(contentsOf: root.appendingPathComponent("quarantine/late-0000.pdf.reason.json")))
+        #expect(reason.stage == "sign")
+        #expect(reason.message.contains("changed after it was approved"), "\(reason.message)")
+        // nothing was stamped for it, so its approval use was given back
         #expect(try world.book.show(manifest.manifest.id)?.1.count == 1)
     }
 }

@@ -10,7 +10,7 @@ import Token
 /// approved contracts stamped with `sealbatch stamp`, the audit trail queried and verified — all through
 /// the real command line.
 @Suite(.serialized) struct GovernanceStampTests {
-    @Test func fourRolesSealOnTokenThreeContractsStampedAuditedAndVerified() throws {
+    @Test func fourRolesSealOnTokenContractsStampedAuditedAndVerified() throws {
         guard try TestSupport.haveTool("openssl"), try TestSupport.haveTool("softhsm2-util"), try TestSupport.haveTool("python3") else { return }
         let bin = TestSupport.sealbatchBinary
         try #require(FileManager.default.isExecutableFile(atPath: bin.path), "build the sealbatch executable first")
@@ -43,7 +43,7 @@ import Token
         try sb(["seal", "grant", "acme-contract", "--user", "boss", "--right", "approve"], as: "sadmin")
         try sb(["seal", "grant", "acme-contract", "--user", "clerk", "--right", "use"], as: "sadmin")
         // Three contracts approved by boss for clerk.
-        let contracts = try SamplePDFs.make(in: dir.appendingPathComponent("contracts"), count: 3)
+        let contracts = try SamplePDFs.make(in: dir.appendingPathComponent("contracts"), count: 4)
         let manifest = dir.appendingPathComponent("approval.json").path
         try sb(["approve"] + contracts.map(\.path) + ["--seal", "acme-contract", "--requester", "clerk", "--purpose", "Q3 contracts",
                                                      "--valid-until", "+1d", "-o", manifest], as: "boss")
@@ -51,15 +51,20 @@ import Token
         let out = dir.appendingPathComponent("stamped")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let design = #"{"kind": "round", "organisation": "ACME 有限公司", "name": "合同专用章"}"#
-        func stamp(_ file: URL, as user: String, expect status: Int32 = 0) throws -> TestSupport.ProcessResult {
+        func stamp(_ file: URL, as user: String, expect status: Int32 = 0, trust: String? = nil) throws -> TestSupport.ProcessResult {
             try sb(["stamp", file.path, "-o", out.appendingPathComponent(file.lastPathComponent).path, "--seal", "acme-contract",
                     "--approval", manifest, "--token-config", token.directory.appendingPathComponent("token.json").path,
-                    "--pin-file", pinFile.path, "--trust", token.caCertificate.path, "--design", design,
+                    "--pin-file", pinFile.path, "--trust", trust ?? token.caCertificate.path, "--design", design,
                     "--placement", #"{"anchor": {"text": "Party A (Seal):", "position": "right", "fallback": "last-page"}}"#],
                    as: user, expect: status)
         }
         let originals = try contracts.map { try Data(contentsOf: $0) }
-        for c in contracts { #expect(try stamp(c, as: "clerk").out.contains("stamped")) }
+        for c in contracts.prefix(3) { #expect(try stamp(c, as: "clerk").out.contains("stamped")) }
+        // A stamp refused by the final verification (it trusts another root) leaves no output and gives
+        // its approval use back: stamping the same bytes again is not a replay.
+        let refused = try stamp(contracts[3], as: "clerk", expect: 1, trust: crt("boss"))
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent(contracts[3].lastPathComponent).path), "\(refused.err)")
+        #expect(try stamp(contracts[3], as: "clerk").out.contains("stamped"))
         #expect(try contracts.map { try Data(contentsOf: $0) } == originals, "originals are never modified")
         // Stamping the same document again is a replay; a seal administrator may not stamp.
         let again = try stamp(contracts[0], as: "clerk", expect: 1)
@@ -68,12 +73,14 @@ import Token
         #expect(admin.err.contains("not-allowed"))
         // pyHanko accepts each stamped contract.
         let verdicts = try PyHanko.validate(contracts.map { out.appendingPathComponent($0.lastPathComponent) }, trustRoot: token.caCertificate)
-        #expect(verdicts.values.filter { $0.hasPrefix("OK") }.count == 3, "\(verdicts)")
-        // The audit trail shows the three stamps, and verifies.
+        #expect(verdicts.values.filter { $0.hasPrefix("OK") }.count == 4, "\(verdicts)")
+        // The audit trail shows the four stamps and the use given back, and verifies.
         let q = try sb(["audit", "query", "--action", "stamp", "--format", "json"], as: "sadmin")
         let records = try JSONSerialization.jsonObject(with: q.stdout) as? [[String: Any]] ?? []
         let ok = records.filter { (($0["entry"] as? [String: Any])?["outcome"] as? String ?? $0["outcome"] as? String) == "ok" }
-        #expect(ok.count == 3, "\(q.out)")
+        #expect(ok.count == 4, "\(q.out)")
+        let released = try sb(["audit", "query", "--action", "approval.release", "--format", "json"], as: "sadmin")
+        #expect((try JSONSerialization.jsonObject(with: released.stdout) as? [Any])?.count == 1, "\(released.out)")
         try sb(["audit", "verify"])
     }
 }
