@@ -404,8 +404,8 @@ public final class Engine: Sendable {
     private func finishDelivery(id: String, name: String, workDir: URL, archiveDir: URL, outbox: URL) throws {
         let original = workDir.appendingPathComponent(Self.originalName(for: name))
         let archived = archiveDir.appendingPathComponent(Self.originalName(for: name))
-        // the archive stage hard-links the original into the archive (made durable with its receipt)
-        if FileOps.exists(original), !FileOps.sameFile(original, archived) {
+        // the archive stage copies the original into the archive (made durable with its receipt)
+        if FileOps.exists(original), !FileOps.exists(archived) {
             try FileOps.move(original, to: archived, syncSource: false)
         }
         // not flushed on its own: recovery finishes a `delivering` entry from the outbox or the archive

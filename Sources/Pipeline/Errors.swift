@@ -34,7 +34,7 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible, Equatable
     public enum Code: String, Sendable {
         case syntax, unknownKey = "unknown-key", missingKey = "missing-key", typeMismatch = "type-mismatch"
         case invalidValue = "invalid-value", unknownStage = "unknown-stage", impossibleOrder = "impossible-order"
-        case folder, journal, io, interrupted, crashLoop = "crash-loop", metrics
+        case folder, journal, io, interrupted, crashLoop = "crash-loop", metrics, contentChanged = "content-changed"
     }
     /// The stable code.
     public let code: Code

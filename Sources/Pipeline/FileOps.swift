@@ -86,6 +86,50 @@ public enum FileOps {
         if syncFolder { try fsync(dir) }
     }
 
+    /// Copies `src` to `dst` (temporary name, then rename; not flushed) and returns the SHA-256 (hex) of
+    /// the bytes copied, hashed as they are written: the copy is known to hold exactly those bytes,
+    /// whatever happens to `src` afterwards. With `expected`, a copy of other bytes is removed and
+    /// `PipelineError(.contentChanged)` thrown.
+    @discardableResult
+    public static func copyHashing(_ src: URL, to dst: URL, expected: String? = nil) throws -> String {
+        let dir = dst.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tmp = dir.appendingPathComponent(".\(dst.lastPathComponent).partial-\(getpid())")
+        let input = open(src.path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw PipelineError(.io, path: src.path, "cannot read file: \(errnoString())") }
+        defer { close(input) }
+        unlink(tmp.path)
+        let output = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw PipelineError(.io, path: dst.path, "cannot create the copy: \(errnoString())") }
+        var ok = false
+        defer { if !ok { unlink(tmp.path) } }
+        var hash = SHA256Stream()
+        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        do {
+            defer { close(output) }
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; throw PipelineError(.io, path: src.path, "read failed: \(errnoString())") }
+                if n == 0 { break }
+                hash.update(buffer[0..<n])
+                var off = 0
+                while off < n {
+                    let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + off, n - off) }
+                    if w < 0 { if errno == EINTR { continue }; throw PipelineError(.io, path: dst.path, "write failed: \(errnoString())") }
+                    off += w
+                }
+            }
+        }
+        let digest = SHA256Stream.hex(hash.finalize())
+        if let expected, expected.lowercased() != digest {
+            throw PipelineError(.contentChanged, path: src.path,
+                                "\(src.lastPathComponent) no longer has the content it had when it was taken in (sha256 \(digest.prefix(16))…, expected \(expected.prefix(16))…)")
+        }
+        guard rename(tmp.path, dst.path) == 0 else { throw PipelineError(.io, path: dst.path, "rename failed: \(errnoString())") }
+        ok = true
+        return digest
+    }
+
     /// A name in `dir` that does not exist yet: `name`, else `stem.<tag>.ext`, else `stem.<tag>-N.ext`.
     public static func freeName(_ name: String, in dir: URL, tag: String) -> URL {
         let first = dir.appendingPathComponent(name)

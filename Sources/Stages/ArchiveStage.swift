@@ -82,13 +82,18 @@ public struct ArchiveStage: Stage {
                 try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false,
                                            syncFolder: false, syncFile: false)
             }
-            // The untouched original, hard-linked (it is never modified): delivery then only removes the
-            // work folder instead of moving the original here.
-            _ = try FileOps.linkIfPossible(job.originalURL, to: job.archiveDir.appendingPathComponent(job.originalURL.lastPathComponent))
+            // The original, copied and hashed in one pass: the archive holds exactly the bytes taken in at
+            // ingest (and admitted), whatever a program still writing to the claimed file does later. A
+            // hard link would share the file with such a writer.
+            do {
+                try FileOps.copyHashing(job.originalURL, to: job.archiveDir.appendingPathComponent(job.originalURL.lastPathComponent), expected: job.digest)
+            } catch let e as PipelineError where e.code == .contentChanged {
+                throw StageRejection(.documentAltered, "\(job.sourceName) changed while it was being processed (a program was still writing to it); the sealed copy was not delivered")
+            }
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
             try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"),
                                         syncFolder: false, syncFile: false)
-        } catch {
+        } catch let r as StageRejection { throw r } catch {
             throw StageRejection(.archive, "\(job.sourceName): the archive copy could not be written: \(error)")
         }
         if let runtime, runtime.governanceSection != nil || runtime.registryIfOpen != nil {

@@ -39,6 +39,22 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["a.json"])
     }
 
+    @Test func hashingCopyHoldsExactlyTheHashedBytesAndRefusesOthers() throws {
+        let dir = try TestSupport.tempDir("fileops")
+        let src = dir.appendingPathComponent("in.pdf"), dst = dir.appendingPathComponent("archive/original.pdf")
+        let bytes = Data((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }) // several read chunks
+        try bytes.write(to: src)
+        let digest = try SHA256Stream.hexDigest(ofFile: src)
+        #expect(try FileOps.copyHashing(src, to: dst, expected: digest) == digest)
+        #expect(try Data(contentsOf: dst) == bytes)
+        #expect(!FileOps.sameFile(src, dst), "a copy, not a link a writer could still change")
+        try Data("changed".utf8).write(to: src)
+        let other = dir.appendingPathComponent("archive/other.pdf")
+        let e = #expect(throws: PipelineError.self) { try FileOps.copyHashing(src, to: other, expected: digest) }
+        #expect(e?.code == .contentChanged)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dst.deletingLastPathComponent().path) == ["original.pdf"], "no copy, no partial file")
+    }
+
     @Test func freeNameAvoidsCollisions() throws {
         let dir = try TestSupport.tempDir()
         #expect(FileOps.freeName("a.pdf", in: dir, tag: "t").lastPathComponent == "a.pdf")

@@ -181,18 +181,24 @@ import Token
         #expect(try world.book.show(manifest.manifest.id)?.1.count == 1)
     }
 
-    /// A writer that still had the file open when it was claimed, appending to it after its approval.
-    struct LateWriterStage: Stage {
-        static let kind: StageKind = "late-writer"
+    /// A writer that still had the file open when it was claimed, appending to it after its approval
+    /// (to files named `early…` before signing, `late…` after).
+    static func append(to job: Job, ifNamed prefix: String) throws {
+        guard job.sourceName.hasPrefix(prefix) else { return }
+        let h = try FileHandle(forWritingTo: job.originalURL)
+        try h.seekToEnd(); try h.write(contentsOf: Data("\n% one more line from the sender\n".utf8)); try h.close()
+    }
+    struct EarlyWriterStage: Stage {
+        static let kind: StageKind = "early-writer"
         static let requires: Set<Fact> = [.approved]
         static let produces: Set<Fact> = []
-        func process(_ job: Job, context: StageContext) async throws -> Job {
-            if job.sourceName.hasPrefix("late") {
-                let h = try FileHandle(forWritingTo: job.originalURL)
-                try h.seekToEnd(); try h.write(contentsOf: Data("\n% one more line from the sender\n".utf8)); try h.close()
-            }
-            return job
-        }
+        func process(_ job: Job, context: StageContext) async throws -> Job { try EndToEndTests.append(to: job, ifNamed: "early"); return job }
+    }
+    struct LateWriterStage: Stage {
+        static let kind: StageKind = "late-writer"
+        static let requires: Set<Fact> = [.signed]
+        static let produces: Set<Fact> = []
+        func process(_ job: Job, context: StageContext) async throws -> Job { try EndToEndTests.append(to: job, ifNamed: "late"); return job }
     }
 
     @Test func aDocumentChangedAfterItsApprovalIsNotSealed() async throws {
@@ -200,28 +206,47 @@ import Token
         let world = try SealWorld.shared()
         let root = try TestSupport.tempDir("e2e")
         let inbox = root.appendingPathComponent("inbox")
-        let files = try SamplePDFs.make(in: inbox, count: 1, prefix: "late") + SamplePDFs.make(in: inbox, count: 1, prefix: "steady")
+        let files = try SamplePDFs.make(in: inbox, count: 1, prefix: "early") + SamplePDFs.make(in: inbox, count: 1, prefix: "late")
+            + SamplePDFs.make(in: inbox, count: 1, prefix: "steady")
         let manifest = try world.approve(files)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
         try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch.json"))
         let stages = """
-            [{"kind": "ingest"}, {"kind": "approval", "manifests": "approvals"}, {"kind": "late-writer"},
+            [{"kind": "ingest"}, {"kind": "approval", "manifests": "approvals"}, {"kind": "early-writer"},
              {"kind": "render", "placement": {"corner": "bottom-right"}}, {"kind": "sign", "level": "B-B"},
-             {"kind": "verify", "trust": "\(world.token.caCertificate.path)"}, {"kind": "archive"}]
+             {"kind": "verify", "trust": "\(world.token.caCertificate.path)"},
+             {"kind": "late-writer"}, {"kind": "archive"}]
             """
         let cfg = root.appendingPathComponent("pipeline.json")
         try Data(world.pipelineJSON(name: "late", extraStages: stages).utf8).write(to: cfg)
         var registry = StandardStages.registry()
+        registry.register(StageDescriptor(EarlyWriterStage.self) { _, _, _ in EarlyWriterStage() })
         registry.register(StageDescriptor(LateWriterStage.self) { _, _, _ in LateWriterStage() })
 
         let s = try await engine(try PipelineConfig.load(from: cfg, registry: registry), registry: registry).0.run(mode: .once)
 
-        #expect(s.delivered == 1 && s.quarantined == ["document-altered": 1], "\(s.table())")
+        #expect(s.delivered == 1 && s.quarantined == ["document-altered": 2], "\(s.table())")
         #expect(listing(root.appendingPathComponent("outbox")) == ["steady-0000.pdf"])
-        let reason = try JSONDecoder().decode(QuarantineReason.self, from: Data(contentsOf: root.appendingPathComponent("quarantine/late-0000.pdf.reason.json")))
-        #expect(reason.stage == "sign")
-        #expect(reason.message.contains("changed after it was approved"), "\(reason.message)")
-        // nothing was stamped for it, so its approval use was given back
+        func reason(_ name: String) throws -> QuarantineReason {
+            try JSONDecoder().decode(QuarantineReason.self, from: Data(contentsOf: root.appendingPathComponent("quarantine/\(name).reason.json")))
+        }
+        // changed before signing: the sealer refuses to seal bytes nobody approved
+        let early = try reason("early-0000.pdf"), late = try reason("late-0000.pdf")
+        #expect(early.stage == "sign")
+        #expect(early.message.contains("changed after it was approved"), "\(early.message)")
+        // changed after signing: the archive would not hold the admitted bytes, so nothing is delivered
+        #expect(late.stage == "archive")
+        #expect(late.message.contains("changed while it was being processed"), "\(late.message)")
+        // the quarantine holds the files as the writer left them
+        #expect(try String(contentsOf: root.appendingPathComponent("quarantine/late-0000.pdf"), encoding: .isoLatin1).hasSuffix("from the sender\n"))
+        // nothing was delivered for them, so their approval uses were given back
         #expect(try world.book.show(manifest.manifest.id)?.1.count == 1)
+        // the delivered document's archived original is a copy with the admitted bytes
+        let receipts = FileManager.default.enumerator(atPath: root.appendingPathComponent("archive").path)!.compactMap { $0 as? String }.filter { $0.hasSuffix("receipt.json") }
+        #expect(receipts.count == 1)
+        let entry = root.appendingPathComponent("archive").appendingPathComponent(receipts[0]).deletingLastPathComponent()
+        let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
+        let receipt = try dec.decode(Receipt.self, from: Data(contentsOf: entry.appendingPathComponent("receipt.json")))
+        #expect(try SHA256Stream.hexDigest(ofFile: entry.appendingPathComponent("original.pdf")) == receipt.sha256Before)
     }
 }
