@@ -391,7 +391,7 @@ public final class Engine: Sendable {
         let current = job.currentURL
         // One barrier makes this document's output and archive entry durable (stages write them without
         // flushing), shared with every document delivering at the same moment.
-        try barrierBox.get(config.folders).sync()
+        try barrierBox.get(config.folders, extra: stages.flatMap { $0.stage.durableFolders }).sync()
         let dst = FileOps.freeName(job.outputName, in: config.folders.outbox, tag: String(job.id.prefix(8)))
         try journal.transition(job.id, to: .delivering, detail: dst.lastPathComponent) { r in
             r.currentPath = current.path; r.outboxPath = dst.path
@@ -565,10 +565,11 @@ public final class Engine: Sendable {
 final class BarrierBox: @unchecked Sendable {
     private let lock = NSLock()
     private var barrier: DurabilityBarrier?
-    func get(_ folders: Folders) throws -> DurabilityBarrier {
+    func get(_ folders: Folders, extra: @autoclosure () -> [URL]) throws -> DurabilityBarrier {
         try lock.withLock {
             if let barrier { return barrier }
-            let b = try DurabilityBarrier(folders: [folders.work, folders.outbox, folders.archive])
+            // a stage's extra folder that does not exist yet holds nothing to flush
+            let b = try DurabilityBarrier(folders: [folders.work, folders.outbox, folders.archive] + extra().filter { FileOps.exists($0) })
             barrier = b
             return b
         }

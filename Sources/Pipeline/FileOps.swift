@@ -268,6 +268,9 @@ public final class DurabilityBarrier: @unchecked Sendable {
 
     deinit { for fd in fds { close(fd) } }
 
+    /// How many file systems it flushes.
+    var fileSystems: Int { fds.count }
+
     /// Returns once everything written before the call is on disk.
     public func sync() throws { try flush.run() }
 }

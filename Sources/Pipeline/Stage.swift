@@ -153,11 +153,16 @@ public protocol Stage: Sendable {
     /// Must not fail a run or spend a token PIN try: whatever goes wrong here surfaces again, with its
     /// specific error, on the first document. The default does nothing.
     func prepare(context: StageContext) async
+    /// Folders outside the pipeline's own where this stage records what it did for a document (the
+    /// governance registry: approval uses, audit records). The delivery barrier flushes their file systems
+    /// too, so a delivered document's records survive a power cut even on another disk. Default: none.
+    var durableFolders: [URL] { get }
 }
 
 extension Stage {
     public func quarantined(_ job: Job, code: String, context: StageContext) {}
     public func prepare(context: StageContext) async {}
+    public var durableFolders: [URL] { [] }
 }
 
 /// How the loader builds stages of one kind: its facts, defaults, and a factory decoding its settings.

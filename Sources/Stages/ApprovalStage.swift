@@ -10,6 +10,8 @@ public struct ApprovalStage: Stage {
     public static let requires: Set<Fact> = [.ingested]
     public static let produces: Set<Fact> = [.approved]
     let runtime: StagesRuntime
+    /// The registry's folder: admission audits there.
+    public var durableFolders: [URL] { runtime.registryFolder.map { [$0] } ?? [] }
     let manifests: URL?
     let intake: ManifestIntake
     let manifest: SignedApprovalManifest?

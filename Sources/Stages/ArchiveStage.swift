@@ -53,6 +53,8 @@ public struct ArchiveStage: Stage {
     public static let requires: Set<Fact> = [.ingested]
     public static let produces: Set<Fact> = [.archived]
     let runtime: StagesRuntime?
+    /// The registry's folder: the stamp is audited there.
+    public var durableFolders: [URL] { runtime?.registryFolder.map { [$0] } ?? [] }
 
     /// Creates the stage.
     public init(runtime: StagesRuntime?) { self.runtime = runtime }

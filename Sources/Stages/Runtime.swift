@@ -97,6 +97,9 @@ public final class StagesRuntime: @unchecked Sendable {
 
     func resolve(_ p: String) -> URL { p.hasPrefix("/") ? URL(fileURLWithPath: p) : baseDir.appendingPathComponent(p).standardizedFileURL }
 
+    /// The folder of the pipeline's governance registry (nil without a `governance` section).
+    public var registryFolder: URL? { governanceSection.map { resolve($0.registry).deletingLastPathComponent() } }
+
     /// The governance registry (opened once).
     public func registry() throws -> Registry {
         lock.lock(); defer { lock.unlock() }

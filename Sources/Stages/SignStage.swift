@@ -14,6 +14,8 @@ public struct SignStage: Stage {
     public static let requires: Set<Fact> = [.ingested, .approved, .rendered]
     public static let produces: Set<Fact> = [.signed]
     let runtime: StagesRuntime
+    /// The registry's folder: the approval use is recorded there.
+    public var durableFolders: [URL] { runtime.registryFolder.map { [$0] } ?? [] }
     /// Level, TSA, field name, reason/location.
     public var level: PAdESLevel
     public var tsa: [URL]

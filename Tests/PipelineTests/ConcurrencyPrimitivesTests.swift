@@ -104,14 +104,22 @@ import Testing
             usleep(2_000)
             completed.add()
         }
-        DispatchQueue.concurrentPerform(iterations: 8) { _ in
-            for _ in 0..<40 {
-                let before = started.value // flushes begun before this caller arrived
-                try? flush.run()
-                // a flush numbered above `before` began after arrival and has completed
-                if completed.value <= before { late.add() }
-            }
+        // eight real threads (concurrentPerform would use one per core: on 2 cores, at most one caller
+        // waits at a time and there is nothing to share)
+        let done = DispatchGroup()
+        for _ in 0..<8 {
+            done.enter()
+            Thread {
+                for _ in 0..<40 {
+                    let before = started.value // flushes begun before this caller arrived
+                    try? flush.run()
+                    // a flush numbered above `before` began after arrival and has completed
+                    if completed.value <= before { late.add() }
+                }
+                done.leave()
+            }.start()
         }
+        done.wait()
         #expect(late.value == 0)
         #expect(started.value < calls, "every caller ran its own flush: nothing was shared")
         #expect(started.value == completed.value)
@@ -124,8 +132,22 @@ import Testing
         let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
         try FileManager.default.createDirectory(at: a, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: b, withIntermediateDirectories: true)
-        try DurabilityBarrier(folders: [a, b]).sync()
+        let one = try DurabilityBarrier(folders: [a, b])
+        try one.sync()
+        #expect(one.fileSystems == 1)
         #expect(throws: PipelineError.self) { try DurabilityBarrier(folders: [dir.appendingPathComponent("missing")]) }
+        // the engine's barrier also flushes the file systems of the stages' own folders (the registry),
+        // when they exist: here a tmpfs beside the pipeline's disk
+        let shm = URL(fileURLWithPath: "/dev/shm/sealbatch-barrier-\(getpid())")
+        try FileManager.default.createDirectory(at: shm, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: shm) }
+        var sa = stat(), sb = stat()
+        #expect(stat(shm.path, &sa) == 0 && stat(dir.path, &sb) == 0 && sa.st_dev != sb.st_dev, "/dev/shm is another file system")
+        let folders = Folders(root: dir.appendingPathComponent("pipeline"))
+        try folders.create()
+        let engineBarrier = try BarrierBox().get(folders, extra: [shm, dir.appendingPathComponent("not-yet")])
+        try engineBarrier.sync()
+        #expect(engineBarrier.fileSystems == 2)
     }
 
     @Test func workerPoolRunsBlockingTasksSideBySideAtLowerPriority() async {
