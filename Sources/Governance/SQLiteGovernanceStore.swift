@@ -9,7 +9,12 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     let pool: DatabasePool
 
     /// Opens (and creates or migrates) the registry at `path`.
-    public init(path: String) throws {
+    ///
+    /// `flushEachCommit` (the default) makes every commit durable on its own (`synchronous = FULL`): a
+    /// command that returns has its approval use or audit record on disk. The pipeline passes false
+    /// (`synchronous = NORMAL`, WAL): its delivery barrier flushes the registry's file system before a
+    /// document is delivered, for all the documents delivering together.
+    public init(path: String, flushEachCommit: Bool = true) throws {
         self.path = path
         var config = Configuration()
         config.busyMode = .timeout(15)
@@ -21,6 +26,8 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)
+            // the pool's single writer connection keeps this for its lifetime (GRDB sets NORMAL)
+            if flushEachCommit { try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") } }
         } catch {
             throw GovernanceError(.storage, "cannot open the registry at \(path): \(error)")
         }
@@ -98,6 +105,11 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     static func ms(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
     static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+
+    /// The writer's `PRAGMA synchronous` (2 = FULL, 1 = NORMAL).
+    public func synchronousMode() throws -> Int {
+        try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do { return try pool.read(body) } catch let e as GovernanceError { throw e } catch {

@@ -23,14 +23,16 @@ public enum GovernanceWorkspace {
     }
 
     /// Opens an existing registry with its audit key (if the key file exists).
-    public static func open(registryPath: String? = nil, auditKeyPath: String? = nil, checkpointInterval: Int = 100) throws -> Registry {
+    public static func open(registryPath: String? = nil, auditKeyPath: String? = nil, checkpointInterval: Int = 100,
+                            flushEachCommit: Bool = true) throws -> Registry {
         let path = registryPath ?? defaultRegistryPath()
         guard FileManager.default.fileExists(atPath: path) else {
             throw GovernanceError(.notFound, "no registry at \(path): create one with `sealbatch org init`")
         }
         let keyPath = auditKeyPath ?? defaultAuditKeyPath(registryPath: path)
         let signer = FileManager.default.fileExists(atPath: keyPath) ? try auditSigner(pemFile: keyPath) : nil
-        return Registry(store: try SQLiteGovernanceStore(path: path), auditSigner: signer, checkpointInterval: checkpointInterval)
+        return Registry(store: try SQLiteGovernanceStore(path: path, flushEachCommit: flushEachCommit), auditSigner: signer,
+                        checkpointInterval: checkpointInterval)
     }
 }
 

@@ -107,7 +107,9 @@ public final class StagesRuntime: @unchecked Sendable {
         guard let g = governanceSection else {
             throw PipelineError(.missingKey, path: "governance", "this pipeline needs a 'governance' section naming the registry")
         }
-        let r = try GovernanceWorkspace.open(registryPath: resolve(g.registry).path, auditKeyPath: g.auditKey.map { resolve($0).path })
+        // commits are flushed by the engine's delivery barrier (durableFolders), not one by one
+        let r = try GovernanceWorkspace.open(registryPath: resolve(g.registry).path, auditKeyPath: g.auditKey.map { resolve($0).path },
+                                             flushEachCommit: false)
         registryValue = r
         return r
     }

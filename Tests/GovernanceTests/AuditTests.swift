@@ -156,6 +156,13 @@ import TestSupport
         #expect(Set(org.map(\.entry.actor)).isSuperset(of: ["clerk", "boss", "sadmin"]))
     }
 
+    @Test func commandsFlushEachCommitAndThePipelineLeavesItToItsBarrier() throws {
+        let dir = try TestSupport.tempDir("sync")
+        let path = dir.appendingPathComponent("registry.sqlite").path
+        #expect(try SQLiteGovernanceStore(path: path).synchronousMode() == 2) // FULL: a returned command is on disk
+        #expect(try SQLiteGovernanceStore(path: path, flushEachCommit: false).synchronousMode() == 1) // NORMAL, WAL
+    }
+
     @Test func followYieldsRecordsAppendedLater() async throws {
         guard try TestSupport.haveTool("openssl") else { return }
         let w = try World()
