@@ -80,17 +80,17 @@ public struct ArchiveStage: Stage {
             // Written without flushing: the engine's durability barrier before delivery (one syncfs shared
             // by the documents delivering together) makes the entry durable before the work folder goes.
             // A crash before that restarts the document's stages, which write the entry again.
-            if signed {
-                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false,
-                                           syncFolder: false, syncFile: false)
-            }
-            // The original, copied and hashed in one pass: the archive holds exactly the bytes taken in at
-            // ingest (and admitted), whatever a program still writing to the claimed file does later. A
+            // The original first, copied and hashed in one pass: the archive holds exactly the bytes taken in
+            // at ingest (and admitted), whatever a program still writing to the claimed file does later. A
             // hard link would share the file with such a writer.
             do {
                 try FileOps.copyHashing(job.originalURL, to: job.archiveDir.appendingPathComponent(job.originalURL.lastPathComponent), expected: job.digest)
             } catch let e as PipelineError where e.code == .contentChanged {
                 throw StageRejection(.documentAltered, "\(job.sourceName) changed while it was being processed (a program was still writing to it); the sealed copy was not delivered")
+            }
+            if signed {
+                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false,
+                                           syncFolder: false, syncFile: false)
             }
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
             try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"),
@@ -113,6 +113,16 @@ public struct ArchiveStage: Stage {
             } catch { throw StageRejection(.archive, "\(job.sourceName): the audit log could not be written: \(error)") }
         }
         return job
+    }
+
+    /// A document quarantined after (or while) its archive entry was written leaves no entry behind: the
+    /// archive holds delivered documents only. The entry's folder belongs to this job alone.
+    public func quarantined(_ job: Job, code: String, context: StageContext) {
+        guard FileOps.exists(job.archiveDir) else { return }
+        do { try FileManager.default.removeItem(at: job.archiveDir) } catch {
+            context.logger.error("cannot remove the archive entry of a quarantined document",
+                                 metadata: ["file": "\(job.sourceName)", "entry": "\(job.archiveDir.path)", "error": "\(error)"])
+        }
     }
 
     static func descriptor() -> StageDescriptor {

@@ -242,8 +242,12 @@ import Token
         // nothing was delivered for them, so their approval uses were given back
         #expect(try world.book.show(manifest.manifest.id)?.1.count == 1)
         // the delivered document's archived original is a copy with the admitted bytes
-        let receipts = FileManager.default.enumerator(atPath: root.appendingPathComponent("archive").path)!.compactMap { $0 as? String }.filter { $0.hasSuffix("receipt.json") }
+        let archived = FileManager.default.enumerator(atPath: root.appendingPathComponent("archive").path)!.compactMap { $0 as? String }
+        let receipts = archived.filter { $0.hasSuffix("receipt.json") }
         #expect(receipts.count == 1)
+        // and the archive holds nothing of the quarantined ones (not even the sealed copy written before the refusal)
+        #expect(archived.filter { $0.hasSuffix(".pdf") }.count == 2, "\(archived)")
+        #expect(archived.filter { $0.split(separator: "/").count == 4 }.count == 1, "one entry folder (YYYY/MM/DD/<id>-<name>): \(archived)")
         let entry = root.appendingPathComponent("archive").appendingPathComponent(receipts[0]).deletingLastPathComponent()
         let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
         let receipt = try dec.decode(Receipt.self, from: Data(contentsOf: entry.appendingPathComponent("receipt.json")))
