@@ -80,6 +80,7 @@ public final class StagesRuntime: @unchecked Sendable {
 
     private let lock = NSLock()
     private var bookValue: ApprovalBook?
+    private var sealNameValue: String??
     private var registryValue: Registry?
     private var keyTask: Task<SerializedKey, Error>?
 
@@ -123,6 +124,16 @@ public final class StagesRuntime: @unchecked Sendable {
         let b = ApprovalBook(registry: r)
         bookValue = b
         return b
+    }
+
+    /// The name written as the seal's /Name: the registered seal's name (e.g. "ACME 合同专用章"), read once
+    /// per run; the seal id when there is no registry or no such seal.
+    public func sealDisplayName() -> String? {
+        if let known = lock.withLock({ sealNameValue }) { return known }
+        guard let id = sealSection?.id else { return nil }
+        let name = (try? registry().seal(id))??.name ?? id
+        lock.withLock { sealNameValue = .some(name) }
+        return name
     }
 
     /// The registry if it was opened in this run.

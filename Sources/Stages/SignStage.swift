@@ -36,7 +36,7 @@ public struct SignStage: Stage {
             let book = try runtime.approvalBook()
             do { try book.consume(grant) } catch { throw ApprovalStage.rejection(error, name: job.sourceName) }
         }
-        var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: runtime.sealSection?.id,
+        var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: runtime.sealDisplayName(),
                                   reason: reason, location: location, appearance: job.facts[StageFacts.appearance]?.appearance)
         options.timeout = 15
         // The approval is of the original's bytes: the sealer checks that what it seals is exactly them.

@@ -93,6 +93,10 @@ import Token
             #expect(try SHA256Stream.hexDigest(ofFile: dir.appendingPathComponent("original.pdf")) == receipt.sha256Before)
             #expect(try Data(contentsOf: dir.appendingPathComponent("sealed.pdf")) == Data(contentsOf: root.appendingPathComponent("outbox/\(receipt.document)")))
         }
+        // The seal carries the registered seal's name, which `sealbatch verify` reports as the seal name.
+        let report = await Verifier(trustAnchorsDER: [try DevToken.derFromPEM(world.token.caCertificate)])
+            .verify(url: root.appendingPathComponent("outbox/\(outbox[0])"))
+        #expect(report.signatures.first?.name == "ACME 合同专用章")
         // The audit log has one stamp per document and verifies.
         let stamps = try world.registry.audit.query(AuditQuery(action: "stamp")).filter { $0.entry.approval == manifest.manifest.id }
         #expect(stamps.count == 200)
