@@ -328,47 +328,48 @@ public final class ApprovalBook: Sendable {
             }
             // the limit comes from the signed bytes, not from a column someone could edit
             let limit = (try? signedEntry(state).manifest.uses) ?? 0
-            outcome = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
-                                                      user: grant.user, usedAt: time), limit: min(limit, state.uses))
+            // the use and its audit record are written in one transaction
+            let audit = registry.audit
+            let recorded = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
+                                                           user: grant.user, usedAt: time), limit: min(limit, state.uses)) { outcome in
+                Self.consumeEntry(grant, outcome).map { audit.maker($0, at: time) }
+            }
+            outcome = recorded.0
+            if let rec = recorded.1 { audit.appended(rec) }
         } catch let r as ApprovalRefusal { throw r } catch {
             throw ApprovalRefusal(.storage, "cannot record the use of approval \(grant.approval): \(error)", approval: grant.approval)
         }
-        let entry: AuditEntry
-        let refusal: ApprovalRefusal?
         switch outcome {
-        case .recorded(let n):
-            refusal = nil
-            entry = AuditEntry(actor: grant.user, action: "approval.consume", organisation: grant.organisation, seal: grant.seal,
-                               documentsBefore: [grant.documentSHA256], approval: grant.approval, detail: "use \(n) of approval \(grant.approval) (job \(grant.job))")
-        case .alreadyRecorded:
-            return // idempotent retry: nothing changed, nothing to audit
+        case .recorded, .alreadyRecorded: return // a retry by the same job changed nothing and is not audited again
         case .replay(let other):
-            refusal = ApprovalRefusal(.replay, "the document was already stamped under approval \(grant.approval) by job \(other)", approval: grant.approval)
-            entry = AuditEntry(actor: grant.user, action: "approval.consume", organisation: grant.organisation, seal: grant.seal,
-                               documentsBefore: [grant.documentSHA256], approval: grant.approval, outcome: .refused,
-                               reason: ApprovalRefusal.Code.replay.rawValue, detail: refusal!.detail)
+            throw ApprovalRefusal(.replay, "the document was already stamped under approval \(grant.approval) by job \(other)", approval: grant.approval)
         case .usedUp(let n):
-            refusal = ApprovalRefusal(.usedUp, "approval \(grant.approval) allows \(n) use(s), all consumed", approval: grant.approval)
-            entry = AuditEntry(actor: grant.user, action: "approval.consume", organisation: grant.organisation, seal: grant.seal,
-                               documentsBefore: [grant.documentSHA256], approval: grant.approval, outcome: .refused,
-                               reason: ApprovalRefusal.Code.usedUp.rawValue, detail: refusal!.detail)
+            throw ApprovalRefusal(.usedUp, "approval \(grant.approval) allows \(n) use(s), all consumed", approval: grant.approval)
         }
-        _ = try? registry.audit.append(entry, at: time)
-        if let refusal { throw refusal }
+    }
+
+    /// The audit entry of a consumption's outcome (nil for an idempotent retry).
+    static func consumeEntry(_ grant: ApprovalGrant, _ outcome: UseRecording) -> AuditEntry? {
+        func entry(_ detail: String, refused code: ApprovalRefusal.Code? = nil) -> AuditEntry {
+            AuditEntry(actor: grant.user, action: "approval.consume", organisation: grant.organisation, seal: grant.seal,
+                       documentsBefore: [grant.documentSHA256], approval: grant.approval, outcome: code == nil ? .ok : .refused,
+                       reason: code?.rawValue, detail: detail)
+        }
+        switch outcome {
+        case .recorded(let n): return entry("use \(n) of approval \(grant.approval) (job \(grant.job))")
+        case .alreadyRecorded: return nil
+        case .replay(let other): return entry("the document was already stamped under approval \(grant.approval) by job \(other)", refused: .replay)
+        case .usedUp(let n): return entry("approval \(grant.approval) allows \(n) use(s), all consumed", refused: .usedUp)
+        }
     }
 
     /// Gives a consumed use back when the job that consumed it did not produce a stamped document
     /// (quarantined after signing failed or verification refused the output). Only the job that
-    /// consumed it can release it. Audited (action `approval.release`).
+    /// consumed it can release it. Audited (action `approval.release`, in the same transaction).
     @discardableResult
     public func release(_ grant: ApprovalGrant, reason: String, at time: Date = Date()) throws -> Bool {
-        let released = try store.deleteUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job)
-        if released {
-            try registry.audit.append(AuditEntry(actor: grant.user, action: "approval.release", organisation: grant.organisation,
-                                                 seal: grant.seal, documentsBefore: [grant.documentSHA256], approval: grant.approval,
-                                                 detail: "use by job \(grant.job) given back: \(reason)"), at: time)
-        }
-        return released
+        try giveBack(approval: grant.approval, sha: grant.documentSHA256, job: grant.job, user: grant.user,
+                     organisation: grant.organisation, seal: grant.seal, reason: reason, at: time)
     }
 
     /// Gives back every use of the document `documentSHA256` consumed by `job`, when the grant itself is
@@ -380,15 +381,25 @@ public final class ApprovalBook: Sendable {
         let sha = documentSHA256.lowercased()
         var released: [String] = []
         for state in try store.approvalStates(listing: sha) {
-            guard let use = try store.useState(approval: state.id, documentSHA256: sha).use, use.job == job,
-                  try store.deleteUse(approval: state.id, documentSHA256: sha, job: job) else { continue }
-            let org = (try? store.seal(state.seal))?.organisation
-            try registry.audit.append(AuditEntry(actor: use.user, action: "approval.release", organisation: org, seal: state.seal,
-                                                 documentsBefore: [sha], approval: state.id,
-                                                 detail: "use by job \(job) given back: \(reason)"), at: time)
-            released.append(state.id)
+            guard let use = try store.useState(approval: state.id, documentSHA256: sha).use, use.job == job else { continue }
+            if try giveBack(approval: state.id, sha: sha, job: job, user: use.user, organisation: (try? store.seal(state.seal))?.organisation,
+                            seal: state.seal, reason: reason, at: time) {
+                released.append(state.id)
+            }
         }
         return released
+    }
+
+    /// Deletes a job's use and appends its `approval.release` record, in one transaction.
+    private func giveBack(approval: String, sha: String, job: String, user: String, organisation: String?, seal: String,
+                          reason: String, at time: Date) throws -> Bool {
+        let entry = AuditEntry(actor: user, action: "approval.release", organisation: organisation, seal: seal, documentsBefore: [sha],
+                               approval: approval, detail: "use by job \(job) given back: \(reason)")
+        guard let rec = try store.deleteUse(approval: approval, documentSHA256: sha, job: job, audit: registry.audit.maker(entry, at: time)) else {
+            return false
+        }
+        registry.audit.appended(rec)
+        return true
     }
 
     // MARK: - Managing

@@ -156,17 +156,29 @@ public final class AuditLog: Sendable {
     /// due checkpoint (every `checkpointInterval` records) is made right away.
     @discardableResult
     public func append(_ entry: AuditEntry, at time: Date = Date()) throws -> AuditRecord {
+        let rec = try store.appendAudit(maker(entry, at: time))
+        appended(rec)
+        return rec
+    }
+
+    /// The record for `entry` as the next one of the chain, for a store call that appends it in the same
+    /// transaction as the change it records (`recordUse`, `deleteUse`). Call `appended` with the result.
+    public func maker(_ entry: AuditEntry, at time: Date = Date()) -> AuditRecordMaker {
         let t = Date(timeIntervalSince1970: (time.timeIntervalSince1970 * 1000).rounded() / 1000)
-        let rec = try store.appendAudit { lastSeq, lastHash in
+        return { lastSeq, lastHash in
             let seq = lastSeq + 1
             let prev = lastHash ?? Self.genesisHash
             return AuditRecord(seq: seq, time: t, entry: entry, prevHash: prev,
                                hash: Self.hash(seq: seq, time: t, entry: entry, prevHash: prev))
         }
+    }
+
+    /// After a record was appended: with a synchronous signer a due checkpoint (every
+    /// `checkpointInterval` records) is made right away.
+    public func appended(_ rec: AuditRecord) {
         if let sync = signer as? any SynchronousAuditCheckpointSigner, rec.seq % Int64(checkpointInterval) == 0 {
             _ = try? checkpointNow(with: sync)
         }
-        return rec
     }
 
     /// Signs a checkpoint over the last record now (synchronous signer), unless it is already covered.

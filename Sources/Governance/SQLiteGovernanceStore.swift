@@ -440,17 +440,21 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
-    public func recordUse(_ use: ApprovalUse, limit: Int) throws -> UseRecording {
+    public func recordUse(_ use: ApprovalUse, limit: Int, audit: (UseRecording) -> AuditRecordMaker?) throws -> (UseRecording, AuditRecord?) {
         try write { db in
+            let outcome: UseRecording
             let count = try Int.fetchOne(try db.cachedStatement(sql: "SELECT count(*) FROM approval_use WHERE approval = ?"), arguments: [use.approval]) ?? 0
             if let job = try String.fetchOne(try db.cachedStatement(sql: "SELECT job FROM approval_use WHERE approval = ? AND sha256 = ?"),
                                              arguments: [use.approval, use.documentSHA256]) {
-                return job == use.job ? .alreadyRecorded(count: count) : .replay(job: job)
+                outcome = job == use.job ? .alreadyRecorded(count: count) : .replay(job: job)
+            } else if count >= limit {
+                outcome = .usedUp(count: count)
+            } else {
+                try db.execute(sql: "INSERT INTO approval_use(approval, sha256, job, user, used_at) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [use.approval, use.documentSHA256, use.job, use.user, Self.ms(use.usedAt)])
+                outcome = .recorded(count: count + 1)
             }
-            guard count < limit else { return .usedUp(count: count) }
-            try db.execute(sql: "INSERT INTO approval_use(approval, sha256, job, user, used_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [use.approval, use.documentSHA256, use.job, use.user, Self.ms(use.usedAt)])
-            return .recorded(count: count + 1)
+            return (outcome, try audit(outcome).map { try Self.insertAudit(db, $0) })
         }
     }
 
@@ -493,11 +497,11 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
-    public func deleteUse(approval: String, documentSHA256: String, job: String) throws -> Bool {
+    public func deleteUse(approval: String, documentSHA256: String, job: String, audit: AuditRecordMaker) throws -> AuditRecord? {
         try write { db in
             try db.execute(sql: "DELETE FROM approval_use WHERE approval = ? AND sha256 = ? AND job = ?",
                            arguments: [approval, documentSHA256, job])
-            return db.changesCount > 0
+            return db.changesCount > 0 ? try Self.insertAudit(db, audit) : nil
         }
     }
 
@@ -513,18 +517,21 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func appendAudit(_ make: (Int64, String?) throws -> AuditRecord) throws -> AuditRecord {
-        try write { db in
-            let last = try Row.fetchOne(try db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
-            let rec = try make(last?["seq"] ?? 0, last?["hash"])
-            let e = rec.entry
-            try db.cachedStatement(sql: """
-                INSERT INTO audit(seq, time, actor, action, organisation, seal, documents_before, documents_after, approval, token_serial,
-                                  outcome, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [rec.seq, Self.ms(rec.time), e.actor, e.action, e.organisation, e.seal,
-                                 e.documentsBefore.joined(separator: ","), e.documentsAfter.joined(separator: ","), e.approval,
-                                 e.tokenSerial, e.outcome.rawValue, e.reason, e.detail, rec.prevHash, rec.hash])
-            return rec
-        }
+        try write { try Self.insertAudit($0, make) }
+    }
+
+    /// Appends the record `make` returns after the last one, inside the caller's write transaction.
+    static func insertAudit(_ db: Database, _ make: AuditRecordMaker) throws -> AuditRecord {
+        let last = try Row.fetchOne(try db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
+        let rec = try make(last?["seq"] ?? 0, last?["hash"])
+        let e = rec.entry
+        try db.cachedStatement(sql: """
+            INSERT INTO audit(seq, time, actor, action, organisation, seal, documents_before, documents_after, approval, token_serial,
+                              outcome, reason, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [rec.seq, Self.ms(rec.time), e.actor, e.action, e.organisation, e.seal,
+                             e.documentsBefore.joined(separator: ","), e.documentsAfter.joined(separator: ","), e.approval,
+                             e.tokenSerial, e.outcome.rawValue, e.reason, e.detail, rec.prevHash, rec.hash])
+        return rec
     }
 
     public func auditRecords(_ q: AuditQuery) throws -> [AuditRecord] {

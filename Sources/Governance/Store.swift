@@ -159,6 +159,9 @@ public struct AuditQuery: Sendable, Equatable {
 }
 
 /// Result of recording an approval use.
+/// Makes the audit record to append from the log's last (seq, hash) (`AuditLog.maker`).
+public typealias AuditRecordMaker = (_ lastSeq: Int64, _ lastHash: String?) throws -> AuditRecord
+
 public enum UseRecording: Sendable, Equatable {
     /// A new use was recorded; `count` uses now exist.
     case recorded(count: Int)
@@ -242,8 +245,10 @@ public protocol GovernanceStore: Sendable {
     func approvals(listing sha256: String) throws -> [ApprovalRecord]
     /// Marks revoked.
     func revokeApproval(_ id: String, by: String, at: Date) throws
-    /// Atomically records a use unless the document was consumed by another job or uses are exhausted.
-    func recordUse(_ use: ApprovalUse, limit: Int) throws -> UseRecording
+    /// Atomically records a use unless the document was consumed by another job or uses are exhausted,
+    /// together with the audit record `audit` makes for the outcome (nil: none), in the same transaction:
+    /// a use is never without its record, whatever stops the process.
+    func recordUse(_ use: ApprovalUse, limit: Int, audit: (UseRecording) -> AuditRecordMaker?) throws -> (UseRecording, AuditRecord?)
     /// Uses of an approval.
     func uses(approval: String) throws -> [ApprovalUse]
     /// The changing columns of the approvals listing a document hash (admission reads these per document;
@@ -253,8 +258,9 @@ public protocol GovernanceStore: Sendable {
     func approvalState(_ id: String) throws -> ApprovalState?
     /// How many uses an approval has, and this document's use if it has one.
     func useState(approval: String, documentSHA256: String) throws -> UseState
-    /// Deletes the use of (approval, document) if it was recorded by `job`; returns whether it did.
-    func deleteUse(approval: String, documentSHA256: String, job: String) throws -> Bool
+    /// Deletes the use of (approval, document) if it was recorded by `job`, and then appends `audit`'s record
+    /// in the same transaction; returns the record (nil: there was no such use, nothing changed).
+    func deleteUse(approval: String, documentSHA256: String, job: String, audit: AuditRecordMaker) throws -> AuditRecord?
 
     /// The seal, the user and the user's grants, read together (one read transaction where the store
     /// can: admitting a document asks for all four, once per document of a batch).

@@ -131,7 +131,7 @@ public final class StagesRuntime: @unchecked Sendable {
     public func sealDisplayName() -> String? {
         if let known = lock.withLock({ sealNameValue }) { return known }
         guard let id = sealSection?.id else { return nil }
-        let name = (try? registry().seal(id))??.name ?? id
+        let name = (try? registry().seal(id))?.name ?? id
         lock.withLock { sealNameValue = .some(name) }
         return name
     }

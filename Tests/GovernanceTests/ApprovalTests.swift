@@ -33,6 +33,37 @@ import TestSupport
         #expect(g2.usesRemaining == 2)
     }
 
+    @Test func aUseAndItsAuditRecordAreWrittenTogetherOrNotAtAll() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let docs = World.documents()
+        let signed = try w.approve(docs.map(\.doc))
+        let g = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", manifest: signed, job: "j1", at: w.now)
+        struct Refused: Error {}
+        let use = ApprovalUse(approval: g.approval, documentSHA256: g.documentSHA256, job: "j1", user: "clerk", usedAt: w.now)
+        let before = try w.registry.audit.query(AuditQuery()).count
+        // the audit record cannot be made: the use is not recorded either
+        #expect(throws: GovernanceError.self) { try w.registry.store.recordUse(use, limit: 3) { _ in { _, _ in throw Refused() } } }
+        #expect(try w.book.show(g.approval)?.1.isEmpty == true)
+        #expect(try w.registry.audit.query(AuditQuery()).count == before)
+        // recorded with its record; the record is the chain's next one and the chain verifies
+        try w.book.consume(g, at: w.now)
+        let consumed = try w.registry.audit.query(AuditQuery(action: "approval.consume"))
+        #expect(consumed.count == 1 && consumed[0].seq == Int64(before + 1))
+        #expect(try w.book.show(g.approval)?.1.count == 1)
+        // giving it back: the same, the deletion fails with its record
+        #expect(throws: GovernanceError.self) {
+            try w.registry.store.deleteUse(approval: g.approval, documentSHA256: g.documentSHA256, job: "j1") { _, _ in throw Refused() }
+        }
+        #expect(try w.book.show(g.approval)?.1.count == 1)
+        #expect(try w.book.release(g, reason: "test"))
+        #expect(try w.book.show(g.approval)?.1.isEmpty == true)
+        #expect(try w.registry.audit.query(AuditQuery(action: "approval.release")).count == 1)
+        #expect(try !w.book.release(g, reason: "again"), "nothing left to give back, nothing audited")
+        #expect(try w.registry.audit.query(AuditQuery(action: "approval.release")).count == 1)
+        #expect(try w.registry.audit.verify().ok)
+    }
+
     @Test func refusesUnlistedDocument() throws {
         guard try TestSupport.haveTool("openssl") else { return }
         let w = try World()
