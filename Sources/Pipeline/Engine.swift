@@ -197,7 +197,7 @@ public final class Engine: Sendable {
                     var missed = 0
                     while let i = next.take(below: names.count) {
                         if self.stopping { missed += 1; continue }
-                        if settle { await self.waitUntilSettled(names[i]) }
+                        if settle, !(await self.waitUntilSettled(names[i])) { missed += 1; continue }
                         if let job = self.claim(names[i]) { await q.send(job) } else { missed += 1 }
                     }
                     return missed
@@ -234,13 +234,29 @@ public final class Engine: Sendable {
             .map(\.0)
     }
 
-    private func waitUntilSettled(_ name: String) async {
+    /// Waits until the file has not changed for `settle-seconds` and no process has it open for writing.
+    /// False (the file stays in the inbox for the next run, with a warning) when a writer still holds it
+    /// open after `settle-max-seconds`.
+    private func waitUntilSettled(_ name: String) async -> Bool {
         let url = config.folders.inbox.appendingPathComponent(name)
+        var openSince: Date?
         while !stopping, let info = FileOps.regularFileInfo(url) {
             let age = Date().timeIntervalSince1970 - info.mtime
-            if age >= config.watch.settleSeconds { return }
-            try? await Task.sleep(nanoseconds: UInt64(max(0.05, config.watch.settleSeconds - age) * 1e9))
+            if age < config.watch.settleSeconds {
+                try? await Task.sleep(nanoseconds: UInt64(max(0.05, config.watch.settleSeconds - age) * 1e9))
+                continue
+            }
+            guard FileOps.hasOpenWriter(url) == true else { return true } // closed, or cannot tell: the settle time decides
+            let since = openSince ?? Date()
+            openSince = since
+            if Date().timeIntervalSince(since) >= config.watch.settleMaxSeconds {
+                summary.update { $0.warnings.append("\(name): still open for writing by another program after \(Int(config.watch.settleMaxSeconds)) s; left in the inbox for the next run") }
+                logger.warning("left in the inbox: still open for writing", metadata: ["file": "\(name)"])
+                return false
+            }
+            try? await Task.sleep(nanoseconds: 100_000_000)
         }
+        return true
     }
 
     // MARK: - claim

@@ -180,6 +180,24 @@ public enum FileOps {
         return (Int64(st.st_size), Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
     }
 
+    /// Whether some process (this one included) has `url` open for writing. Asks the kernel for a read
+    /// lease (`F_SETLEASE`), which it refuses with EAGAIN while any writer holds the file open, and gives
+    /// it back at once. The lease-break signal is set to SIGURG, ignored by default, so a writer opening
+    /// the file in that instant only waits microseconds. nil when it cannot tell: without CAP_LEASE a
+    /// process may lease only files it owns, and some file systems have no leases.
+    public static func hasOpenWriter(_ url: URL) -> Bool? {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let setLease: Int32 = 1024, setSig: Int32 = 10, readLease: Int32 = 0, unlock: Int32 = 2 // F_SETLEASE, F_SETSIG, F_RDLCK, F_UNLCK
+        guard fcntl(fd, setSig, SIGURG) == 0 else { return nil }
+        if fcntl(fd, setLease, readLease) == 0 {
+            _ = fcntl(fd, setLease, unlock)
+            return false
+        }
+        return errno == EAGAIN ? true : nil
+    }
+
     /// Shell-pattern match, case-insensitive (`*.pdf` matches `A.PDF`).
     public static func matches(_ name: String, pattern: String) -> Bool {
         fnmatch(pattern.lowercased(), name.lowercased(), 0) == 0

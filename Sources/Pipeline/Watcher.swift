@@ -10,7 +10,7 @@ import Logging
 /// `settle-max-seconds`). A periodic rescan catches anything inotify missed (e.g. queue overflow in a
 /// burst of thousands of files).
 public final class HotFolderWatcher: @unchecked Sendable {
-    struct Entry { var lastChange: Double; var writing: Bool }
+    struct Entry { var lastChange: Double; var writing: Bool; var warnedOpen = false }
 
     let folder: URL
     let settings: WatchSettings
@@ -118,9 +118,16 @@ public final class HotFolderWatcher: @unchecked Sendable {
                 continue
             }
             let quiet = now - max(e.lastChange, info.mtime)
-            if quiet >= settings.settleSeconds && (!e.writing || quiet >= settings.settleMaxSeconds) {
-                ready.append(name)
+            guard quiet >= settings.settleSeconds && (!e.writing || quiet >= settings.settleMaxSeconds) else { continue }
+            // quiet, but a program still holds it open for writing (a slow or paused copy): not yet
+            if FileOps.hasOpenWriter(folder.appendingPathComponent(name)) == true {
+                if quiet >= settings.settleMaxSeconds && !e.warnedOpen {
+                    entries[name]?.warnedOpen = true
+                    logger.warning("still open for writing; waiting for the writer to close it", metadata: ["file": "\(name)"])
+                }
+                continue
             }
+            ready.append(name)
         }
         for n in ready { entries[n] = nil }
         return ready.sorted()

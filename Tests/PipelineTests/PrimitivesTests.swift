@@ -55,6 +55,32 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dst.deletingLastPathComponent().path) == ["original.pdf"], "no copy, no partial file")
     }
 
+    @Test func openWritersAreSeen() throws {
+        let dir = try TestSupport.tempDir("lease")
+        let f = dir.appendingPathComponent("a.pdf")
+        try Data("%PDF-1.7\n".utf8).write(to: f)
+        #expect(FileOps.hasOpenWriter(f) == false)
+        let reader = try FileHandle(forReadingFrom: f)
+        #expect(FileOps.hasOpenWriter(f) == false, "readers do not count")
+        let writer = try FileHandle(forWritingTo: f)
+        #expect(FileOps.hasOpenWriter(f) == true)
+        try writer.close()
+        try reader.close()
+        #expect(FileOps.hasOpenWriter(f) == false)
+        // another process holding it open for appending
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec 3>>\"$0\"; exec sleep 5", f.path]
+        try p.run()
+        // SIGKILL: the test runner may pass SIGTERM on as ignored
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        let deadline = Date().addingTimeInterval(5)
+        while FileOps.hasOpenWriter(f) != true, Date() < deadline { usleep(20_000) }
+        #expect(FileOps.hasOpenWriter(f) == true)
+        kill(p.processIdentifier, SIGKILL); p.waitUntilExit()
+        #expect(FileOps.hasOpenWriter(f) == false)
+    }
+
     @Test func freeNameAvoidsCollisions() throws {
         let dir = try TestSupport.tempDir()
         #expect(FileOps.freeName("a.pdf", in: dir, tag: "t").lastPathComponent == "a.pdf")

@@ -47,6 +47,47 @@ import Testing
         #expect(Bench.markers(out) == 1)
     }
 
+    @Test func aFileStillOpenForWritingIsNotTakenHowEverQuietItIs() async throws {
+        // the daemon: a copy moved in while its writer still holds it open and pauses (no inotify write
+        // events to go by: only the open writer tells)
+        let (dir, config) = try Bench.setUp(files: 0, settle: 0.2)
+        let shutdown = ShutdownSignal()
+        let e = try engine(config, shutdown: shutdown)
+        let run = Task { try await e.run(mode: .watch) }
+        let staged = dir.appendingPathComponent("staged.pdf"), target = dir.appendingPathComponent("inbox/held.pdf")
+        try Data(repeating: 65, count: 4096).write(to: staged)
+        let fh = try FileHandle(forWritingTo: staged)
+        try fh.seekToEnd()
+        #expect(rename(staged.path, target.path) == 0)
+        try? await Task.sleep(nanoseconds: 1_500_000_000) // far past the settle time
+        #expect(FileOps.exists(target), "taken while a writer still had it open")
+        try fh.write(contentsOf: Data(repeating: 66, count: 4096))
+        try fh.close()
+        let out = dir.appendingPathComponent("outbox/held.pdf")
+        #expect(await waitFor(10) { FileOps.exists(out) })
+        shutdown.request()
+        let s = try await run.value
+        #expect(s.delivered == 1)
+        #expect(try Data(contentsOf: out).prefix(8192) == Data(repeating: 65, count: 4096) + Data(repeating: 66, count: 4096))
+
+        // --once: it waits up to settle-max-seconds for the writer, then leaves the file for the next run
+        let (dir2, _) = try Bench.setUp(files: 2, settle: 0)
+        let cfg = dir2.appendingPathComponent("pipeline.json")
+        let json = try String(contentsOf: cfg, encoding: .utf8).replacingOccurrences(of: #""rescan-seconds": 1}"#, with: #""rescan-seconds": 1, "settle-max-seconds": 0.5}"#)
+        try Data(json.utf8).write(to: cfg)
+        let config2 = try PipelineConfig.load(from: cfg, registry: Bench.registry())
+        let held = try FileHandle(forWritingTo: dir2.appendingPathComponent("inbox/doc0001.pdf"))
+        let first = try await engine(config2, shutdown: ShutdownSignal()).run(mode: .once)
+        #expect(first.delivered == 1)
+        #expect(first.warnings.contains { $0.contains("doc0001.pdf") && $0.contains("open for writing") }, "\(first.warnings)")
+        #expect(first.exitCode == 3)
+        #expect(Bench.files(dir2.appendingPathComponent("inbox")) == ["doc0001.pdf"])
+        try held.close()
+        let second = try await engine(config2, shutdown: ShutdownSignal()).run(mode: .once)
+        #expect(second.delivered == 1 && second.warnings.isEmpty, "\(second.table())")
+        #expect(Bench.files(dir2.appendingPathComponent("outbox")) == ["doc0000.pdf", "doc0001.pdf"])
+    }
+
     @Test func hotFolderHandlesBurstAndShutsDownGracefully() async throws {
         let (dir, config) = try Bench.setUp(files: 0, settle: 0.2)
         let shutdown = ShutdownSignal()
