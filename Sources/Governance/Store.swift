@@ -158,10 +158,10 @@ public struct AuditQuery: Sendable, Equatable {
     }
 }
 
-/// Result of recording an approval use.
 /// Makes the audit record to append from the log's last (seq, hash) (`AuditLog.maker`).
 public typealias AuditRecordMaker = (_ lastSeq: Int64, _ lastHash: String?) throws -> AuditRecord
 
+/// Result of recording an approval use.
 public enum UseRecording: Sendable, Equatable {
     /// A new use was recorded; `count` uses now exist.
     case recorded(count: Int)

@@ -95,26 +95,19 @@ public enum FileOps {
         let dir = dst.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(dst.lastPathComponent).partial-\(getpid())")
-        let input = open(src.path, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw PipelineError(.io, path: src.path, "cannot read file: \(errnoString())") }
-        defer { close(input) }
         unlink(tmp.path)
         let output = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw PipelineError(.io, path: dst.path, "cannot create the copy: \(errnoString())") }
         var ok = false
         defer { if !ok { unlink(tmp.path) } }
         var hash = SHA256Stream()
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
         do {
             defer { close(output) }
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-                if n < 0 { if errno == EINTR { continue }; throw PipelineError(.io, path: src.path, "read failed: \(errnoString())") }
-                if n == 0 { break }
-                hash.update(buffer[0..<n])
+            try readChunks(src) { chunk in
+                hash.update(chunk)
                 var off = 0
-                while off < n {
-                    let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + off, n - off) }
+                while off < chunk.count {
+                    let w = write(output, chunk.baseAddress! + off, chunk.count - off)
                     if w < 0 { if errno == EINTR { continue }; throw PipelineError(.io, path: dst.path, "write failed: \(errnoString())") }
                     off += w
                 }
@@ -128,6 +121,21 @@ public enum FileOps {
         guard rename(tmp.path, dst.path) == 0 else { throw PipelineError(.io, path: dst.path, "rename failed: \(errnoString())") }
         ok = true
         return digest
+    }
+
+    /// Reads a file front to back in 256 KiB chunks (EINTR retried).
+    static func readChunks(_ url: URL, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PipelineError(.io, path: url.path, "cannot read file: \(errnoString())") }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 { if errno == EINTR { continue }; throw PipelineError(.io, path: url.path, "read failed: \(errnoString())") }
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
     }
 
     /// A name in `dir` that does not exist yet: `name`, else `stem.<tag>.ext`, else `stem.<tag>-N.ext`.
@@ -321,6 +329,11 @@ public struct SHA256Stream: @unchecked Sendable {
         }
     }
 
+    /// Adds raw bytes (no copy).
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        EVP_DigestUpdate(context.ctx, bytes.baseAddress, bytes.count)
+    }
+
     /// The digest.
     public mutating func finalize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
@@ -331,17 +344,8 @@ public struct SHA256Stream: @unchecked Sendable {
 
     /// Hex SHA-256 of a file, read in 256 KiB chunks.
     public static func hexDigest(ofFile url: URL) throws -> String {
-        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PipelineError(.io, path: url.path, "cannot read file: \(FileOps.errnoString())") }
-        defer { close(fd) }
         var s = SHA256Stream()
-        var buffer = [UInt8](repeating: 0, count: 1 << 18)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw PipelineError(.io, path: url.path, "read failed: \(FileOps.errnoString())") }
-            if n == 0 { break }
-            s.update(buffer[0..<n])
-        }
+        try FileOps.readChunks(url) { s.update($0) }
         return hex(s.finalize())
     }
 

@@ -63,18 +63,10 @@ public struct ArchiveStage: Stage {
         var job = job
         let iso = Date.ISO8601FormatStyle() // a value type: no ICU formatter opened per document
         let signed = job.currentURL.path != job.originalURL.path
-        let after = signed ? try SHA256Stream.hexDigest(ofFile: job.currentURL) : job.digest
-        job.facts[StageFacts.outputDigest] = after
         let grant = job.facts[StageFacts.grant]
         let seal = job.facts[StageFacts.seal]
         let report = job.facts[StageFacts.verification]
-        let receipt = Receipt(document: job.sourceName, documentID: job.id, pipeline: context.pipeline,
-                              claimedAt: iso.format(job.claimedAt), sha256Before: job.digest, sha256After: after,
-                              approval: grant?.approval, approver: grant?.approver, requester: grant?.requester,
-                              seal: seal?.sealID ?? grant?.seal, user: grant?.user, signerCertificateSHA256: seal?.certificateSHA256,
-                              tokenSerial: seal?.tokenSerial, signingTime: seal.map { iso.format($0.result.signingTime) },
-                              timestampTime: seal?.result.timestampTime.map { iso.format($0) }, level: seal?.result.level.rawValue,
-                              placements: job.facts[StageFacts.appearance]?.placements, verificationPassed: report?.passed, verification: report)
+        var after = job.digest
         do {
             try FileManager.default.createDirectory(at: job.archiveDir, withIntermediateDirectories: true)
             // Written without flushing: the engine's durability barrier before delivery (one syncfs shared
@@ -88,16 +80,22 @@ public struct ArchiveStage: Stage {
             } catch let e as PipelineError where e.code == .contentChanged {
                 throw StageRejection(.documentAltered, "\(job.sourceName) changed while it was being processed (a program was still writing to it); the sealed copy was not delivered")
             }
-            if signed {
-                try FileOps.copyAtomically(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"), link: false,
-                                           syncFolder: false, syncFile: false)
-            }
+            // the sealed copy, hashed as it is copied (one read of the output for both)
+            if signed { after = try FileOps.copyHashing(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf")) }
+            let receipt = Receipt(document: job.sourceName, documentID: job.id, pipeline: context.pipeline,
+                                  claimedAt: iso.format(job.claimedAt), sha256Before: job.digest, sha256After: after,
+                                  approval: grant?.approval, approver: grant?.approver, requester: grant?.requester,
+                                  seal: seal?.sealID ?? grant?.seal, user: grant?.user, signerCertificateSHA256: seal?.certificateSHA256,
+                                  tokenSerial: seal?.tokenSerial, signingTime: seal.map { iso.format($0.result.signingTime) },
+                                  timestampTime: seal?.result.timestampTime.map { iso.format($0) }, level: seal?.result.level.rawValue,
+                                  placements: job.facts[StageFacts.appearance]?.placements, verificationPassed: report?.passed, verification: report)
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
             try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"),
                                         syncFolder: false, syncFile: false)
         } catch let r as StageRejection { throw r } catch {
             throw StageRejection(.archive, "\(job.sourceName): the archive copy could not be written: \(error)")
         }
+        job.facts[StageFacts.outputDigest] = after
         if let runtime, runtime.governanceSection != nil || runtime.registryIfOpen != nil {
             let registry = try runtime.registry()
             do {
