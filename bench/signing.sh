@@ -8,7 +8,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 BIN=.build/release/sealbatch
 [ -x "$BIN" ] || swift build -c release --product sealbatch
 SUP=Tests/SigningTests/Support
-CORPUS=${SEALBATCH_CORPUS:-../shared/corpus}
+CORPUS=Tests/Corpus
 W=$(mktemp -d /tmp/sealbatch-bench-signing-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 ROUNDS=${ROUNDS:-3}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make fuzz: bounded libFuzzer run over the PDF parser (default 60 s; FUZZ_SECONDS to change).
-# Seeds: ../shared/corpus (small files), .build/fixtures/pdf-*, Tests/PDFTests/Fixtures/fuzz-*.
+# Seeds: Tests/Corpus (small files), .build/fixtures/pdf-*, Tests/PDFTests/Fixtures/fuzz-*.
 # New crashers are copied to Tests/PDFTests/Fixtures/fuzz-<sha1>.pdf (regression fixtures) and fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ if [ ! -x "$BIN" ] || [ -n "$(find "${SRCS[@]}" -newer "$BIN" 2>/dev/null)" ]; t
     || { grep -v "ld.gold: warning" "$OUT/build.log"; echo "fuzz build failed"; exit 1; }
   mv "$BIN.new" "$BIN"
 fi
-CORPUS_DIR="${SEALBATCH_CORPUS:-../shared/corpus}"
+CORPUS_DIR="Tests/Corpus"
 SEEDS="$OUT/seeds"; rm -rf "$SEEDS"; mkdir -p "$SEEDS"
 for f in "$CORPUS_DIR"/*.pdf .build/fixtures/pdf-*.pdf Tests/PDFTests/Fixtures/fuzz-*; do
   [ -f "$f" ] || continue

@@ -16,7 +16,7 @@ cat > "$T/render.json" <<'JSON'
                "signature-overlap": "report"}}
 JSON
 SEEDS=(samples/*.pdf)
-CORPUS=${SEALBATCH_CORPUS:-../shared/corpus}
+CORPUS=Tests/Corpus
 [ -d "$CORPUS" ] && SEEDS+=("$CORPUS"/xref-classic-minimal-pyhanko.pdf "$CORPUS"/boxes-cropbox-bleed-trim-rotate-qpdf.pdf)
 end=$((SECONDS + SECONDS_BUDGET)); n=0; bad=0
 while [ $SECONDS -lt $end ]; do

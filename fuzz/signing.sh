@@ -8,7 +8,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 BIN=.build/release/sealbatch
 [ -x "$BIN" ] || BIN=.build/debug/sealbatch
 [ -x "$BIN" ] || swift build --product sealbatch
-CORPUS=${SEALBATCH_CORPUS:-../shared/corpus}
+CORPUS=Tests/Corpus
 ITER=${ITER:-300}
 W=$(mktemp -d /tmp/sealbatch-fuzz-signing-XXXXXX); trap 'rm -rf "$W"' EXIT
 mkdir -p fuzz-out/signing

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import PDF
 
-/// One row of ../shared/corpus/expected.tsv.
+/// One row of Tests/Corpus/expected.tsv.
 struct CorpusCase: CustomTestStringConvertible, Sendable {
     let file: String
     let category: String
@@ -11,17 +11,24 @@ struct CorpusCase: CustomTestStringConvertible, Sendable {
     let signatures: [(name: String, verdict: String)]
     var testDescription: String { file }
 
+    let sha256: String
+
+    /// The rows of expected.tsv. A missing or unreadable table is a fatal error naming the file: an
+    /// empty list would turn every corpus test into a pass that tested nothing.
     static func load() -> [CorpusCase] {
         let url = TestSupport.corpusDir.appendingPathComponent("expected.tsv")
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            fatalError("the test corpus table \(url.path) cannot be read (\(error)); it is part of the repository: restore Tests/Corpus from git")
+        }
         return text.split(separator: "\n").dropFirst().compactMap { line in
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count >= 5 else { return nil }
+            guard f.count >= 6 else { return nil }
             let sigs: [(String, String)] = f[4].split(separator: ";").compactMap { s in
                 let p = s.split(separator: "=", maxSplits: 1).map(String.init)
                 return p.count == 2 ? (p[0], p[1]) : nil
             }
-            return CorpusCase(file: f[0], category: f[1], expected: f[2], signatures: sigs)
+            return CorpusCase(file: f[0], category: f[1], expected: f[2], signatures: sigs, sha256: f[5])
         }
     }
 }
@@ -51,7 +58,16 @@ func pdfinfoPages(_ url: URL) throws -> [(w: Double, h: Double, rot: Int)]? {
     static let cases = CorpusCase.load()
 
     @Test func corpusIsPresent() {
-        #expect(Self.cases.count >= 60, "expected.tsv not found under \(TestSupport.corpusDir.path)")
+        #expect(Self.cases.count >= 60, "expected.tsv under \(TestSupport.corpusDir.path) lists \(Self.cases.count) files")
+    }
+
+    /// The in-repo copy is byte-for-byte the published files (expected.tsv's SHA-256), so the
+    /// attribution in Tests/Corpus/README.md stays true.
+    @Test(arguments: cases)
+    func corpusFileIsTheAttributedOriginal(_ c: CorpusCase) throws {
+        let url = TestSupport.corpusDir.appendingPathComponent(c.file)
+        let data = try Data(contentsOf: url)
+        #expect(SHA256.hash([UInt8](data)).map { String(format: "%02x", $0) }.joined() == c.sha256, "\(c.file) differs from the published file")
     }
 
     @Test(arguments: cases)
