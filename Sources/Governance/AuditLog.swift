@@ -49,6 +49,15 @@ public struct AuditVerification: Sendable, Equatable, CustomStringConvertible {
         case checkpointSignatureInvalid = "checkpoint-signature-invalid"
         /// A checkpoint recorded in the head file outside the database is missing from the database.
         case checkpointMissing = "checkpoint-missing"
+        /// Checkpoints exist but no administrator signed the list of checkpoint signers, or a signer was
+        /// added to the list in the database without an administrator's signature.
+        case signerListUnsigned = "signer-list-unsigned"
+        /// The signed list of checkpoint signers does not verify, or its signer is not a platform or
+        /// system administrator (or not one of the pinned administrator certificates).
+        case signerListInvalid = "signer-list-invalid"
+        /// The witness (or the head file) cannot be read, holds nothing for this log, or an entry in it
+        /// does not verify.
+        case witnessInvalid = "witness-invalid"
     }
     /// True when every record and checkpoint checks out.
     public var ok: Bool { problem == nil }
@@ -68,11 +77,14 @@ public struct AuditVerification: Sendable, Equatable, CustomStringConvertible {
     public var lastCheckpointedSeq: Int64
     /// Records after the last checkpoint (not yet protected against truncation).
     public var uncheckpointedRecords: Int
+    /// Last record of this log the witness holds a head for (nil: no witness read).
+    public var witnessedSeq: Int64? = nil
 
     /// One-paragraph summary.
     public var description: String {
         if ok {
             return "audit log intact: \(recordsChecked) records, \(checkpointsChecked) signed checkpoints (last covers record \(lastCheckpointedSeq)), \(uncheckpointedRecords) records after the last checkpoint"
+                + (witnessedSeq.map { "; the witness agrees up to record \($0)" } ?? "")
         }
         return "audit log damaged: \(problem!.rawValue) at record \(firstBadRecord.map(String.init) ?? "?"): \(detail)"
     }
@@ -98,9 +110,39 @@ public final class AuditLog: Sendable {
     /// deleting the latest checkpoint together with the records after the previous one is then detected.
     public let headFile: URL?
 
-    /// Creates the log over a store.
-    public init(store: any GovernanceStore, signer: (any AuditCheckpointSigner)? = nil, checkpointInterval: Int = 100, headFile: URL? = nil) {
+    private let witnessBox: WitnessBox
+
+    /// Creates the log over a store. `witness` (default: `$SEALBATCH_AUDIT_WITNESS`, when set and valid)
+    /// also receives every checkpoint.
+    public init(store: any GovernanceStore, signer: (any AuditCheckpointSigner)? = nil, checkpointInterval: Int = 100, headFile: URL? = nil,
+                witness: AuditWitness? = nil) {
         self.store = store; self.signer = signer; self.checkpointInterval = max(1, checkpointInterval); self.headFile = headFile
+        // an unparsable variable is caught by `witnessConfigurationError` (the CLI and the pipeline check it at start)
+        self.witnessBox = WitnessBox(witness ?? (try? AuditWitness.fromEnvironment()) ?? nil)
+    }
+
+    /// Where checkpoints are also written (nil: nowhere but the database and the head file).
+    public var witness: AuditWitness? { witnessBox.value }
+
+    /// Writes checkpoints to `witness` from now on (the pipeline's `governance.audit-witness`, `--audit-witness`).
+    public func useWitness(_ witness: AuditWitness?) { witnessBox.value = witness }
+
+    final class WitnessBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var w: AuditWitness?
+        init(_ w: AuditWitness?) { self.w = w }
+        var value: AuditWitness? {
+            get { lock.lock(); defer { lock.unlock() }; return w }
+            set { lock.lock(); w = newValue; lock.unlock() }
+        }
+    }
+
+    /// The log's identity in a witness: the hash of its first record (nil while the log is empty).
+    public func logID() throws -> String? { try store.auditRecords(AuditQuery(limit: 1)).first?.hash }
+
+    func writeWitness(_ c: AuditCheckpoint) throws {
+        guard let w = witness, let id = try logID() else { return }
+        try w.record(c, log: id)
     }
 
     struct Head: Codable {
@@ -121,9 +163,13 @@ public final class AuditLog: Sendable {
         try enc.encode(h).write(to: headFile, options: .atomic)
     }
 
-    func readHead() -> AuditCheckpoint? {
-        guard let headFile, let data = try? Data(contentsOf: headFile), let h = try? JSONDecoder().decode(Head.self, from: data),
-              let signer = Data(base64Encoded: h.signer), let sig = Data(base64Encoded: h.signature) else { return nil }
+    /// The head file's checkpoint: nil when there is no head file; an error when it exists but cannot be read.
+    func readHead() throws -> AuditCheckpoint? {
+        guard let headFile, FileManager.default.fileExists(atPath: headFile.path) else { return nil }
+        guard let data = try? Data(contentsOf: headFile), let h = try? JSONDecoder().decode(Head.self, from: data),
+              let signer = Data(base64Encoded: h.signer), let sig = Data(base64Encoded: h.signature) else {
+            throw GovernanceError(.storage, "the audit head file \(headFile.path) exists but cannot be read")
+        }
         return AuditCheckpoint(id: h.id, seq: h.seq, recordHash: h.hash, time: Date(timeIntervalSince1970: Double(h.timeMs) / 1000),
                                signerCertificateDER: Array(signer), signature: Array(sig))
     }
@@ -177,6 +223,8 @@ public final class AuditLog: Sendable {
     /// `checkpointInterval` records) is made right away.
     public func appended(_ rec: AuditRecord) {
         if let sync = signer as? any SynchronousAuditCheckpointSigner, rec.seq % Int64(checkpointInterval) == 0 {
+            // The record is committed; this periodic checkpoint only adds protection. If it fails, the
+            // checkpoint every command and batch makes at its end (`checkpoint()`, which throws) covers it.
             _ = try? checkpointNow(with: sync)
         }
     }
@@ -192,6 +240,7 @@ public final class AuditLog: Sendable {
         let c = try store.insertCheckpoint(AuditCheckpoint(id: 0, seq: last.seq, recordHash: last.hash, time: t,
                                                            signerCertificateDER: signer.certificateDER, signature: sig))
         try writeHead(c)
+        try writeWitness(c)
         return c
     }
 
@@ -223,6 +272,7 @@ public final class AuditLog: Sendable {
         let c = try store.insertCheckpoint(AuditCheckpoint(id: 0, seq: last.seq, recordHash: last.hash, time: t,
                                                            signerCertificateDER: signer.certificateDER, signature: sig))
         try writeHead(c)
+        try writeWitness(c)
         return c
     }
 
@@ -236,17 +286,43 @@ public final class AuditLog: Sendable {
     /// Records matching a query, oldest first.
     public func query(_ q: AuditQuery) throws -> [AuditRecord] { try store.auditRecords(q) }
 
-    /// Checks the whole log. `trustedSigners` (DER) pins the checkpoint keys; by default the audit
-    /// signers registered in the store are accepted.
-    public func verify(trustedSigners: [[UInt8]]? = nil) throws -> AuditVerification {
+    /// Checks the whole log.
+    ///
+    /// Checkpoint signers: `trustedSigners` (DER) pins them from outside; by default only the signers in
+    /// the administrator-signed list (`AuditSignerPin`) are accepted, and that list must verify, be signed
+    /// by a platform or system administrator's registered key (one of `trustedAdministrators` when
+    /// given), and cover every signer the database lists. `witnessFiles` (and the file targets of the
+    /// configured `witness`) are read for the latest head kept outside the database: a log that ends before
+    /// it, or differs from it, was truncated or rewritten.
+    public func verify(trustedSigners: [[UInt8]]? = nil, trustedAdministrators: [[UInt8]]? = nil,
+                       witnessFiles: [String] = []) throws -> AuditVerification {
         let checkpoints = try store.checkpoints()
-        let wanted = Set(checkpoints.map(\.seq) + (readHead().map { [$0.seq] } ?? []))
-        let accepted: Set<String> = try {
-            if let trustedSigners { return Set(trustedSigners.map { DetachedSignature.hex(DetachedSignature.sha256($0)) }) }
-            return Set((try store.meta(Self.signersMetaKey) ?? "").split(separator: ",").map(String.init))
-        }()
-        var v = AuditVerification(problem: nil, firstBadRecord: nil, checkpoint: nil, detail: "", recordsChecked: 0,
-                                  checkpointsChecked: 0, lastCheckpointedSeq: 0, uncheckpointedRecords: 0)
+        var v0 = AuditVerification(problem: nil, firstBadRecord: nil, checkpoint: nil, detail: "", recordsChecked: 0,
+                                   checkpointsChecked: 0, lastCheckpointedSeq: 0, uncheckpointedRecords: 0)
+        func early(_ p: AuditVerification.Problem, _ detail: String) -> AuditVerification {
+            v0.problem = p; v0.detail = detail; return v0
+        }
+        let head: AuditCheckpoint?
+        do { head = try readHead() } catch let e as GovernanceError { return early(.witnessInvalid, e.detail) }
+        // the witness files: explicit ones and those of the configured witness
+        var files = witnessFiles
+        for t in witness?.targets ?? [] { if case .file(let p) = t, !files.contains(p) { files.append(p) } }
+        var witnessEntries: [(file: String, entry: AuditWitness.Entry)] = []
+        for f in files {
+            do { witnessEntries += try AuditWitness.read(path: f).map { (f, $0) } }
+            catch let e as GovernanceError { return early(.witnessInvalid, e.detail) }
+        }
+        let accepted: Set<String>
+        if let trustedSigners {
+            accepted = Set(trustedSigners.map { DetachedSignature.hex(DetachedSignature.sha256($0)) })
+        } else {
+            switch try pinnedSigners(trustedAdministrators: trustedAdministrators, needed: !checkpoints.isEmpty || head != nil || !witnessEntries.isEmpty) {
+            case .success(let s): accepted = s
+            case .failure(let f): return early(f.problem, f.detail)
+            }
+        }
+        let wanted = Set(checkpoints.map(\.seq) + (head.map { [$0.seq] } ?? []) + witnessEntries.map(\.entry.seq))
+        var v = v0
         func fail(_ p: AuditVerification.Problem, _ seq: Int64?, _ detail: String, checkpoint: Int64? = nil) -> AuditVerification {
             var out = v
             out.problem = p; out.firstBadRecord = seq; out.detail = detail; out.checkpoint = checkpoint
@@ -283,7 +359,6 @@ public final class AuditLog: Sendable {
         }
         let lastSeq = expectedSeq - 1
         // 2. the checkpoints, then the head file's copy of the latest one (it survives deletions in the database)
-        let head = readHead()
         let all = checkpoints + (head.map { [$0] } ?? [])
         for c in all {
             let signerFP = DetachedSignature.hex(DetachedSignature.sha256(c.signerCertificateDER))
@@ -313,8 +388,77 @@ public final class AuditLog: Sendable {
                 return fail(.checkpointMissing, nil, "the latest checkpoint (records up to \(head.seq), kept in \(headFile?.lastPathComponent ?? "the head file")) was removed from the database")
             }
         }
+        // 3. the witness: the latest head it holds for this log must still be there, unchanged
+        if !files.isEmpty {
+            let firstHash = lastSeq >= 1 ? try store.auditRecords(AuditQuery(limit: 1)).first?.hash : nil
+            let mine = witnessEntries.filter { $0.entry.log == firstHash }
+            if let latest = mine.max(by: { $0.entry.seq < $1.entry.seq }) {
+                let e = latest.entry
+                let whereText = "\(latest.file) line \(e.line)"
+                if let c = e.signed {
+                    let fp = DetachedSignature.hex(DetachedSignature.sha256(c.signerCertificateDER))
+                    guard accepted.contains(fp), let ver = try? DetachedSignature.verify(c.signature, over: c.statement),
+                          ver.signer.der == c.signerCertificateDER else {
+                        return fail(.witnessInvalid, nil, "the witness entry at \(whereText) is not signed by an accepted audit key")
+                    }
+                }
+                if e.seq > lastSeq {
+                    return fail(.truncated, lastSeq + 1, "the witness (\(whereText)) saw records up to \(e.seq) but the log ends at \(lastSeq): records \(lastSeq + 1)…\(e.seq) were removed")
+                }
+                for (f, w) in mine where bySeq[w.seq] != w.hash {
+                    return fail(.checkpointMismatch, w.seq, "record \(w.seq) differs from what the witness (\(f) line \(w.line)) recorded: records up to \(w.seq) were rewritten")
+                }
+                v.lastCheckpointedSeq = max(v.lastCheckpointedSeq, e.seq)
+                v.witnessedSeq = e.seq
+            } else if !witnessEntries.isEmpty && firstHash == nil {
+                return fail(.truncated, 1, "the log is empty but the witness holds heads: every record was removed")
+            } else if !checkpoints.isEmpty {
+                return fail(.witnessInvalid, nil, "the witness (\(files.joined(separator: ", "))) holds no head for this log although it has checkpoints: the log was replaced, or the witness is not this registry's")
+            }
+        }
         v.uncheckpointedRecords = Int(lastSeq - v.lastCheckpointedSeq)
         return v
+    }
+
+    struct TrustFailure: Error { let problem: AuditVerification.Problem; let detail: String }
+
+    /// The checkpoint signers the administrator-signed list accepts. `needed`: checkpoints exist, so a
+    /// missing list is a failure (otherwise an empty log needs none).
+    func pinnedSigners(trustedAdministrators: [[UInt8]]?, needed: Bool) throws -> Result<Set<String>, TrustFailure> {
+        let listed = Set((try store.meta(Self.signersMetaKey) ?? "").split(separator: ",").map(String.init))
+        guard let text = try store.meta(AuditSignerPin.metaKey) else {
+            if !needed && listed.isEmpty { return .success([]) }
+            return .failure(TrustFailure(problem: .signerListUnsigned, detail:
+                "no administrator has signed the list of audit checkpoint signers: a platform or system administrator pins it with `sealbatch audit pin-signers` (or pass --audit-cert)"))
+        }
+        guard let pin = AuditSignerPin.decode(text) else {
+            return .failure(TrustFailure(problem: .signerListInvalid, detail: "the signed list of audit checkpoint signers is malformed"))
+        }
+        let ver: DetachedSignature.Verified
+        do { ver = try DetachedSignature.verify(pin.signature, over: pin.statement) } catch {
+            return .failure(TrustFailure(problem: .signerListInvalid, detail: "the signature over the list of audit checkpoint signers does not verify: \(error)"))
+        }
+        if let admins = trustedAdministrators {
+            guard admins.contains(ver.signer.der) else {
+                return .failure(TrustFailure(problem: .signerListInvalid, detail:
+                    "the list of audit checkpoint signers is signed by \(ver.signer.subject) (sha256 \(ver.signer.sha256Fingerprint.prefix(16))…), not by a pinned administrator certificate"))
+            }
+        }
+        guard let user = try store.user(pin.signedBy), user.status == .active, user.certificateSHA256 == ver.signer.sha256Fingerprint else {
+            return .failure(TrustFailure(problem: .signerListInvalid, detail:
+                "the list of audit checkpoint signers names \(pin.signedBy) as its signer, but was not signed with that active user's registered key"))
+        }
+        let roles = try store.roleGrants(user: user.id).map(\.role)
+        guard roles.contains(.platformAdmin) || roles.contains(.systemAdmin) else {
+            return .failure(TrustFailure(problem: .signerListInvalid, detail:
+                "the list of audit checkpoint signers is signed by \(user.id), who is neither a platform nor a system administrator"))
+        }
+        let accepted = Set(pin.signers)
+        if let extra = listed.subtracting(accepted).sorted().first {
+            return .failure(TrustFailure(problem: .signerListUnsigned, detail:
+                "the checkpoint key sha256 \(extra.prefix(16))… was added to the signer list in the database without an administrator's signature (pin it again with `sealbatch audit pin-signers` if it is genuine)"))
+        }
+        return .success(accepted)
     }
 
     /// Live records: yields every record after `afterSeq` (default: the current end), polling the store.

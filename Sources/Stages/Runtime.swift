@@ -51,14 +51,24 @@ public struct GovernanceSection: Sendable, Decodable, Equatable {
     public var registry: String
     /// PEM file with the audit checkpoint key (default: `<registry>.audit-key.pem` when it exists).
     public var auditKey: String?
-    enum CodingKeys: String, CodingKey, CaseIterable { case registry, auditKey = "audit-key" }
+    /// Where audit checkpoints are also written (files, `syslog`; comma separated): see `AuditWitness`.
+    public var auditWitness: String?
+    enum CodingKeys: String, CodingKey, CaseIterable { case registry, auditKey = "audit-key", auditWitness = "audit-witness" }
     public init(from decoder: Decoder) throws {
         let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         registry = try c.decode(String.self, forKey: .registry)
         auditKey = try c.decodeIfPresent(String.self, forKey: .auditKey)
+        auditWitness = try c.decodeIfPresent(String.self, forKey: .auditWitness)
+        if let w = auditWitness {
+            do { _ = try AuditWitness.parse(w) } catch let e as GovernanceError {
+                throw PipelineError(.invalidValue, path: "governance.audit-witness", e.detail)
+            }
+        }
     }
     /// Creates a section.
-    public init(registry: String, auditKey: String? = nil) { self.registry = registry; self.auditKey = auditKey }
+    public init(registry: String, auditKey: String? = nil, auditWitness: String? = nil) {
+        self.registry = registry; self.auditKey = auditKey; self.auditWitness = auditWitness
+    }
 }
 
 /// Things the standard stages share in one run: the registry, the token, the seal. Opened lazily
@@ -111,6 +121,11 @@ public final class StagesRuntime: @unchecked Sendable {
         // commits are flushed by the engine's delivery barrier (durableFolders), not one by one
         let r = try GovernanceWorkspace.open(registryPath: resolve(g.registry).path, auditKeyPath: g.auditKey.map { resolve($0).path },
                                              flushEachCommit: false)
+        if let w = g.auditWitness {
+            do { r.audit.useWitness(try AuditWitness.parse(w, baseDir: baseDir)) } catch let e as GovernanceError {
+                throw PipelineError(.invalidValue, path: "governance.audit-witness", e.detail)
+            }
+        }
         registryValue = r
         return r
     }

@@ -7,7 +7,7 @@ import Signing
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Verify, query and watch the audit log.",
-        subcommands: [Verify.self, Query.self, Tail.self, Checkpoint.self])
+        subcommands: [Verify.self, Query.self, Tail.self, Checkpoint.self, PinSigners.self])
 
     static let header = ["seq", "time", "actor", "action", "organisation", "seal", "outcome", "reason", "approval", "token-serial",
                          "documents-before", "documents-after", "detail"]
@@ -35,20 +35,28 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var reg: GovRegistryOptions
         @Option(help: ArgumentHelp("Accept only checkpoints signed by this certificate (PEM/DER) instead of the keys registered in the database.", valueName: "file"))
         var auditCert: [String] = []
+        @Option(help: ArgumentHelp("Accept the signed list of checkpoint signers only from this administrator certificate (PEM/DER).", valueName: "file"))
+        var adminCert: [String] = []
+        @Option(help: ArgumentHelp("A witness of the audit head kept outside the registry (the witness file, or a syslog / journal export); repeatable. Also $SEALBATCH_AUDIT_WITNESS.", valueName: "file"))
+        var witness: [String] = []
         @Option(help: "text or json.") var format: String = "text"
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
+                if let bad = AuditWitness.environmentError() { throw GovCLI.Failure(2, bad) }
                 let pinned = auditCert.isEmpty ? nil : try auditCert.map { try GovCLI.readCertificate($0).der }
-                let v = try registry.audit.verify(trustedSigners: pinned)
+                let admins = adminCert.isEmpty ? nil : try adminCert.map { try GovCLI.readCertificate($0).der }
+                let v = try registry.audit.verify(trustedSigners: pinned, trustedAdministrators: admins, witnessFiles: witness)
                 if format == "json" {
                     struct Out: Encodable {
                         let ok: Bool; let problem: String?; let firstBadRecord: Int64?; let checkpoint: Int64?; let detail: String
                         let recordsChecked: Int; let checkpointsChecked: Int; let lastCheckpointedSeq: Int64; let uncheckpointedRecords: Int
+                        let witnessedSeq: Int64?
                     }
                     GovCLI.print(GovCLI.json(Out(ok: v.ok, problem: v.problem?.rawValue, firstBadRecord: v.firstBadRecord, checkpoint: v.checkpoint,
                                                  detail: v.detail, recordsChecked: v.recordsChecked, checkpointsChecked: v.checkpointsChecked,
-                                                 lastCheckpointedSeq: v.lastCheckpointedSeq, uncheckpointedRecords: v.uncheckpointedRecords)))
+                                                 lastCheckpointedSeq: v.lastCheckpointedSeq, uncheckpointedRecords: v.uncheckpointedRecords,
+                                                 witnessedSeq: v.witnessedSeq)))
                 } else {
                     GovCLI.print(v.description)
                 }
@@ -112,6 +120,34 @@ struct AuditCommand: AsyncParsableCommand {
                 GovCLI.print(String(decoding: (try? e.encode(r)) ?? Data(), as: UTF8.self))
             case .csv: GovCLI.print(GovCLI.csv([], [AuditCommand.cells(r, short: false)]).trimmingCharacters(in: .newlines))
             case .table: GovCLI.print(AuditCommand.cells(r, short: true).joined(separator: "  "))
+            }
+        }
+    }
+
+    /// `sealbatch audit pin-signers`
+    struct PinSigners: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pin-signers",
+            abstract: "Sign the list of accepted audit checkpoint keys (platform or system administrators, with their own key).",
+            discussion: "Replaces the list: name every key whose checkpoints `audit verify` should accept. Default: the workspace audit key.")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Option(help: ArgumentHelp("Certificate (PEM/DER) of an accepted checkpoint key; repeatable (default: the audit key's).", valueName: "file"))
+        var cert: [String] = []
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(registry) {
+                guard let identity = try auth.identity() else {
+                    throw GovCLI.Failure(2, "the signer list is signed with the administrator's own key: pass --key FILE.p12")
+                }
+                var certs = try cert.map { try GovCLI.readCertificate($0).der }
+                if certs.isEmpty {
+                    guard let signer = try reg.auditSigner() else { throw GovCLI.Failure(2, "no audit key at \(reg.auditKeyPath): name the certificates with --cert") }
+                    certs = [signer.certificateDER]
+                }
+                let actor = try await auth.authenticate(registry)
+                let pin = try registry.pinAuditSigners(certs, identity: identity, as: actor)
+                GovCLI.print("audit checkpoint signers pinned by \(pin.signedBy): " + pin.signers.map { String($0.prefix(16)) + "…" }.joined(separator: ", "))
             }
         }
     }

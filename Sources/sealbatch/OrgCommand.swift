@@ -27,8 +27,10 @@ struct OrgCommand: AsyncParsableCommand {
             try await GovCLI.run(nil) {
                 var certDER: [UInt8]? = nil
                 if let cert { certDER = try GovCLI.readCertificate(cert).der }
+                var identity: DetachedSignature.Identity? = nil
                 if let key {
-                    certDER = try GovCLI.loadP12(key, passwordFd: keyPasswordFd)?.certificate.der
+                    identity = try GovCLI.loadP12(key, passwordFd: keyPasswordFd)
+                    certDER = identity?.certificate.der
                 }
                 var pw: [UInt8]? = nil
                 if setPassword || passwordFd != nil { pw = try GovCLI.secret(fd: passwordFd, prompt: "New password for \(user): ") }
@@ -42,9 +44,19 @@ struct OrgCommand: AsyncParsableCommand {
                 }
                 let registry = try reg.open(create: true)
                 try registry.bootstrap(userID: user, name: name, certificateDER: certDER, password: pw)
-                if let signer = try reg.auditSigner() { try registry.audit.registerSigner(signer.certificateDER) }
+                var pinned = false
+                if let signer = try reg.auditSigner() {
+                    try registry.audit.registerSigner(signer.certificateDER)
+                    // with the administrator's key at hand, the audit key is pinned right away
+                    if let identity {
+                        let root = try registry.authenticate(.identity(user: user, identity))
+                        try registry.pinAuditSigners([signer.certificateDER], identity: identity, as: root)
+                        pinned = true
+                    }
+                }
                 _ = try await registry.audit.checkpoint()
-                GovCLI.print("registry \(reg.path) created; platform administrator \(user); audit key \(reg.auditKeyPath)")
+                GovCLI.print("registry \(reg.path) created; platform administrator \(user); audit key \(reg.auditKeyPath)"
+                             + (pinned ? " (pinned)" : "; pin it with `sealbatch audit pin-signers --as \(user) --key …`"))
             }
         }
     }

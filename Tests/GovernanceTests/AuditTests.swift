@@ -194,6 +194,8 @@ import TestSupport
         let registry = try GovernanceWorkspace.open(registryPath: w.path, checkpointInterval: 4)
         #expect(registry.audit.signer?.certificateDER == audit.certificate.der)
         #expect(try Registry(path: w.path).audit.signer?.certificateDER == audit.certificate.der)
+        // a new audit key is accepted once the platform administrator pins it
+        try registry.pinAuditSigners([audit.certificate.der, try w.identity("auditkey").certificate.der], identity: try w.identity("root"), as: w.root)
         let book = ApprovalBook(registry: registry)
         let docs = World.documents(3)
         _ = try w.approve(docs.map(\.doc))

@@ -86,6 +86,8 @@ struct World {
         try registry.bootstrap(userID: "root", name: "Root", certificateDER: cert("root"))
         let root = try registry.authenticate(.identity(user: "root", try pki.identity("root")))
         self.root = root
+        // the platform administrator pins the audit key as the only checkpoint signer
+        try registry.pinAuditSigners([signer.certificateDER], identity: try pki.identity("root"), as: root)
         try registry.createOrganisation(id: "acme", name: "ACME Trading", as: root)
         try registry.createUser(id: "sys", name: "Sys Admin", organisation: "acme", certificateDER: cert("sys"), as: root)
         try registry.grantRole(.systemAdmin, to: "sys", in: "acme", as: root)
