@@ -78,17 +78,14 @@ public final class ApprovalBook: Sendable {
         let m = ApprovalManifest(seal: sealID, purpose: purpose, requester: requester, approver: actor.id, issuedAt: time,
                                  validUntil: validUntil, uses: uses, documents: documents)
         let signed = try SignedApprovalManifest.sign(m, with: identity)
-        if let r = registrationRefusal(signed, at: time) {
-            throw GovernanceError(.invalidInput, "the new approval does not pass its own checks: \(r)")
+        let entry = AuditEntry(actor: actor.id, action: GovernanceAction.approve.rawValue, organisation: seal.organisation,
+                               seal: sealID, documentsBefore: documents.map(\.sha256), approval: m.id,
+                               detail: "approved \(documents.count) document(s) for \(requester): \(purpose); valid until \(iso(validUntil)); \(m.uses) use(s)")
+        do { _ = try storeManifest(signed, at: time, recording: entry) } catch {
+            if error.code == .storage { throw GovernanceError(.storage, "the approval was not registered: \(error.detail)") }
+            throw GovernanceError(.invalidInput, "the new approval does not pass its own checks: \(error)")
         }
-        try registry.audit.append(AuditEntry(actor: actor.id, action: GovernanceAction.approve.rawValue, organisation: seal.organisation,
-                                             seal: sealID, documentsBefore: documents.map(\.sha256), approval: m.id,
-                                             detail: "approved \(documents.count) document(s) for \(requester): \(purpose); valid until \(iso(validUntil)); \(m.uses) use(s)"), at: time)
         return signed
-    }
-
-    func registrationRefusal(_ signed: SignedApprovalManifest, at time: Date) -> ApprovalRefusal? {
-        do { _ = try registerUnaudited(signed, at: time); return nil } catch { return error }
     }
 
     // MARK: - Checking manifests
@@ -121,7 +118,11 @@ public final class ApprovalBook: Sendable {
             throw ApprovalRefusal(.signerCertificateInvalid, "the approver's certificate was not valid when approval \(m.id) was issued", approval: m.id)
         }
         if let org = approver.organisation {
-            let anchors = ((try? store.anchors(organisation: org)) ?? []).compactMap { try? DetachedSignature.Certificate(der: $0) }
+            // anchors that cannot be read refuse the approval: an empty list would switch the chain check off
+            let anchors: [DetachedSignature.Certificate]
+            do { anchors = try registry.trustAnchors(organisation: org) } catch {
+                throw ApprovalRefusal(.storage, "approval \(m.id) cannot be checked: \((error as? GovernanceError)?.detail ?? "\(error)")", approval: m.id)
+            }
             if !anchors.isEmpty {
                 do { try DetachedSignature.verifyChain(leaf: verified.signer, intermediates: verified.certificates, anchors: anchors, at: max(m.issuedAt, verified.signer.notBefore)) }
                 catch { throw ApprovalRefusal(.signerCertificateInvalid, "the approver's certificate is not trusted by \(org): \(error.detail)", approval: m.id) }
@@ -132,7 +133,8 @@ public final class ApprovalBook: Sendable {
         }
         let rights: ActorRights
         do { rights = try registry.rights(of: m.approver) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
-        let seal = try? store.seal(m.seal)
+        let seal: Seal?
+        do { seal = try store.seal(m.seal) } catch { throw ApprovalRefusal(.storage, "\(error)", approval: m.id) }
         guard approver.status == .active, case .success = Policy.check(.approve, actor: rights,
                 target: ActionTarget(organisation: seal?.organisation ?? approver.organisation, seal: m.seal, requester: m.requester)) else {
             throw ApprovalRefusal(.approverLacksRight, "approver \(m.approver) holds no approve right on seal \(m.seal)", approval: m.id)
@@ -145,24 +147,47 @@ public final class ApprovalBook: Sendable {
     @discardableResult
     public func register(_ signed: SignedApprovalManifest, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalRecord {
         let m = signed.manifest
-        let org = (try? store.seal(m.seal))?.organisation
-        let known = (try? store.approval(m.id)) != nil
         do {
-            let rec = try registerUnaudited(signed, at: time)
-            if !known {
-                _ = try? registry.audit.append(AuditEntry(actor: m.approver, action: "approval.register", organisation: org, seal: m.seal,
-                                                          documentsBefore: m.documents.map(\.sha256), approval: m.id,
-                                                          detail: "approval \(m.id) by \(m.approver) for \(m.requester) registered"), at: time)
-            }
-            return rec
+            return try storeManifest(signed, at: time, recording: registrationEntry(m))
         } catch {
-            _ = try? registry.audit.append(AuditEntry(actor: m.requester, action: "approval.register", organisation: org, seal: m.seal,
-                                                      approval: m.id, outcome: .refused, reason: error.code.rawValue, detail: error.detail), at: time)
-            throw error
+            try auditRefusal(AuditEntry(actor: m.requester, action: "approval.register", organisation: organisationIfReadable(ofSeal: m.seal),
+                                        seal: m.seal, approval: m.id, outcome: .refused, reason: error.code.rawValue, detail: error.detail),
+                             error, at: time)
         }
     }
 
-    func registerUnaudited(_ signed: SignedApprovalManifest, at time: Date) throws(ApprovalRefusal) -> ApprovalRecord {
+    /// Records that a manifest file could not even be read as an approval (`approval.register`, refused).
+    /// Throws when the record cannot be written.
+    public func recordUnreadable(_ name: String, _ refusal: ApprovalRefusal, actor: String, at time: Date = Date()) throws {
+        try registry.audit.append(AuditEntry(actor: actor, action: "approval.register", approval: refusal.approval, outcome: .refused,
+                                             reason: refusal.code.rawValue, detail: "\(name): \(refusal.detail)"), at: time)
+    }
+
+    func registrationEntry(_ m: ApprovalManifest) -> AuditEntry {
+        AuditEntry(actor: m.approver, action: "approval.register", organisation: nil, seal: m.seal,
+                   documentsBefore: m.documents.map(\.sha256), approval: m.id,
+                   detail: "approval \(m.id) by \(m.approver) for \(m.requester) registered")
+    }
+
+    /// Writes a refusal's audit record and throws the refusal. The refusal stands whether or not the record
+    /// could be written; when it could not, the refusal says so.
+    func auditRefusal(_ entry: AuditEntry, _ refusal: ApprovalRefusal, at time: Date) throws(ApprovalRefusal) -> Never {
+        do { try registry.audit.append(entry, at: time) } catch {
+            throw ApprovalRefusal(refusal.code, "\(refusal.detail) (this refusal could not be written to the audit log: \(error))", approval: refusal.approval)
+        }
+        throw refusal
+    }
+
+    /// The seal's organisation for a refusal's audit record; nil when the seal is unknown or the registry
+    /// cannot be read (the refusal stands either way; only the record's organisation column is then empty).
+    func organisationIfReadable(ofSeal id: String) -> String? {
+        do { return try store.seal(id)?.organisation } catch { return nil }
+    }
+
+    /// Verifies a manifest and stores it unless it is already registered with the same bytes. A new
+    /// registration is written together with `entry`'s audit record (its organisation filled in from the
+    /// seal) in one transaction: nothing is registered whose record could not be written.
+    func storeManifest(_ signed: SignedApprovalManifest, at time: Date, recording entry: AuditEntry) throws(ApprovalRefusal) -> ApprovalRecord {
         try verifyManifest(signed, at: time)
         let m = signed.manifest
         do {
@@ -176,10 +201,13 @@ public final class ApprovalBook: Sendable {
                                      issuedAt: m.issuedAt, validUntil: m.validUntil, uses: m.uses, documents: m.documents,
                                      payload: signed.payload, signature: signed.signature ?? [], status: .active, revokedBy: nil,
                                      revokedAt: nil, registeredAt: time)
-            try store.insertApproval(rec)
+            var entry = entry
+            if entry.organisation == nil { entry.organisation = try store.seal(m.seal)?.organisation }
+            let audited = try store.insertApproval(rec, audit: registry.audit.maker(entry, at: time))
+            registry.audit.appended(audited)
             return rec
         } catch let r as ApprovalRefusal { throw r } catch {
-            throw ApprovalRefusal(.storage, "cannot store approval \(m.id): \(error)", approval: m.id)
+            throw ApprovalRefusal(.storage, "cannot register approval \(m.id) (nothing was registered): \(error)", approval: m.id)
         }
     }
 
@@ -196,18 +224,22 @@ public final class ApprovalBook: Sendable {
                       manifest: SignedApprovalManifest? = nil, job: String? = nil, at time: Date = Date()) throws(ApprovalRefusal) -> ApprovalGrant {
         let sha = documentSHA256.lowercased()
         let job = job ?? "once-\(UUID().uuidString.lowercased())" // no job: a one-off that can never count as a retry
+        let g: ApprovalGrant
         do {
-            let g = try admitUnaudited(sha: sha, fileName: fileName, sealID: sealID, user: user, manifest: manifest, job: job, at: time)
-            _ = try? registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: g.organisation, seal: sealID, documentsBefore: [sha],
-                                                  approval: g.approval, detail: "admitted \(fileName ?? sha) under approval \(g.approval)\(g.alreadyConsumed ? " (retry of job \(job))" : "")"), at: time)
-            return g
+            g = try admitUnaudited(sha: sha, fileName: fileName, sealID: sealID, user: user, manifest: manifest, job: job, at: time)
         } catch {
-            let org = (try? store.seal(sealID))?.organisation
-            _ = try? registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: org, seal: sealID, documentsBefore: [sha],
-                                                  approval: error.approval, outcome: .refused, reason: error.code.rawValue,
-                                                  detail: "\(fileName ?? sha): \(error.detail)"), at: time)
-            throw error
+            try auditRefusal(AuditEntry(actor: user, action: "approval.admit", organisation: organisationIfReadable(ofSeal: sealID), seal: sealID,
+                                        documentsBefore: [sha], approval: error.approval, outcome: .refused, reason: error.code.rawValue,
+                                        detail: "\(fileName ?? sha): \(error.detail)"), error, at: time)
         }
+        // An admission whose record cannot be written does not count: the document is refused.
+        do {
+            try registry.audit.append(AuditEntry(actor: user, action: "approval.admit", organisation: g.organisation, seal: sealID, documentsBefore: [sha],
+                                                 approval: g.approval, detail: "admitted \(fileName ?? sha) under approval \(g.approval)\(g.alreadyConsumed ? " (retry of job \(job))" : "")"), at: time)
+        } catch {
+            throw ApprovalRefusal(.storage, "\(fileName ?? sha) was not admitted: the admission could not be written to the audit log (\(error))", approval: g.approval)
+        }
+        return g
     }
 
     func admitUnaudited(sha: String, fileName: String?, sealID: String, user: String, manifest: SignedApprovalManifest?,
@@ -216,7 +248,7 @@ public final class ApprovalBook: Sendable {
             if manifest.manifest.seal != sealID {
                 throw ApprovalRefusal(.wrongSeal, "approval \(manifest.manifest.id) is for seal \(manifest.manifest.seal), not \(sealID)", approval: manifest.manifest.id)
             }
-            let rec = try registerUnaudited(manifest, at: time) // verifies the manifest
+            let rec = try storeManifest(manifest, at: time, recording: registrationEntry(manifest.manifest)) // verifies the manifest
             return try check(manifests.entry(rec), state: ApprovalState(rec), sha: sha, fileName: fileName, sealID: sealID, user: user,
                              job: job, at: time, verified: true)
         }
@@ -225,7 +257,9 @@ public final class ApprovalBook: Sendable {
             throw ApprovalRefusal(.storage, "\(error)")
         }
         if candidates.isEmpty {
-            if let fileName, let altered = ((try? store.approvals(seal: sealID)) ?? []).first(where: { $0.documents.contains { $0.name == fileName } }) {
+            let ofSeal: [ApprovalRecord]
+            do { ofSeal = fileName == nil ? [] : try store.approvals(seal: sealID) } catch { throw ApprovalRefusal(.storage, "\(error)") }
+            if let fileName, let altered = ofSeal.first(where: { $0.documents.contains { $0.name == fileName } }) {
                 throw ApprovalRefusal(.documentAltered,
                     "\(fileName) is listed in approval \(altered.id) with different content: the document was altered after approval", approval: altered.id)
             }
@@ -327,7 +361,7 @@ public final class ApprovalBook: Sendable {
                 throw ApprovalRefusal(.revoked, "approval \(grant.approval) was revoked", approval: grant.approval)
             }
             // the limit comes from the signed bytes, not from a column someone could edit
-            let limit = (try? signedEntry(state).manifest.uses) ?? 0
+            let limit = try signedEntry(state).manifest.uses
             // the use and its audit record are written in one transaction
             let audit = registry.audit
             let recorded = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
@@ -382,7 +416,7 @@ public final class ApprovalBook: Sendable {
         var released: [String] = []
         for state in try store.approvalStates(listing: sha) {
             guard let use = try store.useState(approval: state.id, documentSHA256: sha).use, use.job == job else { continue }
-            if try giveBack(approval: state.id, sha: sha, job: job, user: use.user, organisation: (try? store.seal(state.seal))?.organisation,
+            if try giveBack(approval: state.id, sha: sha, job: job, user: use.user, organisation: try store.seal(state.seal)?.organisation,
                             seal: state.seal, reason: reason, at: time) {
                 released.append(state.id)
             }

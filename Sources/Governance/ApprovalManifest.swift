@@ -66,7 +66,7 @@ public struct ApprovalManifest: Codable, Sendable, Equatable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         enc.dateEncodingStrategy = .iso8601
-        return Array((try? enc.encode(self)) ?? Data())
+        return Array((try? enc.encode(self)) ?? Data()) // cannot fail: strings, integers and whole-second dates only (an empty payload would not verify anyway)
     }
 
     /// Parses manifest bytes.
@@ -127,11 +127,12 @@ public struct SignedApprovalManifest: Sendable, Equatable {
                            signature: signature.map { Data($0).base64EncodedString() })
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return Array((try? enc.encode(env)) ?? Data()) + [0x0a]
+        return Array((try? enc.encode(env)) ?? Data()) + [0x0a] // cannot fail: three strings
     }
 
     /// Parses an envelope file. A bare manifest JSON (no envelope) parses as unsigned.
     public static func parse(_ fileBytes: [UInt8]) throws(ApprovalRefusal) -> SignedApprovalManifest {
+        // format sniffing only: what is not an envelope is read as a bare manifest below, and refused as unsigned
         if let env = try? JSONDecoder().decode(Envelope.self, from: Data(fileBytes)), env.format == envelopeFormat {
             guard let payload = Data(base64Encoded: env.manifest) else {
                 throw ApprovalRefusal(.malformedManifest, "the envelope's manifest is not base64")

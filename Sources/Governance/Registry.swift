@@ -90,9 +90,8 @@ public final class Registry: Sendable {
     public func authenticate(_ credential: Credential, at time: Date = Date()) throws -> AuthenticatedUser {
         let claimed = credential.user
         func refuse(_ why: String) throws -> Never {
-            _ = try? audit.append(AuditEntry(actor: claimed, action: "auth", outcome: .refused, reason: GovernanceError.Code.authenticationFailed.rawValue,
-                                         detail: why), at: time)
-            throw GovernanceError(.authenticationFailed, "cannot authenticate \(claimed): \(why)")
+            try auditRefusal(AuditEntry(actor: claimed, action: "auth", outcome: .refused, reason: GovernanceError.Code.authenticationFailed.rawValue,
+                                        detail: why), GovernanceError(.authenticationFailed, "cannot authenticate \(claimed): \(why)"), at: time)
         }
         guard let user = try store.user(claimed) else { try refuse("no such user") }
         guard user.status == .active else { try refuse("the account is disabled") }
@@ -110,9 +109,9 @@ public final class Registry: Sendable {
             return try checkSignature(user: user, challenge: ch, signature: sig, at: time, refuse: refuse)
         case .tokenSignedChallenge(_, let ch, let sig):
             try checkChallenge(ch, user: user, at: time, refuse: refuse)
-            guard let der = user.certificateDER, let cert = try? DetachedSignature.Certificate(der: der) else {
-                try refuse("the account has no registered certificate; use its password")
-            }
+            guard let der = user.certificateDER else { try refuse("the account has no registered certificate; use its password") }
+            let cert: DetachedSignature.Certificate
+            do { cert = try DetachedSignature.Certificate(der: der) } catch { try refuse("the registered certificate is not readable: \(error)") }
             guard DetachedSignature.verifyRaw(sig, over: ch, certificate: cert) else { try refuse("the token's signature does not verify with the registered certificate") }
             guard cert.isValid(at: time) || cert.isValid(at: time.addingTimeInterval(300)) else { try refuse("the user's certificate is outside its validity period") }
             try checkAnchors(user: user, leaf: cert, intermediates: [], at: time, refuse: refuse)
@@ -132,7 +131,8 @@ public final class Registry: Sendable {
     private func checkAnchors(user: User, leaf: DetachedSignature.Certificate, intermediates: [DetachedSignature.Certificate],
                               at time: Date, refuse: (String) throws -> Never) throws {
         guard let org = user.organisation else { return }
-        let anchors = try store.anchors(organisation: org).compactMap { try? DetachedSignature.Certificate(der: $0) }
+        let anchors: [DetachedSignature.Certificate]
+        do { anchors = try trustAnchors(organisation: org) } catch { try refuse("\(error)") }
         guard !anchors.isEmpty else { return }
         do { try DetachedSignature.verifyChain(leaf: leaf, intermediates: intermediates, anchors: anchors, at: max(time, leaf.notBefore)) }
         catch { try refuse("the user's certificate is not trusted by \(org): \(error)") }
@@ -170,10 +170,56 @@ public final class Registry: Sendable {
     /// Audits a refusal and throws it.
     func refused(_ action: String, _ e: GovernanceError, actor: String, organisation: String? = nil, seal: String? = nil,
                  at time: Date) throws -> Never {
-        _ = try? audit.append(AuditEntry(actor: actor, action: action, organisation: organisation, seal: seal, outcome: .refused,
-                                     reason: e.code.rawValue, detail: e.missingRight.map { "\(e.detail); missing: \($0)" } ?? e.detail), at: time)
         logger.info("refused", metadata: ["action": "\(action)", "actor": "\(actor)", "reason": "\(e.code.rawValue)"])
+        try auditRefusal(AuditEntry(actor: actor, action: action, organisation: organisation, seal: seal, outcome: .refused,
+                                    reason: e.code.rawValue, detail: e.missingRight.map { "\(e.detail); missing: \($0)" } ?? e.detail), e, at: time)
+    }
+
+    /// Writes a refusal's audit record and throws the refusal. The refusal stands whether or not the record
+    /// could be written; when it could not, the error says so (never a silent refusal).
+    func auditRefusal(_ entry: AuditEntry, _ e: GovernanceError, at time: Date) throws -> Never {
+        do { try audit.append(entry, at: time) } catch {
+            logger.error("a refusal could not be audited", metadata: ["action": "\(entry.action)", "error": "\(error)"])
+            throw GovernanceError(e.code, "\(e.detail) (this refusal could not be written to the audit log: \(error))", missingRight: e.missingRight)
+        }
         throw e
+    }
+
+    /// The organisation's trust anchors for user (approver) certificates. Empty: none registered. An
+    /// anchor that cannot be read is an error, never skipped: a list shortened by damage would quietly
+    /// weaken (or, when it becomes empty, switch off) the chain check.
+    public func trustAnchors(organisation: String) throws -> [DetachedSignature.Certificate] {
+        let ders: [[UInt8]]
+        do { ders = try store.anchors(organisation: organisation) } catch {
+            throw GovernanceError(.storage, "the trust anchors of \(organisation) cannot be read: \(error)")
+        }
+        return try ders.enumerated().map { i, der in
+            do { return try DetachedSignature.Certificate(der: der) } catch {
+                throw GovernanceError(.storage, "trust anchor \(i + 1) of \(organisation) is not a readable certificate (\(error)); "
+                                      + "re-register the organisation's anchors (`sealbatch org anchor`)")
+            }
+        }
+    }
+
+    /// Records that a token offered for seal `seal` does not hold the registered seal key (action
+    /// `seal.key-mismatch`, refused). Throws when the record cannot be written.
+    public func recordKeyMismatch(seal: Seal, actor: String, registeredSHA256: String, tokenSHA256: String?, detail: String,
+                                  at time: Date = Date()) throws {
+        try audit.append(AuditEntry(actor: actor, action: "seal.key-mismatch", organisation: seal.organisation, seal: seal.id,
+                                    outcome: .refused, reason: "seal-key-mismatch",
+                                    detail: "registered certificate sha256 \(registeredSHA256), token \(tokenSHA256.map { "certificate sha256 \($0)" } ?? "certificate unknown"): \(detail)"),
+                         at: time)
+    }
+
+    /// Checks that a seal's token URI names one key (RFC 7512 `object=` or `id=` in the path): a URI that
+    /// names only a token would sign with whatever key the token offers.
+    static func validateTokenURI(_ uri: String) throws {
+        guard uri.lowercased().hasPrefix("pkcs11:") else { throw GovernanceError(.invalidInput, "the token URI must be an RFC 7512 pkcs11: URI") }
+        let path = uri.dropFirst("pkcs11:".count).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let names = path.split(separator: ";").map { $0.split(separator: "=", maxSplits: 1).first.map { $0.lowercased() } ?? "" }
+        guard names.contains("object") || names.contains("id") else {
+            throw GovernanceError(.invalidInput, "the token URI \(uri) names no key: add object=<key label> or id=<key id> (e.g. pkcs11:token=Seal;object=seal;type=private)")
+        }
     }
 
     func done(_ action: GovernanceAction, actor: AuthenticatedUser, organisation: String? = nil, seal: String? = nil,
@@ -314,7 +360,7 @@ public final class Registry: Sendable {
         guard try store.organisation(organisation) != nil else { throw GovernanceError(.notFound, "no organisation '\(organisation)'") }
         let cert: DetachedSignature.Certificate
         do { cert = try DetachedSignature.Certificate(der: certificateDER) } catch { throw GovernanceError(.invalidInput, "the seal certificate is not readable: \(error)") }
-        guard tokenURI.hasPrefix("pkcs11:") else { throw GovernanceError(.invalidInput, "the token URI must be an RFC 7512 pkcs11: URI") }
+        try Self.validateTokenURI(tokenURI)
         let from = validFrom ?? cert.notBefore, until = validUntil ?? cert.notAfter
         guard from < until else { throw GovernanceError(.invalidInput, "the seal's validity period is empty") }
         let s = Seal(id: id, name: name, kind: kind, organisation: organisation, certificateDER: certificateDER, tokenURI: tokenURI,
@@ -346,7 +392,7 @@ public final class Registry: Sendable {
             do { _ = try DetachedSignature.Certificate(der: certificateDER) } catch { throw GovernanceError(.invalidInput, "the seal certificate is not readable: \(error)") }
             s.certificateDER = certificateDER
         }
-        if let tokenURI { s.tokenURI = tokenURI }
+        if let tokenURI { try Self.validateTokenURI(tokenURI); s.tokenURI = tokenURI }
         if let appearance { s.appearance = appearance }
         try store.updateSeal(s)
         try done(.manageSeal, actor: actor, organisation: s.organisation, seal: id, detail: "seal \(id) rebound", at: time)

@@ -373,11 +373,15 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     final class DocumentsCache: @unchecked Sendable {
         private let lock = NSLock()
         private var entries: [String: (json: String, docs: [ApprovalManifest.Document])] = [:]
-        func documents(id: String, json: String) -> [ApprovalManifest.Document] {
+        func documents(id: String, json: String) throws -> [ApprovalManifest.Document] {
             lock.lock()
             if let e = entries[id], e.json == json { lock.unlock(); return e.docs }
             lock.unlock()
-            let docs = (try? JSONDecoder().decode([ApprovalManifest.Document].self, from: Data(json.utf8))) ?? []
+            let docs: [ApprovalManifest.Document]
+            do { docs = try JSONDecoder().decode([ApprovalManifest.Document].self, from: Data(json.utf8)) } catch {
+                // an unreadable copy of the signed list is damage, not "lists nothing"
+                throw GovernanceError(.storage, "the stored document list of approval \(id) is unreadable: \(error)")
+            }
             lock.lock(); defer { lock.unlock() }
             if entries.count >= 64 { entries.removeAll(keepingCapacity: true) }
             entries[id] = (json, docs)
@@ -385,9 +389,9 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
-    static func approval(_ r: Row) -> ApprovalRecord {
+    static func approval(_ r: Row) throws -> ApprovalRecord {
         let docsJSON: String = r["documents"]
-        let docs = documentsCache.documents(id: r["id"], json: docsJSON)
+        let docs = try documentsCache.documents(id: r["id"], json: docsJSON)
         let payload: Data = r["payload"], sig: Data = r["signature"]
         let revokedAt: Int64? = r["revoked_at"]
         return ApprovalRecord(id: r["id"], seal: r["seal"], requester: r["requester"], approver: r["approver"], purpose: r["purpose"],
@@ -397,30 +401,42 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     }
 
     public func insertApproval(_ a: ApprovalRecord) throws {
-        let docs = String(decoding: (try? JSONEncoder().encode(a.documents)) ?? Data("[]".utf8), as: UTF8.self)
+        try write { db in try Self.insertApproval(db, a) }
+    }
+
+    public func insertApproval(_ a: ApprovalRecord, audit: AuditRecordMaker) throws -> AuditRecord {
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO approval(id, seal, requester, approver, purpose, issued_at, valid_until, uses, documents, payload, signature,
-                                     status, revoked_by, revoked_at, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [a.id, a.seal, a.requester, a.approver, a.purpose, Self.ms(a.issuedAt), Self.ms(a.validUntil), a.uses,
-                                 docs, Data(a.payload), Data(a.signature), a.status.rawValue, a.revokedBy, a.revokedAt.map(Self.ms),
-                                 Self.ms(a.registeredAt)])
-            for d in Set(a.documents.map(\.sha256)) {
-                try db.cachedStatement(sql: "INSERT INTO approval_document(approval, sha256) VALUES (?, ?)").execute(arguments: [a.id, d])
-            }
+            try Self.insertApproval(db, a)
+            return try Self.insertAudit(db, audit)
+        }
+    }
+
+    static func insertApproval(_ db: Database, _ a: ApprovalRecord) throws {
+        let docs: String
+        do { docs = String(decoding: try JSONEncoder().encode(a.documents), as: UTF8.self) } catch {
+            throw GovernanceError(.storage, "the document list of approval \(a.id) cannot be encoded: \(error)")
+        }
+        try db.execute(sql: """
+            INSERT INTO approval(id, seal, requester, approver, purpose, issued_at, valid_until, uses, documents, payload, signature,
+                                 status, revoked_by, revoked_at, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [a.id, a.seal, a.requester, a.approver, a.purpose, Self.ms(a.issuedAt), Self.ms(a.validUntil), a.uses,
+                             docs, Data(a.payload), Data(a.signature), a.status.rawValue, a.revokedBy, a.revokedAt.map(Self.ms),
+                             Self.ms(a.registeredAt)])
+        for d in Set(a.documents.map(\.sha256)) {
+            try db.cachedStatement(sql: "INSERT INTO approval_document(approval, sha256) VALUES (?, ?)").execute(arguments: [a.id, d])
         }
     }
 
     public func approval(_ id: String) throws -> ApprovalRecord? {
-        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM approval WHERE id = ?"), arguments: [id]).map(Self.approval) }
+        try read { try Row.fetchOne(try $0.cachedStatement(sql: "SELECT * FROM approval WHERE id = ?"), arguments: [id]).map { try Self.approval($0) } }
     }
 
     public func approvals(seal: String?) throws -> [ApprovalRecord] {
         try read { db in
             if let seal {
-                return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval WHERE seal = ? ORDER BY registered_at DESC, id"), arguments: [seal]).map(Self.approval)
+                return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval WHERE seal = ? ORDER BY registered_at DESC, id"), arguments: [seal]).map { try Self.approval($0) }
             }
-            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval ORDER BY registered_at DESC, id")).map(Self.approval)
+            return try Row.fetchAll(try db.cachedStatement(sql: "SELECT * FROM approval ORDER BY registered_at DESC, id")).map { try Self.approval($0) }
         }
     }
 
@@ -429,7 +445,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             try Row.fetchAll(try db.cachedStatement(sql: """
                 SELECT a.* FROM approval a JOIN approval_document d ON d.approval = a.id WHERE d.sha256 = ?
                 ORDER BY a.registered_at DESC, a.id
-                """), arguments: [sha256.lowercased()]).map(Self.approval)
+                """), arguments: [sha256.lowercased()]).map { try Self.approval($0) }
         }
     }
 

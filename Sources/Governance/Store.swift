@@ -237,6 +237,9 @@ public protocol GovernanceStore: Sendable {
     // Approvals
     /// Inserts; `alreadyExists` if the id is taken.
     func insertApproval(_ a: ApprovalRecord) throws
+    /// Inserts and appends the audit record `audit` makes, in one transaction: a registration is never
+    /// without its record, and a record that cannot be written leaves nothing registered.
+    func insertApproval(_ a: ApprovalRecord, audit: AuditRecordMaker) throws -> AuditRecord
     /// Looks one up.
     func approval(_ id: String) throws -> ApprovalRecord?
     /// Approvals, newest first, optionally of one seal.

@@ -23,7 +23,13 @@ public struct ApprovalStage: Stage {
 
     /// Opens the registry before the first document needs it.
     public func prepare(context: StageContext) async {
-        _ = try? runtime.approvalBook()
+        _ = try? runtime.approvalBook() // warm-up only: a failure surfaces again, with its error, on the first document
+    }
+
+    /// Every quarantine leaves an audit record, also one decided before admission (an engine duplicate,
+    /// a damaged file): see `StagesRuntime.recordQuarantine`.
+    public func quarantined(_ job: Job, code: String, context: StageContext) {
+        runtime.recordQuarantine(job, code: code, context: context)
     }
 
     public func process(_ job: Job, context: StageContext) async throws -> Job {
@@ -80,17 +86,30 @@ final class ManifestIntake: @unchecked Sendable {
         let now = Date().timeIntervalSince1970
         if now - lastScan < 1 { return }
         lastScan = now
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: dir.path) } catch {
+            // not fatal (documents are still admitted by approvals already registered), but never silent
+            context.logger.error("the approval manifest folder cannot be read", metadata: ["folder": "\(dir.path)", "error": "\(error)"])
+            context.recordEvent(kind: "approval-manifests-unreadable", detail: "\(dir.path): \(error)")
+            return
+        }
         for n in names.sorted() where !n.hasPrefix(".") {
             let url = dir.appendingPathComponent(n)
             guard let info = FileOps.regularFileInfo(url), seen[n] != info.mtime else { continue }
             seen[n] = info.mtime
             do {
                 let bytes = [UInt8](try Data(contentsOf: url))
-                let signed = try SignedApprovalManifest.parse(bytes)
+                let signed: SignedApprovalManifest
+                do { signed = try SignedApprovalManifest.parse(bytes) } catch {
+                    // a file that is not an approval at all is a refusal too, and audited as one
+                    try book.recordUnreadable(n, error, actor: "pipeline:\(context.pipeline)")
+                    throw error
+                }
                 let rec = try book.register(signed)
                 context.logger.info("approval manifest registered", metadata: ["file": "\(n)", "approval": "\(rec.id)"])
             } catch {
+                // a registry failure is not the manifest's fault: look at the file again on the next scan
+                if let r = error as? ApprovalRefusal, r.code == .storage { seen[n] = nil }
                 context.logger.warning("approval manifest refused", metadata: ["file": "\(n)", "reason": "\(error)"])
                 context.recordEvent(kind: "approval-manifest-refused", detail: "\(n): \(error)")
             }

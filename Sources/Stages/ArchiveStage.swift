@@ -116,6 +116,7 @@ public struct ArchiveStage: Stage {
     /// A document quarantined after (or while) its archive entry was written leaves no entry behind: the
     /// archive holds delivered documents only. The entry's folder belongs to this job alone.
     public func quarantined(_ job: Job, code: String, context: StageContext) {
+        runtime?.recordQuarantine(job, code: code, context: context)
         guard FileOps.exists(job.archiveDir) else { return }
         do { try FileManager.default.removeItem(at: job.archiveDir) } catch {
             context.logger.error("cannot remove the archive entry of a quarantined document",

@@ -13,6 +13,7 @@ public struct StageRejection: StageFailure, CustomStringConvertible, Equatable {
         case sealNotUsable = "seal-not-usable", approvalInvalid = "approval-invalid", approvalStorage = "approval-storage"
         case placement, render, signing, tsaUnavailable = "tsa-unavailable", tokenLocked = "token-locked"
         case pinIncorrect = "pin-incorrect", tokenError = "token-error", verifyFailed = "verify-failed", archive
+        case sealKeyMismatch = "seal-key-mismatch"
     }
     /// The code.
     public let code: Code
@@ -69,6 +70,8 @@ public struct StageRejection: StageFailure, CustomStringConvertible, Equatable {
             return "The seal token refused the PIN. Do not retry: ask the token custodian to check the PIN and the token."
         case .verifyFailed:
             return "The seal did not verify; report this to the administrator with the document id."
+        case .sealKeyMismatch:
+            return "The token does not hold the registered seal key; nothing was sealed. Connect the seal's own token, or ask the official-seal administrator to check the seal's registration."
         }
     }
 }

@@ -51,7 +51,7 @@ public struct RenderStage: Stage {
 
     /// Draws the seal before the first document needs it (errors surface on that document).
     public func prepare(context: StageContext) async {
-        if !invisible { _ = try? cache.seal { try self.design() } }
+        if !invisible { _ = try? cache.seal { try self.design() } } // warm-up only: a bad design fails the first document, with its error
     }
 
     func design() throws -> SealDesign {

@@ -93,6 +93,9 @@ public final class StagesRuntime: @unchecked Sendable {
     private var sealNameValue: String??
     private var registryValue: Registry?
     private var keyTask: Task<SerializedKey, Error>?
+    private var openedToken: SealToken?
+    private var bindingFailureValue: StageRejection?
+    private var recordedQuarantines: [String] = []
 
     init(sections: [String: JSONValue], baseDir: URL) throws {
         tokenSection = try sections["token"].map { try $0.decode(TokenSection.self, path: "token") }
@@ -142,13 +145,100 @@ public final class StagesRuntime: @unchecked Sendable {
     }
 
     /// The name written as the seal's /Name: the registered seal's name (e.g. "ACME 合同专用章"), read once
-    /// per run; the seal id when there is no registry or no such seal.
-    public func sealDisplayName() -> String? {
+    /// per run; the seal id when the pipeline has no registry. A registry that cannot be read, or that does
+    /// not know the seal, is an error (never a silently different name).
+    public func sealDisplayName() throws -> String? {
         if let known = lock.withLock({ sealNameValue }) { return known }
         guard let id = sealSection?.id else { return nil }
-        let name = (try? registry().seal(id))?.name ?? id
+        let name = try registeredSeal()?.name ?? id
         lock.withLock { sealNameValue = .some(name) }
         return name
+    }
+
+    /// Whether the pipeline names a registry (the seal is then the registered one, and its key is checked).
+    var hasRegistry: Bool { governanceSection != nil || registryIfOpen != nil }
+
+    /// The registered seal named by the `seal` section (nil without a registry: nothing to bind to).
+    public func registeredSeal() throws -> Seal? {
+        guard let id = sealSection?.id, hasRegistry else { return nil }
+        let seal: Seal?
+        do { seal = try registry().seal(id) } catch let e as PipelineError { throw e } catch {
+            throw StageRejection(.sealNotUsable, "the registry cannot be read, so seal \(id) cannot be checked: \(error)", routing: .stopBatch)
+        }
+        guard let seal else {
+            throw StageRejection(.sealNotUsable, "seal \(id) is not registered: register it (`sealbatch seal register`) or fix seal.id", routing: .stopBatch)
+        }
+        return seal
+    }
+
+    /// Why the token may not seal in this run (the key-binding check refused it), once known. Sticky for
+    /// the run: no second token login, no second audit record.
+    public var bindingFailure: StageRejection? { lock.withLock { bindingFailureValue } }
+
+    /// Opens the token without logging in and checks that its certificate for the key is the registered
+    /// seal's (no PIN is asked). Called before a run starts: a mismatch refuses the run (audited
+    /// `seal.key-mismatch`). A token that cannot be opened now is not an error here: the sign stage meets
+    /// the same problem on its first document and handles it as a token fault.
+    public func checkSealCertificate() async throws {
+        if let f = bindingFailure { throw f }
+        guard let id = sealSection?.id, hasRegistry, tokenSection != nil else { return }
+        // an unregistered seal is refused per document by the approval stage, with its own reason
+        guard let seal = try registry().seal(id) else { return }
+        let token: SealToken
+        do { token = try await openToken() } catch {
+            logger.warning("the seal token could not be opened before the run; the sign stage will try again", metadata: ["error": "\(error)"])
+            return
+        }
+        do { try SealKeyBinding.checkCertificate(token, seal: seal) } catch {
+            throw refuseBinding(error, seal: seal)
+        }
+    }
+
+    /// Records a binding refusal (audit `seal.key-mismatch`) and returns the rejection that stops the run.
+    func refuseBinding(_ m: SealKeyBinding.Mismatch, seal: Seal) -> StageRejection {
+        if let f = bindingFailure { return f }
+        var message = m.description
+        do {
+            try registry().recordKeyMismatch(seal: seal, actor: sealSection?.user ?? "pipeline", registeredSHA256: m.registeredSHA256,
+                                              tokenSHA256: m.tokenSHA256, detail: m.keyDiffers ? "the key does not match the registered certificate"
+                                                                                               : "the token's certificate is not the registered one; token \(m.token)")
+        } catch {
+            message += " (this refusal could not be written to the audit log: \(error))"
+        }
+        logger.critical("seal key mismatch: the run does not seal", metadata: ["seal": "\(seal.id)", "registered": "\(m.registeredSHA256)", "token": "\(m.tokenSHA256)"])
+        let r = StageRejection(.sealKeyMismatch, message, routing: .stopBatch)
+        lock.withLock { if bindingFailureValue == nil { bindingFailureValue = r } }
+        return bindingFailure ?? r
+    }
+
+    /// Writes the audit record of a document's quarantine (action `pipeline.quarantine`, refused, with the
+    /// reason code): every refusal of a document leaves a record, also those no governance check made (an
+    /// engine duplicate, a damaged file, a failed verification). Every stage is told of a quarantine; the
+    /// record is written once. A record that cannot be written is logged and journalled (the document
+    /// stays quarantined: a refusal is never undone for want of its record).
+    public func recordQuarantine(_ job: Job, code: String, context: StageContext) {
+        guard hasRegistry else { return }
+        let key = "\(job.id)/\(job.attempt)/\(code)"
+        let first: Bool = lock.withLock {
+            if recordedQuarantines.contains(key) { return false }
+            recordedQuarantines.append(key)
+            // the stages of one quarantine are told one after another: a short memory is enough
+            if recordedQuarantines.count > 256 { recordedQuarantines.removeFirst(recordedQuarantines.count - 256) }
+            return true
+        }
+        guard first else { return }
+        let grant = job.facts[StageFacts.grant]
+        do {
+            let registry = try registry()
+            let seal = try sealSection.flatMap { try registry.seal($0.id) }
+            try registry.audit.append(AuditEntry(actor: grant?.user ?? sealSection?.user ?? "pipeline:\(context.pipeline)", action: "pipeline.quarantine",
+                                                 organisation: seal?.organisation ?? grant?.organisation, seal: sealSection?.id ?? grant?.seal,
+                                                 documentsBefore: job.digest.map { [$0] } ?? [], approval: grant?.approval, outcome: .refused,
+                                                 reason: code, detail: "\(job.sourceName) (job \(job.id)) quarantined by \(context.pipeline): \(code)"))
+        } catch {
+            context.logger.error("the quarantine could not be written to the audit log", metadata: ["file": "\(job.sourceName)", "code": "\(code)", "error": "\(error)"])
+            context.recordEvent(kind: "audit-failed", detail: "pipeline.quarantine of \(job.sourceName) (\(code)): \(error)", job: job)
+        }
     }
 
     /// The registry if it was opened in this run.
@@ -165,6 +255,7 @@ public final class StagesRuntime: @unchecked Sendable {
 
     /// The token as a serialized signature key (opened and logged in on first use, once).
     public func key() async throws -> SerializedKey {
+        if let f = bindingFailure { throw f }
         let task: Task<SerializedKey, Error> = lock.withLock {
             if let t = keyTask { return t }
             let t = Task { try await self.openKey() }
@@ -189,11 +280,29 @@ public final class StagesRuntime: @unchecked Sendable {
         lock.withLock { keyTask = Task { SerializedKey(key) } }
     }
 
-    private func openKey() async throws -> SerializedKey {
+    /// The run's token actor, opened once (not logged in: the first signature asks the PIN provider).
+    private func openToken() async throws -> SealToken {
+        if let t = lock.withLock({ openedToken }) { return t }
         guard let t = tokenSection else { throw PipelineError(.missingKey, path: "token", "this pipeline needs a 'token' section") }
         let config = try TokenConfiguration.load(from: resolve(t.config))
         let source: PINSource = pinSourceOverride ?? t.pinFile.map { .file(resolve($0).path) } ?? .prompt
         let token = try await SealToken.open(config, pinProvider: SourcePINProvider(source), logger: logger)
+        return lock.withLock {
+            if let t = openedToken { return t }
+            openedToken = token
+            return token
+        }
+    }
+
+    private func openKey() async throws -> SerializedKey {
+        guard let t = tokenSection else { throw PipelineError(.missingKey, path: "token", "this pipeline needs a 'token' section") }
+        let token = try await openToken()
+        // Before the first signature: the token must hold the registered seal's key (certificate and key).
+        if let seal = try registeredSeal() {
+            do { try await SealKeyBinding.check(token, seal: seal) } catch let m as SealKeyBinding.Mismatch {
+                throw refuseBinding(m, seal: seal)
+            }
+        }
         var key: any SignatureKey = try TokenKey(token: token)
         if let ms = t.testDelayMS, ms > 0 { key = SlowedKey(key, delayMS: ms) }
         if let d = keyDecorator { key = d(key) }

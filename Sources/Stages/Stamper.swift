@@ -36,9 +36,12 @@ public struct Stamper: Sendable {
 
     /// Stamps `input` into `output`. Throws `StageRejection` (with a reason code) when a check refuses.
     public func stamp(input: URL, output: URL, logger: Logger = Logger(label: "sealbatch.stamp")) async throws -> Outcome {
+        // the token must hold the registered seal's certificate before anything is admitted (and its key
+        // before the signature: the sign stage checks that)
+        try await runtime.checkSealCertificate()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("sealbatch-stamp-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
+        defer { try? FileManager.default.removeItem(at: work) } // our own temporary folder; nothing in it outlives the stamp
         let id = String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16))
         let now = Date()
         let archiveRoot = archive ?? work.appendingPathComponent("archive")

@@ -60,7 +60,7 @@ public struct VerifyStage: Stage {
     /// Reads the trust anchors before the first document needs them (only named trust files: the
     /// token's own chain is known once the sign stage opened it).
     public func prepare(context: StageContext) async {
-        if !trust.isEmpty { _ = try? await verifier() }
+        if !trust.isEmpty { _ = try? await verifier() } // warm-up only: an unreadable trust file fails the first document, with its error
     }
 
     public func process(_ job: Job, context: StageContext) async throws -> Job {
@@ -94,7 +94,7 @@ public struct VerifyStage: Stage {
 
     static func isPrefix(_ a: URL, of b: URL) -> Bool {
         guard let ha = FileHandle(forReadingAtPath: a.path), let hb = FileHandle(forReadingAtPath: b.path) else { return false }
-        defer { try? ha.close(); try? hb.close() }
+        defer { try? ha.close(); try? hb.close() } // read-only handles: closing decides nothing
         while true {
             let x = ha.readData(ofLength: 1 << 16)
             if x.isEmpty { return true }

@@ -79,9 +79,14 @@ struct ApprovalsCommand: AsyncParsableCommand {
                         GovCLI.print("\(f): approval \(r.id) registered (seal \(r.seal), approver \(r.approver))")
                     } catch let e as ApprovalRefusal {
                         failed += 1
-                        _ = try? registry.audit.append(AuditEntry(actor: "import", action: "approval.import", approval: e.approval, outcome: .refused,
-                                                                  reason: e.code.rawValue, detail: "\(URL(fileURLWithPath: f).lastPathComponent): \(e.detail)"))
                         FileHandle.standardError.write(Data("sealbatch: \(f): refused: \(e)\n".utf8))
+                        // a refusal whose record cannot be written stops the import (exit 2), never silently
+                        do {
+                            try registry.audit.append(AuditEntry(actor: "import", action: "approval.import", approval: e.approval, outcome: .refused,
+                                                                 reason: e.code.rawValue, detail: "\(URL(fileURLWithPath: f).lastPathComponent): \(e.detail)"))
+                        } catch {
+                            throw GovCLI.Failure(2, "\(f): the refusal could not be written to the audit log: \(error)")
+                        }
                     }
                 }
                 if failed > 0 { throw ExitCode(1) }

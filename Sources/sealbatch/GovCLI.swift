@@ -111,12 +111,22 @@ enum GovCLI {
     }
 
     /// Runs a command body, turning governance errors into one line on stderr and an exit code, and
-    /// checkpointing the audit log afterwards.
+    /// checkpointing the audit log afterwards. A checkpoint that cannot be written fails the command
+    /// (exit 2): what it did is recorded, but not yet protected against truncation.
     static func run(_ registry: Registry?, _ body: () async throws -> Void) async throws {
         var failure: Error? = nil
         do { try await body() } catch { failure = error }
-        if let registry { _ = try? await registry.audit.checkpoint() }
+        if let registry {
+            do { try await checkpoint(registry) } catch { if failure == nil { failure = error } else { _ = exit(error) } }
+        }
         if let failure { throw exit(failure) }
+    }
+
+    /// Signs an audit checkpoint over the log's head, or fails with a message naming the problem.
+    static func checkpoint(_ registry: Registry) async throws {
+        do { _ = try await registry.audit.checkpoint() } catch {
+            throw Failure(2, "the audit checkpoint could not be written (the command's records are in the log but not yet signed): \(error)")
+        }
     }
 
     static func exit(_ error: Error) -> Error {

@@ -83,6 +83,15 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\nsealbatch: \(sig == 15 ? "SIGTERM" : "SIGINT") received; finishing documents in flight (send again to exit at once)\n".utf8))
         }
         let progress = noProgress ? nil : TerminalProgress()
+        // The registered seal is the only key that may seal: a token whose certificate is not the seal's
+        // refuses the run before anything is claimed (exit 2, audited `seal.key-mismatch`).
+        if stages.contains(where: { $0.stage is SignStage }) {
+            do { try await runtime.checkSealCertificate() } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                if let registry = runtime.registryIfOpen { do { try await GovCLI.checkpoint(registry) } catch { _ = GovCLI.exit(error) } }
+                throw ExitCode(2)
+            }
+        }
         let engine = Engine(config: config, stages: stages, journal: journal, logger: logger, shutdown: shutdown,
                             progress: progress, metricsFactory: prometheus)
         let summary: RunSummary
@@ -94,24 +103,35 @@ struct RunCommand: AsyncParsableCommand {
         }
         progress?.finish()
         var out = summary.table()
-        if let key = try? await runtime.keyIfOpen() {
+        if let key = try? await runtime.keyIfOpen() { // statistics for the summary only (nil: the token never opened)
             let u = key.usage
             out += String(format: "\ntoken: %d signatures, busy %.1f s (%.0f%% of the time between first and last signature)", u.signatures, u.busySeconds, u.utilisation * 100)
             if let token = key.token {
                 // Token events for `sealbatch report`: logins, removals, failed signatures.
                 let stats = await token.stats
                 out += String(format: "; inside the module %.1f ms per signature on average (max %.1f ms)", stats.averageMilliseconds, stats.maxMilliseconds)
+                // informational events for `sealbatch report`; the documents' own transitions are journalled with `try`
                 for _ in 0..<stats.logins { try? journal.recordEvent(docID: nil, kind: "token", detail: "login") }
                 for _ in 0..<stats.removals { try? journal.recordEvent(docID: nil, kind: "token", detail: "token removed") }
                 for _ in 0..<stats.failures { try? journal.recordEvent(docID: nil, kind: "token", detail: "signature failed") }
             }
         }
-        if let registry = runtime.registryIfOpen { _ = try? await registry.audit.checkpoint() }
+        var checkpointFailed = false
+        if let registry = runtime.registryIfOpen {
+            do { try await GovCLI.checkpoint(registry) } catch { _ = GovCLI.exit(error); checkpointFailed = true }
+        }
         print(out)
         if let summaryJSON {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(summary).write(to: URL(fileURLWithPath: summaryJSON))
         }
+        // a seal-key mismatch found at the first signature (the token's key is not its certificate's) is a
+        // configuration error like one found before the run
+        if let refusal = runtime.bindingFailure {
+            FileHandle.standardError.write(Data("error: \(refusal.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        if checkpointFailed { throw ExitCode(2) }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Governance
 import Signing
+import Stages
+import Token
 
 /// `sealbatch seal` — register seals, change their status, grant per-seal rights.
 struct SealCommand: AsyncParsableCommand {
@@ -23,6 +25,9 @@ struct SealCommand: AsyncParsableCommand {
         @Option(help: "Appearance (file or description understood by the renderer).") var appearance: String = "default"
         @Option(help: "Start of validity (default: the certificate's).") var validFrom: String?
         @Option(help: "End of validity (default: the certificate's).") var validUntil: String?
+        @Option(name: .customLong("token-config"), help: ArgumentHelp("With the token present: its configuration (module, environment); the key named by --token-uri must hold the certificate's key, checked with one signature (PIN from --pin-fd / --pin-file or the prompt).", valueName: "file"))
+        var tokenConfig: String?
+        @OptionGroup var pin: PINOptions
 
         func run() async throws {
             let registry = try reg.open()
@@ -30,12 +35,45 @@ struct SealCommand: AsyncParsableCommand {
                 guard let k = SealKind(rawValue: kind) else {
                     throw GovCLI.Failure(2, "unknown seal kind '\(kind)' (\(SealKind.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
+                let uri: PKCS11URI
+                do { uri = try PKCS11URI(tokenUri) } catch let e as TokenError { throw GovCLI.Failure(2, "--token-uri: \(e.message)") }
+                guard uri.object != nil || uri.id != nil else {
+                    throw GovCLI.Failure(2, "--token-uri \(tokenUri) names no key: add object=<key label> or id=<key id> (e.g. pkcs11:token=Seal;object=seal;type=private)")
+                }
                 let actor = try await auth.authenticate(registry)
                 let c = try GovCLI.readCertificate(cert)
+                if let tokenConfig {
+                    try registry.authorise(.registerSeal, ActionTarget(organisation: org, seal: id), actor: actor)
+                    let now = Date()
+                    let proposed = Seal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri, appearance: appearance,
+                                        validFrom: c.notBefore, validUntil: c.notAfter, createdBy: actor.id, createdAt: now)
+                    try await checkToken(tokenConfig, uri: uri, seal: proposed, actor: actor, registry: registry)
+                }
                 let s = try registry.registerSeal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri,
                                                   appearance: appearance, validFrom: try validFrom.map { try GovCLI.date($0) },
                                                   validUntil: try validUntil.map { try GovCLI.date($0) }, as: actor)
-                GovCLI.print("seal \(s.id) registered (\(s.kind.rawValue), certificate serial \(c.serialHex), valid \(GovCLI.iso(s.validFrom)) – \(GovCLI.iso(s.validUntil)))")
+                GovCLI.print("seal \(s.id) registered (\(s.kind.rawValue), certificate serial \(c.serialHex), valid \(GovCLI.iso(s.validFrom)) – \(GovCLI.iso(s.validUntil)))"
+                             + (tokenConfig == nil ? "; the token was not checked (the first run checks it)" : "; the token holds its key"))
+            }
+        }
+
+        /// The token must hold the certificate's key under `uri`: certificate fingerprint, then one signature.
+        /// A mismatch is audited (`seal.key-mismatch`) and refuses the registration (exit 2).
+        func checkToken(_ path: String, uri: PKCS11URI, seal: Seal, actor: AuthenticatedUser, registry: Registry) async throws {
+            var config: TokenConfiguration
+            do { config = try TokenConfiguration.load(from: URL(fileURLWithPath: path)) } catch let e as TokenError {
+                throw GovCLI.Failure(2, "--token-config: \(e.message)")
+            }
+            config.key = uri // the key the seal is registered with, whatever the file names
+            let token = try await SealToken.open(config, pinProvider: SourcePINProvider(try pin.source()))
+            defer { Task { await token.close() } }
+            do { try await SealKeyBinding.check(token, seal: seal) } catch let m as SealKeyBinding.Mismatch {
+                var message = "seal \(seal.id) not registered: \(m)"
+                do {
+                    try registry.recordKeyMismatch(seal: seal, actor: actor.id, registeredSHA256: m.registeredSHA256, tokenSHA256: m.tokenSHA256,
+                                                   detail: "registration refused: \(m.keyDiffers ? "the key does not match the certificate" : "the token's certificate is not the one offered")")
+                } catch { message += " (this refusal could not be written to the audit log: \(error))" }
+                throw GovCLI.Failure(2, message)
             }
         }
     }

@@ -67,10 +67,10 @@ struct StampCommand: AsyncParsableCommand {
             let out = try await stamper.stamp(input: URL(fileURLWithPath: file), output: URL(fileURLWithPath: output))
             let grant = out.job.facts[StageFacts.grant]
             print("stamped \(file) -> \(output) (seal \(seal), approval \(grant?.approval ?? "-"), sha256 \(out.outputSHA256))")
-            _ = try? await registry.audit.checkpoint()
+            do { try await GovCLI.checkpoint(registry) } catch { throw GovCLI.exit(error) }
         } catch let r as StageRejection {
-            _ = try? await registry.audit.checkpoint()
             FileHandle.standardError.write(Data("refused: \(r.code.rawValue): \(r.message)\n  next: \(r.nextStep)\n".utf8))
+            do { try await GovCLI.checkpoint(registry) } catch { throw GovCLI.exit(error) }
             throw ExitCode(r.routing == .stopBatch ? 2 : 1)
         } catch let e as PipelineError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
