@@ -76,6 +76,8 @@ public final class Engine: Sendable {
     let metrics: PipelineMetrics
     let shutdown: ShutdownSignal
     let abort: ShutdownSignal
+    /// Set when a stage asked to stop the batch (`.stopBatch`: a token fault, not the document's).
+    let batchStop = ShutdownSignal()
     let progress: (any ProgressObserver)?
     let summary: SummaryBox
     let sink: EventSink
@@ -145,6 +147,7 @@ public final class Engine: Sendable {
                 }
             }
         }
+        if let why = batchStop.reason { returnClaimedToInbox(reason: why) }
         let elapsed = Date().timeIntervalSince(started)
         summary.update { $0.seconds = elapsed }
         if let why = abort.reason { summary.update { $0.stoppedBecause = why } }
@@ -353,6 +356,7 @@ public final class Engine: Sendable {
                     if f.routing == .stopBatch {
                         logger.critical("batch stopped", metadata: ["stage": "\(st.name)", "code": "\(f.reasonCode)", "reason": "\(f.clerkMessage)"])
                         try? journal.recordEvent(docID: job.id, kind: "batch-stopped", stage: st.name, detail: "\(f.reasonCode): \(f.clerkMessage)")
+                        batchStop.request("\(f.reasonCode): \(f.clerkMessage)")
                         abort.request("\(f.reasonCode): \(f.clerkMessage)")
                         summary.update { $0.leftForNextRun += 1 }
                         break
@@ -470,6 +474,51 @@ public final class Engine: Sendable {
         metrics.count("sealbatch_documents_total", [("outcome", "quarantined"), ("reason", code)])
         progress?.finished(name: name, delivered: false, code: code)
         logger.warning("quarantined", metadata: ["file": "\(name)", "id": "\(id)", "code": "\(code)"])
+    }
+
+    // MARK: - batch stop
+
+    /// After a batch stop (`.stopBatch`: the token refused, is locked, absent or unusable — nothing wrong
+    /// with the documents): every document claimed and not finished goes back to the inbox untouched, the
+    /// stages undo what they recorded for it (`Stage.returned`: an approval use), and its journal entry
+    /// is `released`. The next run claims them anew, with no attempt counted against them. A document
+    /// already `delivering` or `quarantining` is left to recovery. Moving the original first and journalling
+    /// after means a crash in between leaves a `claimed` entry whose original is gone from the work
+    /// folder: recovery releases it, and the inbox copy is claimed again.
+    func returnClaimedToInbox(reason: String) {
+        let records: [DocumentRecord]
+        do { records = try journal.unfinished() } catch {
+            logger.error("cannot read the journal to return claimed documents", metadata: ["error": "\(error)"])
+            return
+        }
+        var returned = 0
+        for r in records where r.state == .claimed || r.state == .processing || r.state == .claiming {
+            let workDir = URL(fileURLWithPath: r.workDir)
+            let original = workDir.appendingPathComponent(Self.originalName(for: r.name))
+            guard FileOps.exists(original) else { continue } // not claimed yet (still in the inbox) or gone: recovery's business
+            let claimedAt = Date(timeIntervalSince1970: r.claimedAt)
+            var job = Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir,
+                          archiveDir: archiveDir(id: r.id, name: r.name, claimedAt: claimedAt), claimedAt: claimedAt, attempt: r.attempts)
+            // the digest lets stages find what this job recorded (an approval use); the original is untouched
+            job.digest = r.digest ?? (try? SHA256Stream.hexDigest(ofFile: original))
+            for st in stages.reversed() {
+                st.stage.returned(job, reason: reason, context: StageContext(pipeline: config.name, index: st.index, stageName: st.name, logger: logger,
+                                                                             folders: config.folders, journal: journal, sink: sink))
+            }
+            let dst = FileOps.freeName(r.name, in: config.folders.inbox, tag: String(r.id.prefix(8)))
+            do {
+                try FileOps.move(original, to: dst)
+                try journal.transition(r.id, to: .released, detail: "returned to the inbox as \(dst.lastPathComponent): \(reason)")
+            } catch {
+                logger.error("cannot return a claimed document to the inbox", metadata: ["file": "\(r.name)", "id": "\(r.id)", "error": "\(error)"])
+                continue
+            }
+            try? FileManager.default.removeItem(at: workDir) // only partial artefacts of this job are left in it
+            returned += 1
+            logger.notice("returned to the inbox", metadata: ["file": "\(r.name)", "id": "\(r.id)", "as": "\(dst.lastPathComponent)"])
+        }
+        let left = (try? journal.unfinished().count) ?? 0
+        summary.update { $0.returnedToInbox += returned; $0.leftForNextRun = left }
     }
 
     // MARK: - recovery

@@ -7,7 +7,7 @@ public enum ErrorRouting: Sendable, Equatable {
     /// Try the same stage again (transient trouble, e.g. a busy TSA), then quarantine.
     case retry(maxAttempts: Int, delaySeconds: Double)
     /// Stop taking new documents: the batch cannot continue (e.g. wrong PIN, token locked). Documents
-    /// already claimed stay in the journal and resume on the next run.
+    /// already claimed go back to the inbox untouched (`Stage.returned`) and are claimed again next run.
     case stopBatch
 }
 

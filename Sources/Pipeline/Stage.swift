@@ -148,6 +148,11 @@ public protocol Stage: Sendable {
     /// gathered), to undo what would otherwise outlive it, such as a consumed approval use. Must not throw;
     /// the default does nothing.
     func quarantined(_ job: Job, code: String, context: StageContext)
+    /// Told, for every stage, when a claimed document goes back to the inbox untouched because the batch
+    /// stopped for a reason that is not the document's (a token fault, `.stopBatch`): undo what would
+    /// otherwise outlive this claim, such as a consumed approval use. The job carries its id and digest,
+    /// not the facts of the interrupted attempt. Must not throw; the default does nothing.
+    func returned(_ job: Job, reason: String, context: StageContext)
     /// Called once when a run starts, concurrently with claiming and with the other stages: warm what
     /// the first document would otherwise wait for (the seal drawing, trust anchors, the registry).
     /// Must not fail a run or spend a token PIN try: whatever goes wrong here surfaces again, with its
@@ -161,6 +166,7 @@ public protocol Stage: Sendable {
 
 extension Stage {
     public func quarantined(_ job: Job, code: String, context: StageContext) {}
+    public func returned(_ job: Job, reason: String, context: StageContext) {}
     public func prepare(context: StageContext) async {}
     public var durableFolders: [URL] { [] }
 }

@@ -30,6 +30,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var resumed = 0
     /// Documents left claimed for the next run (batch stopped).
     public var leftForNextRun = 0
+    /// Claimed documents put back into the inbox untouched because the batch stopped (token fault).
+    public var returnedToInbox = 0
     /// Wall time of the run.
     public var seconds = 0.0
     /// Per-stage figures, in pipeline order.
@@ -77,6 +79,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
             lines.append("quarantined by reason:")
             for (code, n) in quarantined.sorted(by: { $0.key < $1.key }) { lines.append("  \(code): \(n)") }
         }
+        if returnedToInbox > 0 { lines.append("\(returnedToInbox) claimed documents returned to the inbox untouched") }
         if leftForNextRun > 0 { lines.append("\(leftForNextRun) claimed documents left for the next run") }
         if let stoppedBecause { lines.append("batch stopped: \(stoppedBecause)") }
         for w in warnings { lines.append("warning: \(w)") }

@@ -32,12 +32,17 @@ public struct SignStage: Stage {
         var job = job
         let key: SerializedKey
         do { key = try await runtime.key() } catch { throw Self.rejection(error, name: job.sourceName) }
-        let sealName = try runtime.sealDisplayName()
+        // The token must be ready (present, logged in) before the approval use is consumed: a wrong PIN,
+        // a locked or absent token stops the batch here, with the token's own error, and no document is
+        // charged for it. An absent token is waited for; a failed login is never tried again by itself.
+        if let token = key.token {
+            do { try await token.waitUntilReady() } catch { throw Self.rejection(error, name: job.sourceName) }
+        }
         if let grant = job.facts[StageFacts.grant] {
             let book = try runtime.approvalBook()
             do { try book.consume(grant) } catch { throw ApprovalStage.rejection(error, name: job.sourceName) }
         }
-        var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: sealName,
+        var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: runtime.sealDisplayName(),
                                   reason: reason, location: location, appearance: job.facts[StageFacts.appearance]?.appearance)
         options.timeout = 15
         // The approval is of the original's bytes: the sealer checks that what it seals is exactly them.
@@ -56,7 +61,15 @@ public struct SignStage: Stage {
             job.notes["level"] = result.level.rawValue
             return job
         } catch {
-            try? FileManager.default.removeItem(at: output) // a partial output in the job's own work folder; the engine discards it too
+            // The sealer reports a failed signature as its own error; if the token is no longer ready
+            // (a login lost, the token gone), the token's error is what happened, not the document's.
+            if let token = key.token, await token.presence != .ready {
+                do { try await token.waitUntilReady() } catch let tokenError {
+                    try? FileManager.default.removeItem(at: output)
+                    throw Self.rejection(tokenError, name: job.sourceName)
+                }
+            }
+            try? FileManager.default.removeItem(at: output)
             throw Self.rejection(error, name: job.sourceName)
         }
     }
@@ -66,11 +79,9 @@ public struct SignStage: Stage {
     /// restarted after crashes and then given up (`crash-loop`) no longer knows its grant: the uses its
     /// job consumed in an earlier attempt are found by job id and document hash.
     public func quarantined(_ job: Job, code: String, context: StageContext) {
-        runtime.recordQuarantine(job, code: code, context: context)
-        guard runtime.hasRegistry, job.facts[StageFacts.grant] != nil || job.digest != nil else { return }
+        guard let book = try? runtime.approvalBook() else { return }
         let reason = "\(job.sourceName) quarantined (\(code))"
         do {
-            let book = try runtime.approvalBook()
             if let grant = job.facts[StageFacts.grant] {
                 if try book.release(grant, reason: reason) {
                     context.logger.notice("approval use given back", metadata: ["file": "\(job.sourceName)", "approval": "\(grant.approval)", "code": "\(code)"])
@@ -85,6 +96,20 @@ public struct SignStage: Stage {
         }
     }
 
+    /// A document returned to the inbox because the batch stopped (a token fault) gives back any approval
+    /// use its job consumed: the next claim of the same bytes is a new job and must be admitted afresh.
+    public func returned(_ job: Job, reason: String, context: StageContext) {
+        guard runtime.governanceSection != nil || runtime.registryIfOpen != nil, let digest = job.digest else { return }
+        do {
+            for approval in try runtime.approvalBook().releaseUses(job: job.id, documentSHA256: digest,
+                                                                    reason: "\(job.sourceName) returned to the inbox (\(reason))") {
+                context.logger.notice("approval use given back", metadata: ["file": "\(job.sourceName)", "approval": "\(approval)"])
+            }
+        } catch {
+            context.logger.error("cannot give the approval use back", metadata: ["file": "\(job.sourceName)", "error": "\(error)"])
+        }
+    }
+
     static func rejection(_ error: Error, name: String) -> Error {
         if let r = error as? StageRejection { return r }
         if let e = error as? TokenError {
@@ -92,10 +117,10 @@ public struct SignStage: Stage {
             case .pinIncorrect, .pinLocked, .finalTryRefused, .pinRequired, .pinSourceFailed, .pinSourceUnsafe:
                 return StageRejection(.pinIncorrect, "the seal token refused to sign (\(e.code)); the batch stops so the token is not locked",
                                       routing: .stopBatch)
-            case .tokenNotFound, .keyNotFound, .certificateNotFound, .moduleLoadFailed, .moduleInitFailed, .invalidConfiguration, .invalidURI:
-                return StageRejection(.tokenError, "the seal token is not usable: \(e.message)", routing: .stopBatch)
             default:
-                return StageRejection(.tokenError, "\(name): the token failed: \(e.message)")
+                // The token never sees the document (only a digest): whatever fails there is the token's
+                // fault, so the batch stops and the documents go back to the inbox.
+                return StageRejection(.tokenError, "the seal token is not usable: \(e.description)", routing: .stopBatch)
             }
         }
         if let e = error as? SigningError {

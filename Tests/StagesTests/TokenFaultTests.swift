@@ -1,0 +1,144 @@
+import Foundation
+import Governance
+import Logging
+@testable import Pipeline
+import Signing
+import Stages
+import TestSupport
+import Testing
+import Token
+
+/// Token faults are not document faults: a wrong PIN (or a token that cannot be used) stops the batch and
+/// puts every claimed document back into the inbox, untouched; nothing is quarantined.
+@Suite(.serialized) struct TokenFaultTests {
+    func run(_ root: URL, pipeline: String) async throws -> RunSummary {
+        let cfg = root.appendingPathComponent("pipeline.json")
+        try Data(pipeline.utf8).write(to: cfg)
+        let config = try PipelineConfig.load(from: cfg, registry: StandardStages.registry())
+        let shared = SharedObjects()
+        let stages = try config.makeStages(registry: StandardStages.registry(), shared: shared)
+        let engine = Engine(config: config, stages: stages, journal: try Journal(url: config.journal), logger: quietLogger,
+                            metricsFactory: PrometheusRegistry())
+        return try await engine.run(mode: .once)
+    }
+
+    /// Per-document folders left in the work area (the journal lives there too).
+    func jobFolders(_ root: URL) -> [String] {
+        listing(root.appendingPathComponent("work")).filter { $0.count == 16 && $0.allSatisfy(\.isHexDigit) }
+    }
+
+    /// Approved documents in a fresh pipeline folder's inbox (and their manifest in `approvals/`).
+    func batch(_ world: SealWorld, prefix: String, count: Int) throws -> (URL, [String: String]) {
+        let root = try TestSupport.tempDir("token-fault")
+        let inbox = root.appendingPathComponent("inbox")
+        let files = try SamplePDFs.make(in: root.appendingPathComponent("staging"), count: count, prefix: prefix)
+        let manifest = try world.approve(files)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
+        try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch.json"))
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        var digests: [String: String] = [:]
+        for f in files {
+            digests[f.lastPathComponent] = try SHA256Stream.hexDigest(ofFile: f)
+            try FileManager.default.moveItem(at: f, to: inbox.appendingPathComponent(f.lastPathComponent))
+        }
+        return (root, digests)
+    }
+
+    @Test func aMissingModuleOrAnAbsentTokenStopsTheBatchWithoutQuarantining() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        let realConfig = world.token.directory.appendingPathComponent("token.json").path
+        let text = try String(contentsOfFile: realConfig, encoding: .utf8)
+        for (what, broken) in [("module", text.replacingOccurrences(of: "/usr/lib/softhsm/libsofthsm2.so", with: "/usr/lib/nonexistent/libpkcs11-gone.so")),
+                               ("absent", text.replacingOccurrences(of: "token=sealbatch-test", with: "token=not-plugged-in"))] {
+            let (root, digests) = try batch(world, prefix: "tok-\(what)", count: 3)
+            let conf = root.appendingPathComponent("token-\(what).json")
+            try Data(broken.utf8).write(to: conf)
+            let s = try await run(root, pipeline: world.pipelineJSON(name: "tok-\(what)").replacingOccurrences(of: realConfig, with: conf.path))
+            #expect(s.quarantinedTotal == 0, "\(what): \(s.quarantined)")
+            #expect(s.exitCode == 1)
+            #expect(s.stoppedBecause?.contains("token-error") == true, "\(what): \(s.stoppedBecause ?? "-")")
+            #expect(s.returnedToInbox == 3, "\(what): \(s.table())")
+            #expect(Set(listing(root.appendingPathComponent("inbox"))) == Set(digests.keys))
+            #expect(listing(root.appendingPathComponent("quarantine")).isEmpty)
+            #expect(jobFolders(root).isEmpty)
+        }
+    }
+
+    /// A token of its own for the PIN test: PKCS#11 login state is per process, so a token other tests in
+    /// this process have logged in to would accept any PIN (CKR_USER_ALREADY_LOGGED_IN).
+    static let pinSealID = "pin-test-seal"
+    nonisolated(unsafe) static var pinToken: DevTokenInfo?
+    static let lock = NSLock()
+    static func privateToken(_ world: SealWorld) throws -> DevTokenInfo {
+        lock.lock(); defer { lock.unlock() }
+        if let t = pinToken { return t }
+        let dir = try TestSupport.tempDir("pin-token")
+        let t = try DevToken.create(in: dir.appendingPathComponent("token"), label: "sealbatch-pin-test", keyType: .ecP256, pin: PIN(SealWorld.pinText))
+        try world.registry.registerSeal(id: pinSealID, name: "PIN 测试章", kind: .contract, organisation: "acme",
+                                        certificateDER: try DevToken.derFromPEM(t.certificate), tokenURI: t.keyURI.description,
+                                        appearance: #"{"kind": "round", "organisation": "ACME 有限公司", "name": "测试章"}"#, as: world.sadmin)
+        try world.registry.grantSealRight(.approve, on: pinSealID, to: "boss", as: world.sadmin)
+        try world.registry.grantSealRight(.use, on: pinSealID, to: "clerk", as: world.sadmin)
+        pinToken = t
+        return t
+    }
+
+    @Test func aWrongPINReturnsEveryDocumentToTheInboxAndTheRightPINDeliversThem() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        let token = try Self.privateToken(world)
+        let root = try TestSupport.tempDir("token-fault")
+        let inbox = root.appendingPathComponent("inbox")
+        let files = try SamplePDFs.make(in: root.appendingPathComponent("staging"), count: 8, prefix: "pin")
+        let docs = try files.map { ApprovalManifest.Document(sha256: try SHA256Stream.hexDigest(ofFile: $0), name: $0.lastPathComponent, pages: nil) }
+        let manifest = try world.book.approve(documents: docs, seal: Self.pinSealID, purpose: "contracts", requester: "clerk",
+                                              validUntil: Date().addingTimeInterval(3600), identity: try world.pki.identity("boss"), as: world.boss)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
+        try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch.json"))
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        var digests: [String: String] = [:]
+        for f in files {
+            digests[f.lastPathComponent] = try SHA256Stream.hexDigest(ofFile: f)
+            try FileManager.default.moveItem(at: f, to: inbox.appendingPathComponent(f.lastPathComponent))
+        }
+        let wrongPIN = root.appendingPathComponent("wrong-pin.txt")
+        FileManager.default.createFile(atPath: wrongPIN.path, contents: Data("000000".utf8), attributes: [.posixPermissions: 0o600])
+        func pipeline(pinFile: URL) -> String {
+            world.pipelineJSON(name: "pin-fault", maxAttempts: 2)
+                .replacingOccurrences(of: "\"pin-file\": \"\(world.pinFile.path)\"", with: "\"pin-file\": \"\(pinFile.path)\"")
+                .replacingOccurrences(of: world.token.directory.appendingPathComponent("token.json").path, with: token.directory.appendingPathComponent("token.json").path)
+                .replacingOccurrences(of: "\"id\": \"\(SealWorld.sealID)\"", with: "\"id\": \"\(Self.pinSealID)\"")
+                .replacingOccurrences(of: world.token.caCertificate.path, with: token.caCertificate.path)
+        }
+        let wrong = pipeline(pinFile: wrongPIN)
+        #expect(wrong.contains(wrongPIN.path) && wrong.contains(Self.pinSealID))
+
+        // three runs with the wrong PIN (more than max-attempts): each stops, nothing is quarantined
+        for attempt in 1...3 {
+            let s = try await run(root, pipeline: wrong)
+            #expect(s.delivered == 0, "run \(attempt): \(s.table())")
+            #expect(s.quarantinedTotal == 0, "run \(attempt): \(s.quarantined)")
+            #expect(s.exitCode == 1)
+            #expect(s.stoppedBecause?.contains("pin-incorrect") == true, "\(s.stoppedBecause ?? "-")")
+            #expect(s.returnedToInbox == files.count)
+            #expect(listing(root.appendingPathComponent("quarantine")).isEmpty)
+            // every document is back in the inbox with its original bytes; the work folder is empty
+            #expect(Set(listing(inbox)) == Set(digests.keys), "run \(attempt): inbox \(listing(inbox))")
+            for (name, d) in digests { #expect(try SHA256Stream.hexDigest(ofFile: inbox.appendingPathComponent(name)) == d) }
+            #expect(jobFolders(root).isEmpty, "\(jobFolders(root))")
+            #expect(listing(root.appendingPathComponent("outbox")).isEmpty)
+        }
+        // the PIN was tried once per run, never again by itself; no approval use is left consumed
+        #expect(try world.registry.store.uses(approval: manifest.manifest.id).isEmpty)
+
+        // the right PIN: everything is delivered, without anyone copying files around
+        let s = try await run(root, pipeline: pipeline(pinFile: world.pinFile))
+        #expect(s.delivered == files.count, "\(s.table())")
+        #expect(s.quarantinedTotal == 0, "\(s.quarantined)")
+        #expect(Set(listing(root.appendingPathComponent("outbox"))) == Set(digests.keys))
+        #expect(listing(inbox).isEmpty)
+        let stamps = try world.registry.audit.query(AuditQuery(action: "stamp")).filter { $0.entry.approval == manifest.manifest.id }
+        #expect(stamps.count == files.count)
+    }
+}
