@@ -275,9 +275,22 @@ public final class StagesRuntime: @unchecked Sendable {
         return try await t.value
     }
 
-    /// Uses a given key (tests, stamp with an already open token).
+    /// Uses a given key (tests, stamp with an already open token). With a registry, its certificate must
+    /// be the registered seal's, as for a token (checked on first use; a mismatch is refused and audited).
     public func use(key: any SignatureKey) {
-        lock.withLock { keyTask = Task { SerializedKey(key) } }
+        lock.withLock {
+            keyTask = Task {
+                if let seal = try self.registeredSeal() {
+                    let registered = SealKeyBinding.fingerprint(seal.certificateDER)
+                    let offered = SealKeyBinding.fingerprint(key.certificateChainDER.first ?? [])
+                    if registered != offered {
+                        throw self.refuseBinding(SealKeyBinding.Mismatch(seal: seal.id, registeredSHA256: registered, tokenSHA256: offered,
+                                                                         token: "(key given by the caller)", keyDiffers: false), seal: seal)
+                    }
+                }
+                return SerializedKey(key)
+            }
+        }
     }
 
     /// The run's token actor, opened once (not logged in: the first signature asks the PIN provider).

@@ -145,6 +145,39 @@ import Testing
         #expect(try world.registry.audit.verify().ok)
     }
 
+    /// `sealbatch stamp`'s engine-less path: the certificate check comes before admission, so a refused
+    /// token consumes nothing and is audited; a key handed in by a caller is held to the same certificate.
+    @Test func stampRefusesAWrongTokenBeforeAdmittingAnything() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        let other = try Self.otherToken(world, label: "stamp-other", sameRoot: true)
+        let otherFP = SealKeyBinding.fingerprint(try DevToken.derFromPEM(other.certificate))
+        let dir = try TestSupport.tempDir("stamp-binding")
+        let file = try SamplePDFs.make(in: dir, count: 1, prefix: "stamp-wrong")[0]
+        let sha = try SHA256Stream.hexDigest(ofFile: file)
+        let manifest = try world.approve([file])
+        let runtime = StagesRuntime(token: TokenSection(config: other.directory.appendingPathComponent("token.json").path, pinFile: world.pinFile.path),
+                                    seal: SealSection(id: SealWorld.sealID, user: "clerk"), governance: nil, baseDir: dir)
+        runtime.use(registry: world.registry)
+        let out = dir.appendingPathComponent("out.pdf")
+        do {
+            _ = try await Stamper(runtime: runtime, manifest: manifest).stamp(input: file, output: out, logger: quietLogger)
+            Issue.record("stamped with another organisation's key")
+        } catch let r as StageRejection {
+            #expect(r.code == .sealKeyMismatch && r.routing == .stopBatch && r.message.contains(otherFP), "\(r)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+        #expect(try world.registry.audit.query(AuditQuery(action: "approval.admit")).filter { $0.entry.documentsBefore == [sha] }.isEmpty)
+        #expect(try world.book.show(manifest.manifest.id)?.1.isEmpty == true)
+        #expect(try mismatchRecords(world, mentioning: otherFP).count == 1)
+        // a software key with a certificate of its own, handed in directly, is refused the same way
+        let injected = StagesRuntime(token: nil, seal: SealSection(id: SealWorld.sealID, user: "clerk"), governance: nil, baseDir: dir)
+        injected.use(registry: world.registry)
+        injected.use(key: try SoftwareKey(pkcs12: world.pki.dir.appendingPathComponent("clerk.p12"), password: UserPKI.password))
+        await #expect(throws: StageRejection.self) { _ = try await injected.key() }
+        #expect(injected.bindingFailure?.code == .sealKeyMismatch)
+    }
+
     /// Through the command line: `run --once` refuses to start with exit 2 (nothing claimed), naming both
     /// fingerprints; `seal register --token-config` refuses a token without the certificate's key.
     @Test func theCommandLineRefusesAWrongTokenWithExitTwo() throws {
