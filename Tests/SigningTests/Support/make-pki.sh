@@ -3,6 +3,8 @@
 #   root (trust anchor) -> inter -> leaf (nonRepudiation+digitalSignature), leaf-expired, leaf-revoked
 #   inter -> tsa (timeStamping, critical EKU), ocsp (OCSPSigning, ocsp-nocheck)
 #   untrusted-root -> untrusted-leaf
+#   inter -> leaf-eku-server (EKU serverAuth only), leaf-eku-tsa (EKU timeStamping only): not document signers
+#            (issued last, so the serials of the certificates above do not change)
 # CRL distribution points and OCSP URLs point at the loopback responder: $2 = base URL (http://127.0.0.1:PORT).
 # Usage: make-pki.sh DIR BASEURL
 set -euo pipefail
@@ -51,6 +53,22 @@ crlDistributionPoints = URI:$BASE/crl/root.crl
 [ v3_leaf ]
 basicConstraints = critical, CA:false
 keyUsage = critical, nonRepudiation, digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints = URI:$BASE/crl/inter.crl
+authorityInfoAccess = OCSP;URI:$BASE/ocsp
+[ v3_leaf_eku_server ]
+basicConstraints = critical, CA:false
+keyUsage = critical, nonRepudiation, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints = URI:$BASE/crl/inter.crl
+authorityInfoAccess = OCSP;URI:$BASE/ocsp
+[ v3_leaf_eku_tsa ]
+basicConstraints = critical, CA:false
+keyUsage = critical, nonRepudiation, digitalSignature
+extendedKeyUsage = timeStamping
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints = URI:$BASE/crl/inter.crl
@@ -128,6 +146,12 @@ CANAME=inter openssl ca -batch -config ca.cnf -keyfile inter.key -cert inter.crt
 CANAME=root openssl ca -batch -config ca.cnf -keyfile root.key -cert root.crt -gencrl -out crl/root.pem 2>/dev/null
 openssl crl -in crl/inter.pem -outform DER -out crl/inter.crl
 openssl crl -in crl/root.pem -outform DER -out crl/root.crl
+# Leaves whose EKU does not allow document signing (attack corpus, certificate-usage family); after the CRLs,
+# so the CRLs and every certificate above stay as they were.
+key EC ec_paramgen_curve:P-256 leaf-eku-server.key
+key EC ec_paramgen_curve:P-256 leaf-eku-tsa.key
+issue inter inter.key inter.crt leaf-eku-server "/CN=Server Auth Only Seal/O=Sealbatch Test City/C=CN" v3_leaf_eku_server
+issue inter inter.key inter.crt leaf-eku-tsa "/CN=Time Stamping Only Seal/O=Sealbatch Test City/C=CN" v3_leaf_eku_tsa
 cat inter.crt root.crt > chain.pem
 cat tsa.crt inter.crt root.crt > tsa-chain.pem
 # untrusted leaf: an untrusted-root chain
