@@ -38,11 +38,12 @@ public struct SignStage: Stage {
         if let token = key.token {
             do { try await token.waitUntilReady() } catch { throw Self.rejection(error, name: job.sourceName) }
         }
+        let sealName = try runtime.sealDisplayName()
         if let grant = job.facts[StageFacts.grant] {
             let book = try runtime.approvalBook()
             do { try book.consume(grant) } catch { throw ApprovalStage.rejection(error, name: job.sourceName) }
         }
-        var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: runtime.sealDisplayName(),
+        var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: sealName,
                                   reason: reason, location: location, appearance: job.facts[StageFacts.appearance]?.appearance)
         options.timeout = 15
         // The approval is of the original's bytes: the sealer checks that what it seals is exactly them.
@@ -69,7 +70,7 @@ public struct SignStage: Stage {
                     throw Self.rejection(tokenError, name: job.sourceName)
                 }
             }
-            try? FileManager.default.removeItem(at: output)
+            try? FileManager.default.removeItem(at: output) // a partial output in the job's own work folder; the engine discards it too
             throw Self.rejection(error, name: job.sourceName)
         }
     }
@@ -79,9 +80,11 @@ public struct SignStage: Stage {
     /// restarted after crashes and then given up (`crash-loop`) no longer knows its grant: the uses its
     /// job consumed in an earlier attempt are found by job id and document hash.
     public func quarantined(_ job: Job, code: String, context: StageContext) {
-        guard let book = try? runtime.approvalBook() else { return }
+        runtime.recordQuarantine(job, code: code, context: context)
+        guard runtime.hasRegistry, job.facts[StageFacts.grant] != nil || job.digest != nil else { return }
         let reason = "\(job.sourceName) quarantined (\(code))"
         do {
+            let book = try runtime.approvalBook()
             if let grant = job.facts[StageFacts.grant] {
                 if try book.release(grant, reason: reason) {
                     context.logger.notice("approval use given back", metadata: ["file": "\(job.sourceName)", "approval": "\(grant.approval)", "code": "\(code)"])
