@@ -397,6 +397,26 @@ int sb_ocsp_url(X509 *cert, char *buf, int len) {
 unsigned int sb_key_usage(X509 *cert) { return (unsigned int)X509_get_key_usage(cert); }
 unsigned int sb_ext_key_usage(X509 *cert) { return (unsigned int)X509_get_extended_key_usage(cert); }
 
+int sb_ext_key_usage_oids(X509 *cert, char *buf, int len) {
+    int crit = 0;
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(cert, NID_ext_key_usage, &crit, NULL);
+    if (eku == NULL) return crit == -1 ? -1 : -2;
+    int used = 0;
+    if (len > 0) buf[0] = 0;
+    for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+        char oid[128];
+        int n = OBJ_obj2txt(oid, sizeof oid, sk_ASN1_OBJECT_value(eku, i), 1);
+        if (n <= 0 || n >= (int)sizeof oid) continue;
+        if (used + n + 2 > len) break;
+        if (used > 0) buf[used++] = ' ';
+        memcpy(buf + used, oid, n);
+        used += n;
+        buf[used] = 0;
+    }
+    EXTENDED_KEY_USAGE_free(eku);
+    return used;
+}
+
 int sb_name_entry(X509_NAME *name, int nid, char *buf, int len) {
     int loc = X509_NAME_get_index_by_NID(name, nid, -1);
     if (loc < 0) return -1;

@@ -11,6 +11,8 @@ final class ByteSource: @unchecked Sendable {
     let base: UnsafeMutableRawPointer?
     let count: Int
     private let mapped: Bool
+    /// The source whose bytes a prefix view shares (kept alive by the view); nil when this one owns them.
+    private let parent: ByteSource?
 
     init(url: URL) throws {
         let fd = open(url.path, O_RDONLY)
@@ -24,6 +26,7 @@ final class ByteSource: @unchecked Sendable {
         let size = Int(st.st_size)
         count = size
         mapped = size > 0
+        parent = nil
         if size == 0 { base = nil; return }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else {
@@ -37,14 +40,24 @@ final class ByteSource: @unchecked Sendable {
     init(bytes: UnsafeRawBufferPointer) {
         count = bytes.count
         mapped = false
+        parent = nil
         if bytes.count == 0 { base = nil; return }
         let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 16)
         p.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         base = p
     }
 
+    /// The first `count` bytes of another source, sharing its memory (no copy).
+    init(prefixOf source: ByteSource, count n: Int) {
+        let root = source.parent ?? source
+        base = source.base
+        count = max(0, min(n, source.count))
+        mapped = source.mapped
+        parent = root
+    }
+
     deinit {
-        guard let base else { return }
+        guard parent == nil, let base else { return }
         if mapped { munmap(base, count) } else { base.deallocate() }
     }
 

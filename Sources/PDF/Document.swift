@@ -255,8 +255,14 @@ public final class PDFDocument: @unchecked Sendable {
         }
         if entriesFixed { broken = true }
 
-        // Keep the merged table only: per-section entry maps would double the memory for big files.
-        self.sections = sections.map { var s = $0; s.entries = [:]; return s }
+        // Keep the merged table, plus the newest section's own entries when there are earlier ones (an
+        // incremental update: what that revision wrote, for the difference analysis); per-section maps
+        // for every section would double the memory of big files.
+        self.sections = sections.enumerated().map { i, sec in
+            var sec = sec
+            if i > 0 || sections.count == 1 { sec.entries = [:] }
+            return sec
+        }
         self.xref = xref
         self.scanIndex = scanned
         self.trailer = trailer
@@ -591,6 +597,43 @@ public final class PDFDocument: @unchecked Sendable {
     public var isLinearized: Bool {
         guard let d = linearizationDictionary, let l = d.int("L") else { return false }
         return l == src.count - headerOffset
+    }
+
+    /// The document as it was at an earlier revision: the first `end` bytes of this file, read in place
+    /// (no copy). Its `url` is nil, so nothing reads past `end` by reopening the file.
+    public func prefix(endingAt end: Int) throws -> PDFDocument {
+        if end >= src.count { return self }
+        return try PDFDocument(source: ByteSource(prefixOf: src, count: end), url: nil)
+    }
+
+    /// What the newest cross-reference section wrote, when the file has earlier sections (an incremental
+    /// update); nil for a file with a single section.
+    public var latestUpdate: XRefUpdateSummary? {
+        guard sections.count > 1, let newest = sections.first else { return nil }
+        var inUse: [ObjectRef] = [], freed: [ObjectRef] = [], objectStreams = Set<Int>()
+        for (n, e) in newest.entries where n > 0 {
+            switch e {
+            case .inFile(_, let g): inUse.append(ObjectRef(n, g))
+            case .compressed(let stm, _): inUse.append(ObjectRef(n, 0)); objectStreams.insert(stm)
+            case .free(let g): freed.append(ObjectRef(n, max(0, g - 1)))
+            }
+        }
+        var streams: [ObjectRef] = []
+        if newest.kind == .stream, let n = Self.objectHeader(src, at: newest.offset) { streams.append(ObjectRef(n, generationInUse(n) ?? 0)) }
+        if newest.kind == .hybrid, let x = newest.trailer.int("XRefStm"), let n = Self.objectHeader(src, at: x &+ headerOffset) {
+            streams.append(ObjectRef(n, generationInUse(n) ?? 0))
+        }
+        return XRefUpdateSummary(written: inUse.sorted(), freed: freed.sorted(), objectStreams: objectStreams.sorted().map { ObjectRef($0, 0) },
+                                 xrefStreams: streams, sectionOffsets: sections.map(\.offset), kind: newest.kind)
+    }
+
+    /// The generation under which the cross-reference data lists an object number as in use, or nil.
+    public func generationInUse(_ number: Int) -> Int? {
+        switch xref[number] {
+        case .inFile(_, let g)?: return g
+        case .compressed?: return 0
+        default: return nil
+        }
     }
 
     /// Copy of raw bytes of the file (clamped). For small reads only.

@@ -30,6 +30,22 @@ public struct XRefSection: Sendable {
     var entries: [Int: XRefEntry]
 }
 
+/// The objects one incremental update wrote (its cross-reference section's own entries).
+public struct XRefUpdateSummary: Sendable, Equatable {
+    /// References the section lists as in use (stored in the file or in an object stream).
+    public var written: [ObjectRef]
+    /// References the section marks free (the generation that was in use before).
+    public var freed: [ObjectRef]
+    /// Object streams holding objects of this section.
+    public var objectStreams: [ObjectRef]
+    /// The cross-reference stream(s) of the section (a stream section, or a hybrid section's /XRefStm).
+    public var xrefStreams: [ObjectRef]
+    /// Offsets of every cross-reference section of the file, newest first.
+    public var sectionOffsets: [Int]
+    /// Kind of the newest section.
+    public var kind: XRefKind
+}
+
 /// Upper bound on object numbers we accept (PDF 1.7 Annex C gives 8,388,607; leave headroom).
 let maxObjectNumber = 16_777_215
 

@@ -177,6 +177,15 @@ final class OSSLCert: @unchecked Sendable {
         ]
         return names.filter { x & $0.0 != 0 }.map(\.1)
     }
+    /// The extended key usage purposes as dotted OIDs: nil when the certificate has no such extension;
+    /// throws-free but an undecodable extension gives `["undecodable"]`, which no policy accepts.
+    var extendedKeyUsageOIDs: [String]? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = sb_ext_key_usage_oids(ptr, &buf, Int32(buf.count))
+        if n == -1 { return nil }
+        if n < 0 { return ["undecodable"] }
+        return String(decoding: buf.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ").map(String.init)
+    }
     func issued(_ child: OSSLCert) -> Bool { X509_check_issued(ptr, child.ptr) == X509_V_OK }
     func sameAs(_ other: OSSLCert) -> Bool { X509_cmp(ptr, other.ptr) == 0 }
 }

@@ -21,7 +21,7 @@ public extension VerificationReport {
     func text() -> String {
         var out = ""
         for f in files {
-            out += "\(f.path): \(f.passed ? "PASSED" : "FAILED")\n"
+            out += "\(f.path): \(f.passed ? (f.changedAfterLastSignature == true ? "PASSED, with later changes that are allowed" : "PASSED") : "FAILED")\n"
             if let e = f.error { out += "  error: \(e)\n" }
             var doc: [String] = []
             if let t = f.title, !t.isEmpty { doc.append("title \"\(t)\"") }
@@ -54,7 +54,11 @@ public extension VerificationReport {
                     out += "        - \(c.subject) [\(c.notBefore.iso8601) … \(c.notAfter.iso8601)]\(c.keyUsage.isEmpty ? "" : " " + c.keyUsage.joined(separator: ",")) revocation: \(c.revocation)\(c.revocationSource.map { " (\($0))" } ?? "")\n"
                 }
                 out += "      revocation: \(s.revocation.ok ? "ok" : "FAILED") — \(s.revocation.detail)\n"
-                out += "      changes after signing: \(s.modifications.level.rawValue) (\(s.modifications.allowed ? "allowed" : "NOT allowed"); permitted up to \(s.modifications.permitted.rawValue))\n"
+                if s.modifications.level == .none && s.modifications.allowed {
+                    out += "      changes after signing: none\(s.coverage?.coversWholeFile == true ? " (the signature covers the whole file)" : "")\n"
+                } else {
+                    out += "      changes after signing: \(s.modifications.level.rawValue) (\(s.modifications.allowed ? "allowed" : "NOT allowed"); permitted up to \(s.modifications.permitted.rawValue))\n"
+                }
                 for d in s.modifications.details.prefix(10) { out += "        - \(d)\n" }
                 if let p = s.docMDP { out += "      certification: DocMDP P=\(p)\n" }
                 for n in s.notes { out += "      note: \(n)\n" }
@@ -82,13 +86,21 @@ public extension VerificationReport {
             }
             return o
         }
-        let failures = files.filter { !$0.passed }.count
+        func secs(_ t: Double) -> String { String(format: "%.3f", t) }
+        let errors = files.filter { $0.error != nil }.count
+        let failures = files.filter { !$0.passed && $0.error == nil }.count
+        let total = files.reduce(0.0) { $0 + ($1.seconds ?? 0) }
+        var host = [CChar](repeating: 0, count: 256)
+        let hostname = gethostname(&host, host.count) == 0 ? String(cString: host) : "localhost"
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        x += "<testsuites name=\"sealbatch verify\" tests=\"\(files.count)\" failures=\"\(failures)\">\n"
-        x += "  <testsuite name=\"sealbatch.verify\" tests=\"\(files.count)\" failures=\"\(failures)\" errors=\"0\" timestamp=\"\(validationTime.iso8601)\">\n"
+        x += "<testsuites name=\"sealbatch verify\" tests=\"\(files.count)\" failures=\"\(failures)\" errors=\"\(errors)\" time=\"\(secs(total))\">\n"
+        x += "  <testsuite name=\"sealbatch.verify\" tests=\"\(files.count)\" failures=\"\(failures)\" errors=\"\(errors)\" skipped=\"0\" time=\"\(secs(total))\" timestamp=\"\(validationTime.iso8601)\" hostname=\"\(esc(hostname))\">\n"
         for f in files {
-            x += "    <testcase classname=\"sealbatch.verify\" name=\"\(esc(f.path))\">\n"
-            if !f.passed {
+            x += "    <testcase classname=\"sealbatch.verify\" name=\"\(esc(f.path))\" time=\"\(secs(f.seconds ?? 0))\">\n"
+            if let e = f.error {
+                // Unreadable input is an error of the test, not a failed verdict (Ant/Jenkins/GitLab semantics).
+                x += "      <error message=\"\(esc(e))\" type=\"UNREADABLE\">\(esc(e))</error>\n"
+            } else if !f.passed {
                 let reasons: [String]
                 if let e = f.error { reasons = [e] }
                 else if f.signatures.isEmpty { reasons = ["no signatures"] }

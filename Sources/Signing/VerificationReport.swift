@@ -186,6 +186,11 @@ public struct FileReport: Codable, Sendable, Equatable {
     public var signatures: [SignatureReport]
     /// True when every signature has TOTAL-PASSED (and there is at least one, and no error).
     public var passed: Bool
+    /// True when something was appended after the newest signature or time-stamp (allowed or not); nil
+    /// when the file has no readable signature.
+    public var changedAfterLastSignature: Bool? = nil
+    /// Time spent verifying this file, in seconds.
+    public var seconds: Double? = nil
 }
 
 /// The whole `sealbatch verify` result. JSON schema: docs/signing.md, `schema` = "sealbatch.verify/1".
@@ -197,6 +202,9 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     public var requiredLevel: PAdESLevel?
     public var files: [FileReport]
     public var passed: Bool { !files.isEmpty && files.allSatisfy(\.passed) }
+    /// Every file passed and none was changed after its newest signature (exit code 0; passed with
+    /// allowed later changes is exit code 3).
+    public var untouched: Bool { passed && files.allSatisfy { $0.changedAfterLastSignature == false } }
 
     public init(validationTime: Date, requiredLevel: PAdESLevel?, files: [FileReport]) {
         self.validationTime = validationTime

@@ -27,6 +27,8 @@ public struct Verifier: Sendable {
         public var timeout: TimeInterval = 10
         /// Validation time (defaults to now).
         public var validationTime: Date? = nil
+        /// What a document signer's certificate must allow (key usage, extended key usage).
+        public var signerPolicy: SignerCertificatePolicy = .default
         public init() {}
     }
 
@@ -72,6 +74,13 @@ public struct Verifier: Sendable {
 
     /// Verifies one file. Never throws: unreadable input becomes a failed `FileReport`.
     public func verify(url: URL) async -> FileReport {
+        let started = Date()
+        var report = await verifyFile(url: url)
+        report.seconds = Date().timeIntervalSince(started)
+        return report
+    }
+
+    func verifyFile(url: URL) async -> FileReport {
         var report = FileReport(path: url.path, sha256: nil, size: nil, title: nil, pages: nil, revisions: nil, error: nil, signatures: [], passed: false)
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
         report.size = size
@@ -96,6 +105,11 @@ public struct Verifier: Sendable {
         }
         if fields.isEmpty { report.error = nil }
         report.passed = !report.signatures.isEmpty && report.signatures.allSatisfy { $0.indication == .totalPassed }
+        // The newest signature is the one whose byte range ends last.
+        func end(_ s: SignatureReport) -> Int { s.coverage.map { $0.byteRange.count == 4 ? $0.byteRange[2] &+ $0.byteRange[3] : 0 } ?? -1 }
+        if let newest = report.signatures.max(by: { end($0) < end($1) }), newest.coverage != nil {
+            report.changedAfterLastSignature = !(newest.coverage?.coversWholeFile ?? false) || newest.modifications.level != .none
+        }
         return report
     }
 
@@ -108,24 +122,18 @@ public struct Verifier: Sendable {
         let now: Date
         lazy var dss: DSSContent = DSSContent(doc: doc)
         private var revisionDocs: [Int: PDFDocument] = [:]
-        private var tempFiles: [URL] = []
         init(doc: PDFDocument, url: URL, anchors: [OSSLCert], now: Date) {
             self.doc = doc
             self.url = url
             self.anchors = anchors
             self.now = now
         }
-        deinit { for t in tempFiles { try? FileManager.default.removeItem(at: t) } }
 
-        /// The file as it was at the revision ending at `end` (a truncated copy, memory-mapped; cached per run).
+        /// The file as it was at the revision ending at `end` (the same mapping, cut short; cached per run).
         func revisionDocument(end: Int) throws -> PDFDocument {
             if end >= doc.fileSize { return doc }
             if let d = revisionDocs[end] { return d }
-            let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("sealbatch-rev-\(UUID().uuidString).pdf")
-            tempFiles.append(tmp)
-            try FileManager.default.copyItem(at: url, to: tmp)
-            guard truncate(tmp.path, off_t(end)) == 0 else { throw SigningError(.io, "truncate failed") }
-            let d = try PDFDocument(url: tmp)
+            let d = try doc.prefix(endingAt: end)
             revisionDocs[end] = d
             return d
         }
@@ -240,10 +248,10 @@ public struct Verifier: Sendable {
             if ctx.anchors.contains(where: { $0.sameAs(c) }) { cr.revocation = "trust-anchor" }
             return cr
         }
-        let kuOK = !signer.hasKeyUsageExtension || signer.keyUsage.contains("digitalSignature") || signer.keyUsage.contains("nonRepudiation")
+        let usage = options.signerPolicy.check(signer)
+        let kuOK = usage == nil
         if pathResult.ok {
-            r.certificatePath = Check(kuOK, kuOK ? "chains to a trust anchor: \(chain.last?.oneLine(subject: true) ?? "?")\(pathNote)"
-                                              : "the signer certificate's key usage allows neither digitalSignature nor nonRepudiation")
+            r.certificatePath = Check(kuOK, usage ?? "chains to a trust anchor: \(chain.last?.oneLine(subject: true) ?? "?")\(pathNote)")
         } else {
             r.certificatePath = Check(false, "\(pathResult.message) (at certificate depth \(pathResult.errorDepth))")
         }
@@ -274,7 +282,7 @@ public struct Verifier: Sendable {
                 return fail(.indeterminate, .certificateChainGeneralFailure, "certificate path problem: \(pathResult.message)")
             }
         }
-        if !kuOK { return fail(.indeterminate, .chainConstraintsFailure, "the signer certificate is not meant for signatures (key usage)") }
+        if let usage { return fail(.indeterminate, .chainConstraintsFailure, usage) }
         if let rev = revData.revoked {
             if let poe, poe < rev.time {
                 r.notes.append("certificate revoked at \(rev.time.iso8601), after the time-stamp \(poe.iso8601)")
@@ -289,7 +297,7 @@ public struct Verifier: Sendable {
         }
         if !tsOK { return fail(.indeterminate, .sigConstraintsFailure, "the signature time-stamp is not valid: \(r.timestamp?.detail ?? "?")") }
         if !r.modifications.allowed {
-            return fail(.indeterminate, .sigConstraintsFailure, "the document was changed after signing in a way that is not allowed (\(r.modifications.level.rawValue))")
+            return fail(.indeterminate, .sigConstraintsFailure, Self.notAllowedSummary(r.modifications, after: "signing"))
         }
         if let req = options.requiredLevel, (r.padesLevel ?? .bB) < req || r.padesLevel == nil {
             return fail(.indeterminate, .sigConstraintsFailure, "PAdES level \(r.padesLevel?.rawValue ?? "none") is below the required \(req.rawValue)")
@@ -300,6 +308,15 @@ public struct Verifier: Sendable {
         x.summary = "valid seal by \(signer.nameEntry(subject: true, nid: NID_commonName) ?? signer.oneLine(subject: true))"
             + (r.modifications.level == .none ? "" : "; later changes allowed (\(r.modifications.level.rawValue))")
         return x
+    }
+
+    /// "the document was changed after signing in a way that is not allowed: <first reason>".
+    static func notAllowedSummary(_ m: ModificationReport, after: String) -> String {
+        let why = m.details.first.map { ": " + $0 } ?? ""
+        if m.level != .other && m.level > m.permitted {
+            return "the document was changed after \(after) beyond what its permissions allow (\(m.level.rawValue) changes, only \(m.permitted.rawValue) permitted)\(why)"
+        }
+        return "the document was changed after \(after) in a way that is not allowed\(why)"
     }
 
     // MARK: - Document time-stamps
@@ -330,7 +347,7 @@ public struct Verifier: Sendable {
         r.modifications = analyseModifications(doc: ctx.doc, ctx: ctx, end: end, cov: cov, allFields: [], thisField: f)
         r.padesLevel = nil
         if !path.ok { return fail(.indeterminate, .noCertificateChainFound, "the time-stamp authority is not trusted: \(path.message)") }
-        if !r.modifications.allowed { return fail(.indeterminate, .sigConstraintsFailure, "changes after the document time-stamp are not allowed (\(r.modifications.level.rawValue))") }
+        if !r.modifications.allowed { return fail(.indeterminate, .sigConstraintsFailure, Self.notAllowedSummary(r.modifications, after: "the document time-stamp")) }
         var x = r
         x.indication = .totalPassed
         x.subIndication = nil
@@ -433,6 +450,60 @@ public struct Verifier: Sendable {
             return doc.resolve(rd, "TransformParams")?.dictionaryValue.flatMap { doc.resolve($0, "P")?.intValue } ?? 2
         }
         return nil
+    }
+}
+
+/// What a document signer's certificate must allow, as pyHanko and EU DSS judge by default: a key usage
+/// with digitalSignature or nonRepudiation (or none at all), and an extended key usage that is absent or
+/// names a document-signing purpose. A TLS server or time-stamping certificate is not a document signer,
+/// even when it chains to a trusted root. `sealbatch verify --policy FILE` sets other lists.
+public struct SignerCertificatePolicy: Sendable, Codable, Equatable {
+    /// Key usage bits of which one must be set when the extension is present (OpenSSL names).
+    public var keyUsage: [String]
+    /// Extended key usage purposes (dotted OIDs) of which one must be listed when the extension is present.
+    public var extendedKeyUsage: [String]
+
+    public static let documentSigningPurposes: [String] = [
+        "2.5.29.37.0",              // anyExtendedKeyUsage
+        "1.3.6.1.5.5.7.3.4",        // emailProtection
+        "1.3.6.1.5.5.7.3.36",       // id-kp-documentSigning (RFC 9336)
+        "1.2.840.113583.1.1.5",     // Adobe Authentic Documents Trust
+        "1.3.6.1.4.1.311.10.3.12",  // Microsoft document signing
+    ]
+    public static let `default` = SignerCertificatePolicy(keyUsage: ["digitalSignature", "nonRepudiation"], extendedKeyUsage: documentSigningPurposes)
+
+    public init(keyUsage: [String], extendedKeyUsage: [String]) { self.keyUsage = keyUsage; self.extendedKeyUsage = extendedKeyUsage }
+
+    enum CodingKeys: String, CodingKey { case keyUsage = "key-usage", extendedKeyUsage = "extended-key-usage" }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        keyUsage = try c.decodeIfPresent([String].self, forKey: .keyUsage) ?? Self.default.keyUsage
+        extendedKeyUsage = try c.decodeIfPresent([String].self, forKey: .extendedKeyUsage) ?? Self.default.extendedKeyUsage
+    }
+
+    /// Nil when the certificate may sign documents; otherwise why not, in words.
+    func check(_ cert: OSSLCert) -> String? {
+        if cert.hasKeyUsageExtension && !cert.keyUsage.contains(where: keyUsage.contains) {
+            return "the signer's certificate is not meant for signatures: its key usage allows \(cert.keyUsage.isEmpty ? "nothing" : cert.keyUsage.joined(separator: ", ")), not \(keyUsage.joined(separator: " or "))"
+        }
+        if let ekus = cert.extendedKeyUsageOIDs, !ekus.contains(where: extendedKeyUsage.contains) {
+            return "the signer's certificate is not meant for signing documents: its extended key usage is \(ekus.map(Self.purposeName).joined(separator: ", ")), none of them a document-signing purpose"
+        }
+        return nil
+    }
+
+    static func purposeName(_ oid: String) -> String {
+        switch oid {
+        case "1.3.6.1.5.5.7.3.1": return "TLS server (serverAuth)"
+        case "1.3.6.1.5.5.7.3.2": return "TLS client (clientAuth)"
+        case "1.3.6.1.5.5.7.3.3": return "code signing"
+        case "1.3.6.1.5.5.7.3.4": return "e-mail protection"
+        case "1.3.6.1.5.5.7.3.8": return "time-stamping"
+        case "1.3.6.1.5.5.7.3.9": return "OCSP signing"
+        case "1.3.6.1.5.5.7.3.36": return "document signing"
+        case "2.5.29.37.0": return "any purpose"
+        default: return oid
+        }
     }
 }
 

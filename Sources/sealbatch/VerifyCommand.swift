@@ -10,8 +10,10 @@ struct VerifyCommand: AsyncParsableCommand {
         discussion: """
         Reports per signature: signer, seal name, claimed and time-stamped signing time, method and PAdES level,
         byte-range coverage, integrity, cryptographic validity, certificate path, revocation, and changes made
-        after signing. Exit codes: 0 every signature of every file is TOTAL-PASSED, 1 otherwise, 2 usage error.
-        JSON output follows the schema "sealbatch.verify/1" (docs/signing.md).
+        after signing. Exit codes: 0 every signature of every file is TOTAL-PASSED and nothing was changed after
+        the newest signature; 3 every signature is TOTAL-PASSED but later changes were made that its permissions
+        allow (a form filled in, validation data added); 1 a signature failed or a file could not be read;
+        2 usage error. JSON output follows the schema "sealbatch.verify/1" (docs/signing.md).
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, junit }
@@ -37,6 +39,9 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Missing revocation data makes a signature INDETERMINATE (default: only revoked fails).")
     var requireRevocation = false
 
+    @Option(name: .long, help: ArgumentHelp("Verification policy (JSON): which key usages and extended key usages a document signer's certificate must have (docs/signing.md).", valueName: "FILE"))
+    var policy: String?
+
     @Argument(help: "PDF files to verify.")
     var files: [String] = []
 
@@ -56,6 +61,18 @@ struct VerifyCommand: AsyncParsableCommand {
         options.revocation = noRevocationCheck ? .off : (requireRevocation ? .hardFail : .softFail)
         options.fetchRevocation = !noFetch
         options.revocationCache = RevocationCache()
+        if let policy {
+            struct PolicyFile: Decodable {
+                var signer: SignerCertificatePolicy?
+                enum CodingKeys: String, CodingKey { case signer }
+            }
+            do {
+                let data = try Data(contentsOf: URL(fileURLWithPath: policy))
+                if let signer = try JSONDecoder().decode(PolicyFile.self, from: data).signer { options.signerPolicy = signer }
+            } catch {
+                throw usage("cannot read the verification policy \(policy): \(error.localizedDescription)")
+            }
+        }
         let verifier: Verifier
         do { verifier = try Verifier(trust: trust.map { URL(fileURLWithPath: $0) }, options: options) } catch let e as SigningError {
             throw usage("cannot read trust anchors: \(e.message) (\(e.file ?? ""))")
@@ -73,5 +90,6 @@ struct VerifyCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(data)
         }
         if !report.passed { throw ExitCode(1) }
+        if !report.untouched { throw ExitCode(3) }
     }
 }

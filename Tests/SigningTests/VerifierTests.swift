@@ -206,7 +206,10 @@ struct VerifierTests {
         let obj = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         #expect(obj["schema"] as? String == "sealbatch.verify/1")
         let xml = report.junit()
-        #expect(xml.contains("tests=\"2\" failures=\"1\""))
+        // The unreadable file is an <error> (not a failed verdict); suites carry time and hostname.
+        #expect(xml.contains("tests=\"2\" failures=\"0\" errors=\"1\""))
+        #expect(xml.contains("<error message=") && !xml.contains("<failure"))
+        #expect(xml.contains(" hostname=\"") && xml.contains("<testcase classname=\"sealbatch.verify\" name=\"") && xml.contains(" time=\""))
         #expect(xml.contains("good &amp; fine.pdf"))
         if try TestSupport.haveTool("python3") {
             let xmlFile = dir.appendingPathComponent("r.xml")
@@ -231,6 +234,17 @@ struct VerifierTests {
         let fail = try TestSupport.run(bin.path, ["verify", "--trust", pki.root.path, "--level", "B-T", "--format", "junit", good.path])
         #expect(fail.status == 1)
         #expect(fail.out.contains("<failure"))
+        // An allowed change after the seal (the catalog's /Version raised): valid, exit 3, not 0.
+        let later = dir.appendingPathComponent("later.pdf")
+        let doc = try PDFDocument(url: good)
+        let up = try IncrementalUpdate(document: doc)
+        var cat = doc.catalog
+        cat["Version"] = .name("2.0")
+        up.replace(try #require(doc.catalogRef), with: .dictionary(cat))
+        _ = try up.write(to: later)
+        let allowed = try TestSupport.run(bin.path, ["verify", "--trust", pki.root.path, later.path])
+        #expect(allowed.status == 3, "\(allowed.out)\(allowed.err)")
+        #expect(allowed.out.contains("PASSED, with later changes that are allowed"))
         let usage = try TestSupport.run(bin.path, ["verify", "--level", "B-X", good.path])
         #expect(usage.status == 2)
         let none = try TestSupport.run(bin.path, ["verify"])

@@ -96,6 +96,9 @@ int sb_ocsp_url(X509 *cert, char *buf, int len);
 /** Key usage bits (X509_get_key_usage) and extended key usage flags. */
 unsigned int sb_key_usage(X509 *cert);
 unsigned int sb_ext_key_usage(X509 *cert);
+/** Dotted OIDs of the extended key usage extension, space-separated, into buf; returns the length,
+    -1 when the certificate has no such extension, -2 when it is present but cannot be decoded. */
+int sb_ext_key_usage_oids(X509 *cert, char *buf, int len);
 /** Subject/issuer attribute by NID as UTF-8 text; returns length or -1. */
 int sb_name_entry(X509_NAME *name, int nid, char *buf, int len);
 /** Serial number as hex text. */
