@@ -67,27 +67,40 @@ public struct VerifyStage: Stage {
         var job = job
         var checks: [String] = []
         var failed: [String] = []
-        func check(_ ok: Bool, _ what: String) { checks.append((ok ? "ok: " : "FAILED: ") + what); if !ok { failed.append(what) } }
+        /// Records a check: `passed` says what held, `failure` what went wrong (the words a clerk reads).
+        func check(_ ok: Bool, _ passed: @autoclosure () -> String, else failure: @autoclosure () -> String) {
+            if ok { checks.append("ok: " + passed()) } else { let f = failure(); checks.append("FAILED: " + f); failed.append(f) }
+        }
+        func verdict(_ s: SignatureReport) -> String { s.indication.rawValue + (s.subIndication.map { "/" + $0.rawValue } ?? "") }
         let report = await (try verifier()).verify(url: job.currentURL)
-        if let e = report.error { check(false, "the document can be read (\(e))") }
-        let sigs = report.signatures.filter { $0.kind != "document-timestamp" }
+        if let e = report.error { check(false, "", else: "the document cannot be read (\(e))") }
+        // Every signature counts, document time-stamps included — the same count as ingest's.
+        let sigs = report.signatures
         if job.established.contains(.signed) {
             let before = job.facts[StageFacts.sniff]?.existingSignatures ?? 0
-            check(sigs.count == before + 1, "one signature added (\(before) → \(sigs.count))")
-            check(Self.isPrefix(job.originalURL, of: job.currentURL), "the original bytes are unchanged (incremental update)")
-            if let mine = sigs.last {
-                check(mine.indication == .totalPassed, "the new seal is TOTAL-PASSED (\(mine.indication.rawValue)\(mine.subIndication.map { "/\($0.rawValue)" } ?? ""): \(mine.summary))")
+            check(sigs.count == before + 1, "one signature added (\(before) → \(sigs.count))",
+                  else: sigs.count <= before ? "the seal is missing from the output (\(before) signature(s) before, \(sigs.count) after)"
+                                             : "\(sigs.count - before) signatures were added instead of one (\(before) before, \(sigs.count) after)")
+            check(Self.isPrefix(job.originalURL, of: job.currentURL), "the original bytes are unchanged (incremental update)",
+                  else: "the output does not start with the original's bytes (the update is not incremental)")
+            // The new seal is the signature whose byte range ends last.
+            func end(_ s: SignatureReport) -> Int { s.coverage.map { $0.byteRange.count == 4 ? $0.byteRange[2] &+ $0.byteRange[3] : 0 } ?? -1 }
+            if let mine = sigs.max(by: { end($0) < end($1) }) {
+                check(mine.indication == .totalPassed, "the new seal \(mine.field) is TOTAL-PASSED",
+                      else: "the new seal \(mine.field) is \(verdict(mine)): \(mine.summary)")
+                for s in sigs where s.field != mine.field {
+                    check(s.integrity.ok, "earlier signature \(s.field) is intact", else: "earlier signature \(s.field) is no longer intact: \(s.integrity.detail)")
+                }
             }
-            for s in sigs.dropLast() { check(s.integrity.ok, "earlier signature \(s.field) is intact") }
         } else {
-            if requireSignature { check(!sigs.isEmpty, "the document is signed") }
+            if requireSignature { check(!sigs.isEmpty, "the document is signed", else: "the document has no signature") }
             for s in sigs {
-                check(s.indication == .totalPassed, "signature \(s.field): \(s.indication.rawValue)\(s.subIndication.map { "/\($0.rawValue)" } ?? ""): \(s.summary)")
+                check(s.indication == .totalPassed, "signature \(s.field) is TOTAL-PASSED", else: "signature \(s.field) is \(verdict(s)): \(s.summary)")
             }
         }
         job.facts[StageFacts.verification] = VerifySummary(passed: failed.isEmpty, checks: checks, signatures: sigs.count, report: report)
         if !failed.isEmpty {
-            throw StageRejection(.verifyFailed, "\(job.sourceName): verification failed: \(failed.joined(separator: "; "))")
+            throw StageRejection(.verifyFailed, "\(job.sourceName): \(failed.joined(separator: "; "))")
         }
         return job
     }
