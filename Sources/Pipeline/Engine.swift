@@ -357,6 +357,7 @@ public final class Engine: Sendable {
                         logger.critical("batch stopped", metadata: ["stage": "\(st.name)", "code": "\(f.reasonCode)", "reason": "\(f.clerkMessage)"])
                         try? journal.recordEvent(docID: job.id, kind: "batch-stopped", stage: st.name, detail: "\(f.reasonCode): \(f.clerkMessage)")
                         batchStop.request("\(f.reasonCode): \(f.clerkMessage)")
+                        summary.update { if $0.stopCode == nil { $0.stopCode = f.reasonCode } }
                         abort.request("\(f.reasonCode): \(f.clerkMessage)")
                         summary.update { $0.leftForNextRun += 1 }
                         break

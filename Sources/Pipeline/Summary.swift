@@ -40,6 +40,8 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var timings: [String: TimingFigures] = [:]
     /// Why the batch stopped early, if it did.
     public var stoppedBecause: String?
+    /// The reason code of the stage failure that stopped the batch (`pin-incorrect`, `token-error`), if one did.
+    public var stopCode: String?
     /// Warnings (e.g. journal recovery actions).
     public var warnings: [String] = []
 

@@ -118,7 +118,7 @@ public struct SignStage: Stage {
         if let e = error as? TokenError {
             switch e.code {
             case .pinIncorrect, .pinLocked, .finalTryRefused, .pinRequired, .pinSourceFailed, .pinSourceUnsafe:
-                return StageRejection(.pinIncorrect, "the seal token refused to sign (\(e.code)); the batch stops so the token is not locked",
+                return StageRejection(.pinIncorrect, "the seal token did not accept the PIN (\(e.description)); the batch stops and the PIN is not tried again, so the token does not lock: fix the PIN and run again",
                                       routing: .stopBatch)
             default:
                 // The token never sees the document (only a digest): whatever fails there is the token's

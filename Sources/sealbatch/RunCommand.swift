@@ -133,6 +133,18 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if checkpointFailed { throw ExitCode(2) }
+        if !once, let code = summary.stopCode, TokenFaultWait.codes.contains(code), !shutdown.isRequested {
+            // A daemon waits out a token fault instead of exiting into a restart loop (see TokenFaultWait).
+            let pinFile = TokenFaultWait.pinFile(options: pin, runtime: runtime, baseDir: config.baseDir)
+            FileHandle.standardError.write(Data("sealbatch: waiting for the token to be fixed (\(code)); \(summary.returnedToInbox) documents are back in the inbox. Resumes when \(pinFile.map { "the PIN file \($0.path) or " } ?? "")the token configuration changes\(code == "pin-incorrect" ? "" : ", or when the token can be opened again"); SIGTERM stops.\n".utf8))
+            if case .resume(let why) = await TokenFaultWait.wait(code: code, pinFile: pinFile, tokenConfig: TokenFaultWait.tokenConfig(runtime: runtime, baseDir: config.baseDir),
+                                                                 shutdown: shutdown) {
+                FileHandle.standardError.write(Data("sealbatch: \(why): starting again\n".utf8))
+                server?.stop()
+                let failure = TokenFaultWait.reexec()
+                FileHandle.standardError.write(Data("sealbatch: cannot start again: \(failure)\n".utf8))
+            }
+        }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 }

@@ -28,11 +28,13 @@ import Token
     }
 
     /// Approved documents in a fresh pipeline folder's inbox (and their manifest in `approvals/`).
-    func batch(_ world: SealWorld, prefix: String, count: Int) throws -> (URL, [String: String]) {
+    func batch(_ world: SealWorld, prefix: String, count: Int, seal: String = SealWorld.sealID) throws -> (URL, [String: String]) {
         let root = try TestSupport.tempDir("token-fault")
         let inbox = root.appendingPathComponent("inbox")
         let files = try SamplePDFs.make(in: root.appendingPathComponent("staging"), count: count, prefix: prefix)
-        let manifest = try world.approve(files)
+        let docs = try files.map { ApprovalManifest.Document(sha256: try SHA256Stream.hexDigest(ofFile: $0), name: $0.lastPathComponent, pages: nil) }
+        let manifest = try world.book.approve(documents: docs, seal: seal, purpose: "contracts", requester: "clerk",
+                                              validUntil: Date().addingTimeInterval(3600), identity: try world.pki.identity("boss"), as: world.boss)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("approvals"), withIntermediateDirectories: true)
         try Data(manifest.fileBytes()).write(to: root.appendingPathComponent("approvals/batch.json"))
         try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
@@ -84,6 +86,56 @@ import Token
         return t
     }
 
+    /// The world's pipeline, on the private token and its seal, reading the PIN from `pinFile`.
+    static func pinPipeline(_ world: SealWorld, token: DevTokenInfo, pinFile: URL, name: String = "pin-fault") -> String {
+        world.pipelineJSON(name: name, maxAttempts: 2)
+            .replacingOccurrences(of: "\"pin-file\": \"\(world.pinFile.path)\"", with: "\"pin-file\": \"\(pinFile.path)\"")
+            .replacingOccurrences(of: world.token.directory.appendingPathComponent("token.json").path, with: token.directory.appendingPathComponent("token.json").path)
+            .replacingOccurrences(of: "\"id\": \"\(SealWorld.sealID)\"", with: "\"id\": \"\(Self.pinSealID)\"")
+            .replacingOccurrences(of: world.token.caCertificate.path, with: token.caCertificate.path)
+    }
+
+    @Test func theDaemonWaitsOutAWrongPINAndResumesWhenThePINFileIsFixed() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let bin = TestSupport.sealbatchBinary
+        guard FileManager.default.isExecutableFile(atPath: bin.path) else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("no sealbatch binary at \(bin.path)") }
+            return
+        }
+        let world = try SealWorld.shared()
+        let token = try Self.privateToken(world)
+        let (root, digests) = try batch(world, prefix: "daemon", count: 3, seal: Self.pinSealID)
+        let pinFile = root.appendingPathComponent("pin.txt")
+        FileManager.default.createFile(atPath: pinFile.path, contents: Data("111111".utf8), attributes: [.posixPermissions: 0o600])
+        let cfg = root.appendingPathComponent("pipeline.json")
+        try Data(Self.pinPipeline(world, token: token, pinFile: pinFile, name: "daemon").utf8).write(to: cfg)
+        let errLog = root.appendingPathComponent("stderr.log")
+        let p = try TestSupport.spawn(bin.path, ["run", cfg.path, "--no-progress", "--log-level", "error"], stdout: .null, stderr: .file(errLog.path))
+        defer { p.killAndWait() }
+        func log() -> String { (try? String(contentsOf: errLog, encoding: .utf8)) ?? "" }
+        func until(_ seconds: Double, _ cond: () -> Bool) async throws -> Bool {
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end { if cond() { return true }; try await Task.sleep(for: .milliseconds(200)) }
+            return cond()
+        }
+        // the wrong PIN: the batch stops, the documents are back in the inbox, and the daemon waits (not exits)
+        #expect(try await until(60) { log().contains("waiting for the token") }, "\(log())")
+        #expect(Set(listing(root.appendingPathComponent("inbox"))) == Set(digests.keys))
+        #expect(listing(root.appendingPathComponent("quarantine")).isEmpty)
+        try await Task.sleep(for: .seconds(3))
+        #expect(p.isRunning, "the daemon exited: \(log())")
+        #expect(!log().contains("starting again"), "the daemon retried the PIN by itself: \(log())")
+        // the operator fixes the PIN file: the daemon starts again and delivers everything
+        let tmp = root.appendingPathComponent(".pin.new")
+        FileManager.default.createFile(atPath: tmp.path, contents: Data(SealWorld.pinText.utf8), attributes: [.posixPermissions: 0o600])
+        #expect(rename(tmp.path, pinFile.path) == 0)
+        #expect(try await until(90) { Set(listing(root.appendingPathComponent("outbox"))) == Set(digests.keys) }, "\(log())")
+        #expect(log().contains("starting again"))
+        #expect(listing(root.appendingPathComponent("quarantine")).isEmpty)
+        p.signal(SIGTERM)
+        #expect(p.wait(timeout: 30) != nil, "the daemon did not stop on SIGTERM")
+    }
+
     @Test func aWrongPINReturnsEveryDocumentToTheInboxAndTheRightPINDeliversThem() async throws {
         guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
         let world = try SealWorld.shared()
@@ -104,13 +156,7 @@ import Token
         }
         let wrongPIN = root.appendingPathComponent("wrong-pin.txt")
         FileManager.default.createFile(atPath: wrongPIN.path, contents: Data("000000".utf8), attributes: [.posixPermissions: 0o600])
-        func pipeline(pinFile: URL) -> String {
-            world.pipelineJSON(name: "pin-fault", maxAttempts: 2)
-                .replacingOccurrences(of: "\"pin-file\": \"\(world.pinFile.path)\"", with: "\"pin-file\": \"\(pinFile.path)\"")
-                .replacingOccurrences(of: world.token.directory.appendingPathComponent("token.json").path, with: token.directory.appendingPathComponent("token.json").path)
-                .replacingOccurrences(of: "\"id\": \"\(SealWorld.sealID)\"", with: "\"id\": \"\(Self.pinSealID)\"")
-                .replacingOccurrences(of: world.token.caCertificate.path, with: token.caCertificate.path)
-        }
+        func pipeline(pinFile: URL) -> String { Self.pinPipeline(world, token: token, pinFile: pinFile) }
         let wrong = pipeline(pinFile: wrongPIN)
         #expect(wrong.contains(wrongPIN.path) && wrong.contains(Self.pinSealID))
 
