@@ -181,12 +181,15 @@ struct VerifierTests {
                 if intact { #expect(s.integrity.ok, "\(c[0]) \(kv[0]): expected intact: \(s.summary)") }
                 else { #expect(!s.integrity.ok || s.subIndication == .formatFailure, "\(c[0]) \(kv[0]): expected NOT intact") }
                 if intact { #expect(s.cryptographic.ok == (parts[1] == "valid"), "\(c[0]) \(kv[0]): crypto \(s.cryptographic.detail)") }
-                let mod = parts[3]
-                switch mod {
-                case "NONE": #expect(s.modifications.level == .none, "\(c[0]) \(kv[0]): \(s.modifications)")
-                case "OTHER": #expect(s.modifications.level == .other || !intact, "\(c[0]) \(kv[0]): expected OTHER, got \(s.modifications.level) \(s.modifications.details)")
-                default: #expect(s.modifications.level != .other && s.modifications.level != .none, "\(c[0]) \(kv[0]): expected \(mod), got \(s.modifications.level) \(s.modifications.details)")
-                }
+                // pyHanko's difference level, exactly; the one documented exception (docs/dev/verifier-disagreements.md):
+                // pyHanko takes an object of signed-twice-second-tampered's last revision for new because that
+                // revision's /Size shrank, and misses the signature added there.
+                let pyhanko: [String: ModificationLevel] = ["NONE": .none, "LTA_UPDATES": .signaturesAndDSS, "FORM_FILLING": .formFilling, "ANNOTATIONS": .annotations, "OTHER": .other]
+                var mod = parts[3]
+                if c[0] == "signed-twice-second-tampered-dss.pdf" && kv[0] == "Signature1" { mod = "FORM_FILLING" }
+                if mod == "OTHER" && !intact { continue }
+                #expect(s.modifications.level == pyhanko[mod], "\(c[0]) \(kv[0]): pyHanko says \(mod), we say \(s.modifications.level.rawValue): \(s.modifications.details)")
+                #expect(s.modifications.allowed == (mod != "OTHER"), "\(c[0]) \(kv[0]): \(s.modifications)")
             }
         }
         #expect(checked >= 20)
