@@ -145,6 +145,35 @@ import Testing
         #expect(try world.registry.audit.verify().ok)
     }
 
+    /// Item 3 through the pipeline: with the audit table locked, no document is admitted, so none is
+    /// sealed or consumes a use; unlocked, the same files are sealed. A file in the approvals folder that
+    /// is not an approval is a refused `approval.register`.
+    @Test func aPipelineWhoseAuditLogCannotBeWrittenSealsNothing() async throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util"), try TestSupport.haveTool("sqlite3") else { return }
+        let world = try SealWorld() // its own registry: the audit table is locked below
+        let (root, cfg, files) = try pipeline(world, name: "audit-locked", count: 2, tokenConfig: world.token.directory.appendingPathComponent("token.json"))
+        try Data("not an approval".utf8).write(to: root.appendingPathComponent("approvals/garbage.json"))
+        func sqlite(_ sql: String) throws {
+            let r = try TestSupport.run("sqlite3", [world.registryPath, sql])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        try sqlite("CREATE TRIGGER test_lock_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit table locked'); END;")
+        let config = try PipelineConfig.load(from: cfg, registry: StandardStages.registry())
+        let first = try await engine(config).0.run(mode: .once)
+        #expect(first.delivered == 0, "\(first.table())")
+        #expect(first.quarantined == ["approval-storage": 2], "\(first.table())")
+        #expect(listing(root.appendingPathComponent("outbox")).isEmpty)
+        #expect(try world.book.list().allSatisfy { try world.book.show($0.id)?.1.isEmpty == true }, "no use without its record")
+        try sqlite("DROP TRIGGER test_lock_audit;")
+        for f in files { try FileManager.default.moveItem(at: root.appendingPathComponent("quarantine/\(f.lastPathComponent)"), to: f) }
+        try Data("still not an approval".utf8).write(to: root.appendingPathComponent("approvals/garbage.json"))
+        let second = try await engine(config).0.run(mode: .once)
+        #expect(second.delivered == 2, "\(second.table())")
+        let garbage = try world.registry.audit.query(AuditQuery(action: "approval.register")).filter { $0.entry.detail.hasPrefix("garbage.json") }
+        #expect(garbage.count == 1 && garbage.first?.entry.outcome == .refused, "\(garbage)")
+        #expect(try world.registry.audit.verify().ok)
+    }
+
     /// `sealbatch stamp`'s engine-less path: the certificate check comes before admission, so a refused
     /// token consumes nothing and is audited; a key handed in by a caller is held to the same certificate.
     @Test func stampRefusesAWrongTokenBeforeAdmittingAnything() async throws {
