@@ -37,7 +37,6 @@ import io
 import os
 import re
 import sys
-from datetime import datetime, timezone
 
 # --------------------------------------------------------------------------------------------------
 # Unsigned base documents (raw PDF: the attacks need an exact object layout)
@@ -149,6 +148,7 @@ from pyhanko.sign import fields, signers  # noqa: E402
 from pyhanko.sign.fields import MDPPerm  # noqa: E402
 from pyhanko.sign.signers.pdf_signer import PdfSigner  # noqa: E402
 from pyhanko.sign.timestamps import HTTPTimeStamper  # noqa: E402
+from pyhanko.sign.validation.dss import DocumentSecurityStore  # noqa: E402
 from pyhanko_certvalidator import ValidationContext  # noqa: E402
 
 
@@ -274,7 +274,7 @@ def raw_refs(arr) -> list:
 
 
 def append_update(doc: Doc, objs: dict, *, root=None, info='same', prev=True, full_table=False,
-                  xref=None, trailer_extra=b'', no_xref=False) -> bytes:
+                  xref=None, trailer_extra=b'', no_xref=False, free=()) -> bytes:
     """Appends objects (number -> serialized value) as an incremental update: a classic xref section with a
     trailer, or an xref stream when the file already uses them (xref='stream'/'table' forces one)."""
     out = bytearray(doc.data)
@@ -309,11 +309,11 @@ def append_update(doc: Doc, objs: dict, *, root=None, info='same', prev=True, fu
             out += b'0 %d\n0000000000 65535 f \n' % size
             for n in range(1, size):
                 out += (b'%010d 00000 n \n' % offs[n]) if offs.get(n) is not None else b'0000000000 00000 f \n'
-        elif not offs:
+        elif not offs and not free:
             out += b'0 1\n0000000000 65535 f \n'
         else:
-            for n in sorted(offs):
-                out += b'%d 1\n%010d 00000 n \n' % (n, offs[n])
+            for n in sorted(set(offs) | set(free)):
+                out += (b'%d 1\n0000000000 00001 f \n' % n) if n in free else (b'%d 1\n%010d 00000 n \n' % (n, offs[n]))
         out += b'trailer\n<< /Size %d ' % size + trailer + b' >>\nstartxref\n%d\n%%%%EOF\n' % xo
     else:
         xn = size
@@ -432,6 +432,8 @@ def raw_sign(pki, doc: Doc, *, variant='ok', key='leaf') -> bytes:
     h = hashlib.sha256()
     h.update(data[ranges[0]:ranges[0] + ranges[1]])
     h.update(data[ranges[2]:ranges[2] + ranges[3]])
+    if variant == 'foreign-cms':  # a valid CMS, but over other bytes (transplanted from another document)
+        h = hashlib.sha256(doc.data)
     if variant not in ('contents-empty', 'contents-zeros'):
         cms = asyncio.run(pki.signer(key).async_sign(h.digest(), 'sha256', use_pades=True)).dump()
         hx = cms.hex().upper().encode()
@@ -827,6 +829,174 @@ def a_swa(doc: Doc):
     return data[:c] + tail + b' ' * (X - c - len(tail)) + after + data[c:]
 
 
+def a_objstm_contents(doc: Doc):
+    """Page dictionary redefined inside a new object stream (xref stream update, type-2 entry), pointing at new
+    content: the same ISA, with the changed object compressed."""
+    if not doc.xref_stream:
+        return None
+    c, stm, xn = doc.alloc(), doc.alloc(), doc.alloc()
+    page = raw_copy(doc.page)
+    page['/Contents'] = Raw(b'%d 0 R' % c)
+    page['/Resources'] = Raw(OWN_FONT)
+    body = ser(page)
+    head = b'%d 0 ' % doc.page_num
+    out = bytearray(doc.data)
+    offs = {}
+    offs[c] = len(out)
+    out += b'%d 0 obj\n' % c + stream(b'', NEW_TEXT) + b'\nendobj\n'
+    offs[stm] = len(out)
+    out += b'%d 0 obj\n' % stm + stream(b'/Type /ObjStm /N 1 /First %d' % len(head), head + body) + b'\nendobj\n'
+    offs[xn] = len(out)
+    rows = {doc.page_num: b'\x02' + stm.to_bytes(4, 'big') + b'\x00\x00'}
+    for n in (c, stm, xn):
+        rows[n] = b'\x01' + offs[n].to_bytes(4, 'big') + b'\x00\x00'
+    nums = sorted(rows)
+    data = b''.join(rows[n] for n in nums)
+    trailer = b'/Root %d 0 R' % doc.root_num + (b' /Info %d 0 R' % doc.info_num if doc.info_num else b'')
+    trailer += (b' /ID ' + doc.id if doc.id else b'') + b' /Prev %d' % last_startxref(doc.data)
+    out += (b'%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s] ' % (xn, xn + 1, b' '.join(b'%d 1' % n for n in nums))
+            + trailer + b' /Length %d >>\nstream\n' % len(data) + data + b'\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n' % offs[xn])
+    return bytes(out)
+
+
+def name_field(doc: Doc):
+    af = g(doc.root, '/AcroForm')
+    for fref in raw_refs(g(af, '/Fields')):
+        f = fref.get_object()
+        if g(f, '/FT') == '/Tx' and g(f, '/T') == 'Name':
+            return fref.idnum, f
+    return None
+
+
+def a_fill_rect_enlarged(doc: Doc):
+    """Form filling whose widget /Rect grows to the whole page, its appearance a white page with new text."""
+    nf = name_field(doc)
+    if nf is None:
+        return None
+    n, f = nf
+    ap = doc.alloc()
+    d = raw_copy(f)
+    d['/V'] = generic.pdf_string('ACME Trading Ltd')
+    d['/Rect'] = Raw(b'[0 0 595 842]')
+    d['/AP'] = Raw(b'<< /N %d 0 R >>' % ap)
+    return append_update(doc, {n: ser(d), ap: stream(b'/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources ' + OWN_FONT,
+                                                    b'1 1 1 rg 0 0 595 842 re f 0 g ' + NEW_TEXT)})
+
+
+def a_fill_ap_shared(doc: Doc):
+    """Form filling whose new appearance is the Form XObject the page content draws, redefined: the widget
+    exemption must not reach an object the page also uses."""
+    nf, x = name_field(doc), first_form_xobject(doc)
+    if nf is None or x is None:
+        return None
+    n, f = nf
+    xn, _ = x
+    d = raw_copy(f)
+    d['/V'] = generic.pdf_string('ACME Trading Ltd')
+    d['/AP'] = Raw(b'<< /N %d 0 R >>' % xn)
+    return append_update(doc, {n: ser(d), xn: stream(b'/Type /XObject /Subtype /Form /BBox [0 0 110 50] /Resources ' + OWN_FONT,
+                                                     b'0.6 0 0 rg 0 0 110 50 re f BT 1 1 1 rg /FX 12 Tf 12 20 Td (EVIL Corp) Tj ET')})
+
+
+def a_dss_certs_contents(doc: Doc):
+    """Catalog /DSS whose /Certs array lists the page content stream, which is then redefined."""
+    if '/F1' not in g(doc.resources()[0], '/Font', {}):
+        return None
+    cn = doc.contents_num()
+    cat = raw_copy(doc.root)
+    dss = doc.alloc()
+    cat['/DSS'] = Raw(b'%d 0 R' % dss)
+    return append_update(doc, {doc.root_num: ser(cat), dss: b'<< /Type /DSS /Certs [%d 0 R] >>' % cn,
+                               cn: stream(b'', b'q 1 1 1 rg 0 0 595 842 re f Q ' + NEW_TEXT.replace(b'/FX', b'/F1'))})
+
+
+def a_metadata_repointed(doc: Doc):
+    """Catalog /Metadata re-pointed at the page content stream, which is redefined as "XMP" with new drawing."""
+    if '/F1' not in g(doc.resources()[0], '/Font', {}):
+        return None
+    cn = doc.contents_num()
+    cat = raw_copy(doc.root)
+    cat['/Metadata'] = Raw(b'%d 0 R' % cn)
+    return append_update(doc, {doc.root_num: ser(cat),
+                               cn: stream(b'/Type /Metadata /Subtype /XML', b'q 1 1 1 rg 0 0 595 842 re f Q ' + NEW_TEXT.replace(b'/FX', b'/F1'))})
+
+
+def a_info_repointed(doc: Doc):
+    """Trailer /Info re-pointed at the page /Resources dictionary, which is then redefined (another font)."""
+    res, res_n = doc.resources()
+    if res_n is None or res_n == doc.info_num or '/Font' not in res:
+        return None
+    d = raw_copy(res)
+    fn = doc.alloc()
+    fonts = raw_copy(res['/Font'])
+    for k in list(fonts.keys()):
+        fonts[k] = Raw(b'%d 0 R' % fn)
+    d['/Font'] = fonts
+    d['/Title'] = generic.pdf_string('Invoice')
+    return append_update(doc, {res_n: ser(d), fn: b'<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>'},
+                         info=res_n)
+
+
+def a_contents_freed(doc: Doc):
+    """The page content stream marked free in the update's xref section: the signed text disappears."""
+    if doc.xref_stream:
+        return None
+    return append_update(doc, {}, free=[doc.contents_num()])
+
+
+def a_page_added(doc: Doc):
+    """A second page with new content appended to the page tree."""
+    pages = raw_copy(doc.obj(doc.pages_num))
+    p, c = doc.alloc(), doc.alloc()
+    pages['/Kids'] = Raw(refs(doc.page_nums + [p]))
+    pages['/Count'] = generic.NumberObject(len(doc.page_nums) + 1)
+    return append_update(doc, {doc.pages_num: ser(pages),
+                               p: b'<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Resources %s /Contents %d 0 R >>' % (doc.pages_num, OWN_FONT, c),
+                               c: stream(b'', b'BT /FX 14 Tf 72 720 Td (Annex: the amount due is 99,000.00 EUR) Tj ET')})
+
+
+def a_field_ap_changed(doc: Doc):
+    """The Name field's existing appearance stream redefined (white box + "PAID") while its value stays empty:
+    not form filling, so no widget exemption (issue #12: only for fields whose value is being filled)."""
+    nf = name_field(doc)
+    if nf is None or '/AP' not in nf[1]:
+        return None
+    apn = ref_of(nf[1]['/AP'].raw_get('/N'))
+    if apn is None:
+        return None
+    bbox = b' '.join(ser(x) for x in nf[1]['/AP']['/N']['/BBox'])
+    return append_update(doc, {apn: stream(b'/Type /XObject /Subtype /Form /BBox [%s] /Resources ' % bbox + OWN_FONT,
+                                           b'1 1 1 rg 0 0 190 20 re f 0 g BT /FX 12 Tf 2 5 Td (PAID - no further claims) Tj ET')})
+
+
+def a_catalog_direct_to_indirect(doc: Doc):
+    """The catalog rewritten with its direct /OCProperties dictionary moved to a new indirect object, same value."""
+    if '/OCProperties' not in doc.root or isinstance(doc.root.raw_get('/OCProperties'), generic.IndirectObject):
+        return None
+    cat = raw_copy(doc.root)
+    n = doc.alloc()
+    ocp = doc.root.raw_get('/OCProperties')
+    cat['/OCProperties'] = Raw(b'%d 0 R' % n)
+    return append_update(doc, {doc.root_num: ser(cat), n: ser(ocp)})
+
+
+def a_new_catalog_identical(doc: Doc):
+    """The catalog copied unchanged to a new object number, trailer /Root re-pointed: nothing changes."""
+    n = doc.alloc()
+    return append_update(doc, {n: ser(raw_copy(doc.root))}, root=n)
+
+
+def a_info_update(doc: Doc):
+    if doc.info_num is None:
+        return None
+    res, res_n = doc.resources()
+    if res_n == doc.info_num:
+        return None
+    d = raw_copy(doc.obj(doc.info_num))
+    d['/ModDate'] = generic.pdf_string('D:20260102000000Z')
+    return append_update(doc, {doc.info_num: ser(d)})
+
+
 # --------------------------------------------------------------------------------------------------
 # The corpus
 # --------------------------------------------------------------------------------------------------
@@ -914,7 +1084,8 @@ for v, desc in [('contents-empty', 'signature /Contents empty (<>)'),
                 ('byterange-missing', 'signature dictionary without /ByteRange (CMS valid over the usual ranges)'),
                 ('byterange-zeros', 'signature /ByteRange [0 0 0 0] (CMS valid over the real ranges)'),
                 ('byterange-not-from-start', '/ByteRange starting after the original document: CMS valid, signs only the update'),
-                ('gap-larger-than-contents', '/ByteRange gap larger than /Contents, swallowing a new page content object')]:
+                ('gap-larger-than-contents', '/ByteRange gap larger than /Contents, swallowing a new page content object'),
+                ('foreign-cms', 'a valid CMS signature by a trusted signer whose message digest is of other bytes')]:
     attack(v, 'usf', 'attack', ['unsigned'], desc)(lambda ctx, doc, v=v: raw_sign(ctx.pki, doc, variant=v))
 
 attack('second-range-moved', 'swa', 'attack', ['approval', 'certified-p2', SB],
@@ -932,6 +1103,25 @@ def _(ctx, doc):
 def _(ctx, doc):
     return pyhanko_sign(ctx.pki, doc.data, 'Signature1', key='leaf-eku-tsa')
 
+attack('objstm-page-redefined', 'isa', 'attack', ['approval-xrefstream', 'sealbatch-xrefstream'],
+       'page dictionary redefined inside a new object stream (xref stream update) with new content')(simple(a_objstm_contents))
+attack('fill-rect-enlarged', 'form', 'attack', ['approval', 'certified-p2', SB],
+       'text field filled while its widget /Rect grows to the whole page (white page + new text appearance)')(simple(a_fill_rect_enlarged))
+attack('fill-ap-shared-with-page', 'form', 'attack', ['approval', 'certified-p2', SB],
+       "text field filled with /AP /N re-pointed at the page's Form XObject, which is redefined")(simple(a_fill_ap_shared))
+attack('dss-certs-contents', 'isa', 'attack', ['approval', 'certified-p2', SB],
+       'catalog /DSS whose /Certs lists the page content stream, which is redefined ("DSS updated")')(simple(a_dss_certs_contents))
+attack('metadata-repointed-to-contents', 'isa', 'attack', ['approval', 'certified-p2', SB],
+       'catalog /Metadata re-pointed at the page content stream, redefined as /Type /Metadata with new drawing')(simple(a_metadata_repointed))
+attack('info-repointed-to-resources', 'isa', 'attack', ['approval', SB],
+       'trailer /Info re-pointed at the page /Resources dictionary, which is redefined (another font)')(simple(a_info_repointed))
+attack('contents-freed', 'isa', 'attack', ['approval', 'certified-p2', SB],
+       'page content stream marked free in the update xref section (the signed text disappears)')(simple(a_contents_freed))
+attack('page-added', 'isa', 'attack', ['approval', 'certified-p2', 'certified-p3', SB],
+       'a page with new content appended to the page tree')(simple(a_page_added))
+attack('field-appearance-changed', 'shadow-replace', 'attack', ['approval', 'certified-p2', SB],
+       "an existing text field's appearance stream redefined (white box + new text) without a value change",
+       pyhanko='pass')(simple(a_field_ap_changed))
 
 # benign controls
 attack('raw-signature-control', 'benign', 'benign', ['unsigned'],
@@ -942,7 +1132,7 @@ attack('sticky-note-at-p3', 'benign', 'benign', ['certified-p3'],
        'sticky note (/Text annotation, small rect, no /AP) added after a P=3 certification', pyhanko='fail')(simple(a_sticky_note))
 
 
-@attack('second-sig-existing-field', 'benign', 'benign', ['certified-p2', 'approval'],
+@attack('second-sig-existing-field', 'benign', 'benign', ['certified-p2', 'approval', SB],
         'second trusted signature signed into the existing empty signature field Approver (pyhanko sign addsig --field)',
         pyhanko='pass')
 def _(ctx, doc):
@@ -967,6 +1157,34 @@ attack('identical-rewrite', 'benign', 'benign', ['approval', 'certified-p2', SB]
         'DSS and document time-stamp added by pyHanko (PdfTimeStamper, as pyhanko sign ltaupdate)', pyhanko='pass')
 def _(ctx, doc):
     return pyhanko_lta(ctx.pki, doc.data)
+
+
+attack('new-catalog-identical', 'benign', 'benign', ['approval', 'certified-p2', SB],
+       'the catalog copied unchanged to a new object number, trailer /Root re-pointed', pyhanko='pass')(simple(a_new_catalog_identical))
+attack('catalog-direct-to-indirect', 'benign', 'benign', ['approval', 'certified-p2', SB],
+       'catalog rewritten with its direct /OCProperties moved to a new indirect object of the same value',
+       pyhanko='fail')(simple(a_catalog_direct_to_indirect))
+attack('info-update', 'benign', 'benign', ['approval', 'certified-p1', 'certified-p2', SB],
+       'the trailer /Info dictionary (nothing else uses it) updated with a /ModDate', pyhanko='pass')(simple(a_info_update))
+
+
+@attack('form-fill-then-lta', 'benign', 'benign', ['approval', 'certified-p2', SB],
+        'text field filled, then DSS + document time-stamp: two allowed updates in sequence', pyhanko='pass')
+def _(ctx, doc):
+    filled = a_form_fill(doc)
+    return pyhanko_lta(ctx.pki, filled) if filled else None
+
+
+@attack('dss-only', 'benign', 'benign', ['approval', 'certified-p1', SB],
+        'DSS with the signer chain (and a VRI entry) added by pyHanko, no time-stamp (B-LT)', pyhanko='pass')
+def _(ctx, doc):
+    w = IncrementalPdfFileWriter(io.BytesIO(doc.data), strict=False)
+    sig = w.prev.embedded_signatures[-1]
+    certs = [load_cert_from_pemder(os.path.join(ctx.pki.d, n + '.crt')) for n in ('leaf', 'inter', 'root')]
+    DocumentSecurityStore.supply_dss_in_writer(w, sig.pkcs7_content, certs=certs)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
 
 
 attack('xmp-update', 'benign', 'benign', ['approval', 'certified-p2', SB],
@@ -1022,7 +1240,7 @@ def main():
         if b != 'unsigned':
             emit(f'base--{b}.pdf', 'benign', b, 'benign', 'pass', 'the signed base, untouched', bases[b])
     for at in ATTACKS:
-        targets = [b for spec in at['bases'] for b in (sealbatch if spec == SB else [spec])]
+        targets = [b for spec in at['bases'] for b in (sealbatch if spec == SB else [spec]) if b in bases]
         for b in targets:
             data = at['fn'](ctx, Doc(bases[b]))
             if data is None:
