@@ -94,7 +94,8 @@ extension Verifier {
 
 extension Verifier {
     /// What the signature's own revision shows: the pages of the field's widgets, and the /Stamp annotations
-    /// created in that same revision (a cross-page seal's slices), which the signature covers.
+    /// created in that same revision (a cross-page seal's slices), which the signature covers. Informational:
+    /// an unreadable revision gives no appearance report (nil), it never changes the verdict.
     func appearanceReport(_ f: SignatureField, revisionIndex: Int, end: Int, ctx: Context) -> AppearanceReport? {
         guard let fieldRef = f.fieldRef, let signed = try? ctx.revisionDocument(end: end) else { return nil }
         let revs = ctx.doc.revisions

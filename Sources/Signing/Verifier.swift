@@ -52,7 +52,13 @@ public struct Verifier: Sendable {
                 throw SigningError(.badKey, "trust anchor path does not exist", file: u.path)
             }
             if isDir.boolValue {
-                let items = (try? FileManager.default.contentsOfDirectory(at: u, includingPropertiesForKeys: nil)) ?? []
+                // An unreadable anchor folder is an error, never an empty trust list.
+                let items: [URL]
+                do { items = try FileManager.default.contentsOfDirectory(at: u, includingPropertiesForKeys: nil) } catch {
+                    throw SigningError(.badKey, "the trust anchor folder cannot be read: \(error.localizedDescription)", file: u.path)
+                }
+                let certs = items.filter { ["pem", "crt", "cer", "der"].contains($0.pathExtension.lowercased()) }
+                if certs.isEmpty { throw SigningError(.badKey, "the trust anchor folder holds no certificate (.pem, .crt, .cer, .der)", file: u.path) }
                 files += items.filter { ["pem", "crt", "cer", "der"].contains($0.pathExtension.lowercased()) }.sorted { $0.path < $1.path }
             } else { files.append(u) }
         }
@@ -82,10 +88,11 @@ public struct Verifier: Sendable {
 
     func verifyFile(url: URL) async -> FileReport {
         var report = FileReport(path: url.path, sha256: nil, size: nil, title: nil, pages: nil, revisions: nil, error: nil, signatures: [], passed: false)
+        // Unreadable: reported as the file's error (a failed report), never as a pass.
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
         report.size = size
         guard let size else { report.error = "file not found or unreadable"; return report }
-        if size > 0, let h = try? sha256(file: url, ranges: [0, size]) { report.sha256 = hex(h) }
+        if size > 0, let h = try? sha256(file: url, ranges: [0, size]) { report.sha256 = hex(h) } // informational only
         let doc: PDFDocument
         do { doc = try PDFDocument(url: url) } catch let e as PDFError {
             report.error = "not a readable PDF: \(e.message)"
@@ -516,6 +523,8 @@ struct DSSContent {
     init(doc: PDFDocument) {
         guard let dss = doc.resolve(doc.catalog, "DSS")?.dictionaryValue else { return }
         func streams(_ k: PDFName) -> [[UInt8]] {
+            // An undecodable DSS stream gives no certificate or status: revocation then stays unknown (fails
+            // under hard-fail, noted under soft-fail) and B-LT is not reached — it can never make a check pass.
             (doc.resolve(dss, k)?.arrayValue ?? []).compactMap { try? doc.resolve($0).streamValue?.decodedData() }
         }
         certs = streams("Certs").compactMap { OSSLCert(der: $0) }
