@@ -980,6 +980,71 @@ def a_catalog_direct_to_indirect(doc: Doc):
     return append_update(doc, {doc.root_num: ser(cat), n: ser(ocp)})
 
 
+def a_openaction_js(doc: Doc):
+    """Catalog given an /OpenAction JavaScript action (it can rewrite the shown document at open time)."""
+    cat = raw_copy(doc.root)
+    cat['/OpenAction'] = Raw(b'<< /S /JavaScript /JS (this.getField\\(\"Name\"\\); app.alert\\("paid"\\);) >>')
+    return append_update(doc, {doc.root_num: ser(cat)})
+
+
+def a_mediabox_changed(doc: Doc):
+    """Page /MediaBox and /CropBox shrunk so the amount and the IBAN lines are cut off; no content changed."""
+    page = raw_copy(doc.page)
+    page['/MediaBox'] = Raw(b'[0 730 595 842]')
+    page['/CropBox'] = Raw(b'[0 730 595 842]')
+    return append_update(doc, {doc.page_num: ser(page)})
+
+
+def a_content_appended(doc: Doc):
+    """Page /Contents turned into an array: the signed stream plus a new overlay stream after it."""
+    c = doc.page.raw_get('/Contents')
+    if not isinstance(c, generic.IndirectObject) or not isinstance(c.get_object(), generic.StreamObject):
+        return None
+    n = doc.alloc()
+    page = raw_copy(doc.page)
+    page['/Contents'] = Raw(b'[%d 0 R %d 0 R]' % (c.idnum, n))
+    if '/F1' not in g(doc.resources()[0], '/Font', {}):
+        return None
+    return append_update(doc, {doc.page_num: ser(page),
+                               n: stream(b'', b'q 1 1 1 rg 60 690 480 50 re f Q ' + NEW_TEXT.replace(b'/FX', b'/F1'))})
+
+
+def a_annot_removed(doc: Doc):
+    """The empty signature field Approver's widget removed from the page /Annots (the field stays)."""
+    annots = raw_refs(g(doc.page, '/Annots'))
+    keep = [a for a in annots if g(a.get_object(), '/T') != 'Approver']
+    if len(keep) == len(annots):
+        return None
+    page = raw_copy(doc.page)
+    page['/Annots'] = Raw(refs([ref_of(a) for a in keep]))
+    return append_update(doc, {doc.page_num: ser(page)})
+
+
+def a_widget_moved(doc: Doc):
+    """The Name field's widget /Rect moved over the amount line, value unchanged."""
+    nf = name_field(doc)
+    if nf is None:
+        return None
+    d = raw_copy(nf[1])
+    d['/Rect'] = Raw(b'[70 712 260 732]')
+    return append_update(doc, {nf[0]: ser(d)})
+
+
+def a_sig_dict_changed(doc: Doc):
+    """The signed signature dictionary redefined with another /Name and /Reason (its /Contents and
+    /ByteRange kept), so the signer information shown is not what was signed."""
+    af = g(doc.root, '/AcroForm')
+    for fref in raw_refs(g(af, '/Fields')):
+        f = fref.get_object()
+        v = f.raw_get('/V') if '/V' in f else None
+        if g(f, '/FT') == '/Sig' and isinstance(v, generic.IndirectObject):
+            d = raw_copy(v.get_object())
+            d['/Name'] = generic.pdf_string('Chief Executive Officer')
+            d['/Reason'] = generic.pdf_string('Payment of 99,000.00 EUR approved')
+            return append_update(doc, {v.idnum: ser(d)})
+    return None
+
+
 def a_new_catalog_identical(doc: Doc):
     """The catalog copied unchanged to a new object number, trailer /Root re-pointed: nothing changes."""
     n = doc.alloc()
@@ -1122,6 +1187,18 @@ attack('page-added', 'isa', 'attack', ['approval', 'certified-p2', 'certified-p3
 attack('field-appearance-changed', 'shadow-replace', 'attack', ['approval', 'certified-p2', SB],
        "an existing text field's appearance stream redefined (white box + new text) without a value change",
        pyhanko='pass')(simple(a_field_ap_changed))
+attack('catalog-openaction-js', 'isa', 'attack', ['approval', 'certified-p2', SB],
+       'catalog given an /OpenAction JavaScript action')(simple(a_openaction_js))
+attack('mediabox-cropped', 'shadow-hide', 'attack', ['approval', 'certified-p2', SB],
+       'page /MediaBox and /CropBox shrunk so the signed amount lines are cut off (no content change)')(simple(a_mediabox_changed))
+attack('content-overlay-appended', 'shadow-replace', 'attack', ['approval', 'certified-p2', 'certified-p3', SB],
+       'page /Contents made an array: the signed stream plus a new overlay stream')(simple(a_content_appended))
+attack('annotation-removed', 'docmdp', 'attack', ['certified-p2', SB],
+       "the empty signature field's widget removed from the page /Annots")(simple(a_annot_removed))
+attack('widget-moved', 'form', 'attack', ['approval', 'certified-p2', SB],
+       "the Name field's widget /Rect moved over the amount line, value unchanged")(simple(a_widget_moved))
+attack('signature-dictionary-changed', 'usf', 'attack', ['approval', 'certified-p2', SB],
+       'the signed signature dictionary redefined with another /Name and /Reason (/Contents and /ByteRange kept)')(simple(a_sig_dict_changed))
 
 # benign controls
 attack('raw-signature-control', 'benign', 'benign', ['unsigned'],
