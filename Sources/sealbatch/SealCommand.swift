@@ -47,7 +47,8 @@ struct SealCommand: AsyncParsableCommand {
                     let now = Date()
                     let proposed = Seal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri, appearance: appearance,
                                         validFrom: c.notBefore, validUntil: c.notAfter, createdBy: actor.id, createdAt: now)
-                    try await checkToken(tokenConfig, uri: uri, seal: proposed, actor: actor, registry: registry)
+                    try await SealCommand.checkToken(tokenConfig, uri: uri, seal: proposed, actor: actor, registry: registry, pin: pin,
+                                                   doing: "registration")
                 }
                 let s = try registry.registerSeal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri,
                                                   appearance: appearance, validFrom: try validFrom.map { try GovCLI.date($0) },
@@ -56,25 +57,29 @@ struct SealCommand: AsyncParsableCommand {
                              + (tokenConfig == nil ? "; the token was not checked (the first run checks it)" : "; the token holds its key"))
             }
         }
+    }
 
-        /// The token must hold the certificate's key under `uri`: certificate fingerprint, then one signature.
-        /// A mismatch is audited (`seal.key-mismatch`) and refuses the registration (exit 2).
-        func checkToken(_ path: String, uri: PKCS11URI, seal: Seal, actor: AuthenticatedUser, registry: Registry) async throws {
-            var config: TokenConfiguration
-            do { config = try TokenConfiguration.load(from: URL(fileURLWithPath: path)) } catch let e as TokenError {
-                throw GovCLI.Failure(2, "--token-config: \(e.message)")
-            }
-            config.key = uri // the key the seal is registered with, whatever the file names
-            let token = try await SealToken.open(config, pinProvider: SourcePINProvider(try pin.source()))
-            defer { Task { await token.close() } }
-            do { try await SealKeyBinding.check(token, seal: seal) } catch let m as SealKeyBinding.Mismatch {
-                var message = "seal \(seal.id) not registered: \(m)"
-                do {
-                    try registry.recordKeyMismatch(seal: seal, actor: actor.id, registeredSHA256: m.registeredSHA256, tokenSHA256: m.tokenSHA256,
-                                                   detail: "registration refused: \(m.keyDiffers ? "the key does not match the certificate" : "the token's certificate is not the one offered")")
-                } catch { message += " (this refusal could not be written to the audit log: \(error))" }
-                throw GovCLI.Failure(2, message)
-            }
+    /// The token must hold the certificate's key under `uri`: certificate fingerprint, then one signature.
+    /// A mismatch is audited (`seal.key-mismatch`) and refuses the registration or rebinding (exit 2).
+    static func checkToken(_ path: String, uri: PKCS11URI, seal: Seal, actor: AuthenticatedUser, registry: Registry, pin: PINOptions,
+                           doing what: String) async throws {
+        guard uri.object != nil || uri.id != nil else {
+            throw GovCLI.Failure(2, "the token URI \(uri) names no key: add object=<key label> or id=<key id>")
+        }
+        var config: TokenConfiguration
+        do { config = try TokenConfiguration.load(from: URL(fileURLWithPath: path)) } catch let e as TokenError {
+            throw GovCLI.Failure(2, "--token-config: \(e.message)")
+        }
+        config.key = uri // the key the seal is bound to, whatever the file names
+        let token = try await SealToken.open(config, pinProvider: SourcePINProvider(try pin.source()))
+        defer { Task { await token.close() } }
+        do { try await SealKeyBinding.check(token, seal: seal) } catch let m as SealKeyBinding.Mismatch {
+            var message = "\(what) of seal \(seal.id) refused: \(m)"
+            do {
+                try registry.recordKeyMismatch(seal: seal, actor: actor.id, registeredSHA256: m.registeredSHA256, tokenSHA256: m.tokenSHA256,
+                                               detail: "\(what) refused: \(m.keyDiffers ? "the key does not match the certificate" : "the token's certificate is not the one offered")")
+            } catch { message += " (this refusal could not be written to the audit log: \(error))" }
+            throw GovCLI.Failure(2, message)
         }
     }
 
@@ -104,13 +109,26 @@ struct SealCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("New certificate (PEM/DER).", valueName: "file")) var cert: String?
         @Option(help: "New PKCS#11 URI.") var tokenUri: String?
         @Option(help: "New appearance.") var appearance: String?
+        @Option(name: .customLong("token-config"), help: ArgumentHelp("With the token present: its configuration; the seal's (new) key must hold its (new) certificate's key, checked with one signature.", valueName: "file"))
+        var tokenConfig: String?
+        @OptionGroup var pin: PINOptions
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
                 let actor = try await auth.authenticate(registry)
-                try registry.rebindSeal(id, certificateDER: try cert.map { try GovCLI.readCertificate($0).der }, tokenURI: tokenUri,
-                                        appearance: appearance, as: actor)
-                GovCLI.print("seal \(id) rebound")
+                let der = try cert.map { try GovCLI.readCertificate($0).der }
+                if let tokenConfig {
+                    guard var proposed = try registry.seal(id) else { throw GovCLI.Failure(2, "no seal '\(id)'") }
+                    try registry.authorise(.manageSeal, ActionTarget(organisation: proposed.organisation, seal: id), actor: actor)
+                    if let der { proposed.certificateDER = der }
+                    if let tokenUri { proposed.tokenURI = tokenUri }
+                    let uri: PKCS11URI
+                    do { uri = try PKCS11URI(proposed.tokenURI) } catch let e as TokenError { throw GovCLI.Failure(2, "--token-uri: \(e.message)") }
+                    try await SealCommand.checkToken(tokenConfig, uri: uri, seal: proposed, actor: actor, registry: registry, pin: pin,
+                                                     doing: "rebinding")
+                }
+                try registry.rebindSeal(id, certificateDER: der, tokenURI: tokenUri, appearance: appearance, as: actor)
+                GovCLI.print("seal \(id) rebound" + (tokenConfig == nil ? "" : "; the token holds its key"))
             }
         }
     }

@@ -241,5 +241,13 @@ import Testing
         #expect(try mismatchRecords(world, mentioning: "registration refused").count == 1)
         let right = try register("right-token", cert: other.certificate, uri: other.keyURI.description, token: other)
         #expect(right.status == 0 && right.out.contains("the token holds its key"), "\(right.out) \(right.err)")
+        // rebinding the seal to a certificate its token does not hold is refused the same way
+        let rebind = try TestSupport.run(bin.path, ["seal", "rebind", "right-token", "--cert", world.token.certificate.path,
+                                                    "--token-config", other.directory.appendingPathComponent("token.json").path, "--pin-file", world.pinFile.path,
+                                                    "--registry", world.registryPath, "--as", "sadmin",
+                                                    "--key", pki.dir.appendingPathComponent("sadmin.p12").path, "--key-password-fd", "0"],
+                                         cwd: root, stdin: Data((UserPKI.password + "\n").utf8))
+        #expect(rebind.status == 2 && rebind.err.contains("rebinding of seal right-token refused"), "\(rebind.out) \(rebind.err)")
+        #expect(try world.registry.seal("right-token")?.certificateDER == (try DevToken.derFromPEM(other.certificate)))
     }
 }
