@@ -30,6 +30,11 @@ public enum GovernanceWorkspace {
             throw GovernanceError(.notFound, "no registry at \(path): create one with `sealbatch org init`")
         }
         let keyPath = auditKeyPath ?? defaultAuditKeyPath(registryPath: path)
+        // a key that was named (configuration, $SEALBATCH_AUDIT_KEY) must exist: without it nothing is checkpointed
+        let named = auditKeyPath != nil || ProcessInfo.processInfo.environment["SEALBATCH_AUDIT_KEY"] != nil
+        if named && !FileManager.default.fileExists(atPath: keyPath) {
+            throw GovernanceError(.notFound, "the audit key \(keyPath) does not exist: fix governance.audit-key / $SEALBATCH_AUDIT_KEY, or remove it to run without checkpoints")
+        }
         let signer = FileManager.default.fileExists(atPath: keyPath) ? try auditSigner(pemFile: keyPath) : nil
         return Registry(store: try SQLiteGovernanceStore(path: path, flushEachCommit: flushEachCommit), auditSigner: signer,
                         checkpointInterval: checkpointInterval)

@@ -23,9 +23,14 @@ struct GovRegistryOptions: ParsableArguments {
     /// The audit key file path.
     var auditKeyPath: String { auditKey ?? GovernanceWorkspace.defaultAuditKeyPath(registryPath: path) }
 
-    /// Loads the audit key if present.
+    /// Loads the audit key if present. A key that was named (`--audit-key`, `$SEALBATCH_AUDIT_KEY`) must exist.
     func auditSigner() throws -> IdentityCheckpointSigner? {
-        guard FileManager.default.fileExists(atPath: auditKeyPath) else { return nil }
+        guard FileManager.default.fileExists(atPath: auditKeyPath) else {
+            if auditKey != nil || ProcessInfo.processInfo.environment["SEALBATCH_AUDIT_KEY"] != nil {
+                throw GovCLI.Failure(2, "the audit key \(auditKeyPath) does not exist: fix --audit-key / $SEALBATCH_AUDIT_KEY, or leave it out to run without checkpoints")
+            }
+            return nil
+        }
         do { return try GovernanceWorkspace.auditSigner(pemFile: auditKeyPath) } catch {
             throw GovCLI.Failure(2, "the audit key \(auditKeyPath) is not readable: \(error)")
         }

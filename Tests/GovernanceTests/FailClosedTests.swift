@@ -103,6 +103,13 @@ import TestSupport
         #expect(try w.book.show(m.id) != nil)
     }
 
+    @Test func aNamedAuditKeyThatDoesNotExistIsAnErrorNotAnUncheckpointedLog() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        #expect(throws: GovernanceError.self) { try GovernanceWorkspace.open(registryPath: w.path, auditKeyPath: w.dir.appendingPathComponent("missing.pem").path) }
+        _ = try GovernanceWorkspace.open(registryPath: w.path) // no key named, none at the default place: a log without checkpoints
+    }
+
     @Test func aSealTokenURIThatNamesNoKeyIsRefused() throws {
         guard try TestSupport.haveTool("openssl") else { return }
         let w = try World()
