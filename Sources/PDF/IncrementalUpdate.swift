@@ -64,11 +64,13 @@ public final class IncrementalUpdate: @unchecked Sendable {
     /// Overrides the /ID written in the new trailer (default: the file's /ID, or one derived from the file).
     public var fileID: [[UInt8]]? = nil
 
-    /// Starts an update. Throws for encrypted files (objects would have to be encrypted; not supported yet).
+    /// Starts an update. An encrypted document (opened with the empty user password) gets an update
+    /// encrypted with its own security handler (§7.6: every string and stream of the new objects, under
+    /// their own object keys; the trailer keeps /Encrypt and /ID), as pyHanko writes it.
     public init(document: PDFDocument) throws {
-        if let e = document.encryption {
-            throw PDFError(.encrypted(userPasswordRequired: e.userPasswordRequired),
-                "the file is encrypted (\(e.cipher)); sealbatch cannot yet write an update to encrypted files",
+        if let e = document.encryption, e.userPasswordRequired || document.security == nil {
+            throw PDFError(.encrypted(userPasswordRequired: true),
+                "the file is protected with a password needed to open it (\(e.cipher)); it cannot be updated",
                 file: document.url?.lastPathComponent)
         }
         self.document = document
@@ -171,7 +173,12 @@ public final class IncrementalUpdate: @unchecked Sendable {
             offsets[ref.number] = (abs - base, ref.generation)
             out += Array("\(ref.number) \(ref.generation) obj\n".utf8)
             var ser = PDFSerializer()
-            ser.write(objects[ref]!)
+            let plain = objects[ref]!
+            if let security = doc.security, security.encryptRef != ref {
+                ser.write(security.encrypt(plain, ref: ref))
+            } else {
+                ser.write(plain)
+            }
             for p in ser.placeholders {
                 let at = pos + out.count + p.offset
                 switch p.kind {
@@ -216,6 +223,7 @@ public final class IncrementalUpdate: @unchecked Sendable {
         trailer["Size"] = .integer(0)
         if let r = doc.trailer["Root"] { trailer["Root"] = r }
         if let i = doc.trailer["Info"] { trailer["Info"] = i }
+        if doc.security != nil, let e = doc.trailer["Encrypt"] { trailer["Encrypt"] = e }
         trailer["ID"] = idObject()
         if let prev { trailer["Prev"] = .integer(prev) }
 

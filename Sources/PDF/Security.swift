@@ -115,6 +115,50 @@ final class SecurityHandler: @unchecked Sendable {
         }
     }
 
+    // MARK: - Writing (the mirror image of reading, for incremental updates)
+
+    /// Encrypts a string's or stream's bytes for object `ref` with the document's own key and cipher
+    /// (§7.6.3 algorithm 1; AES with a fresh random IV and PKCS#7 padding, §7.6.3.3).
+    func encryptBytes(_ b: [UInt8], ref: ObjectRef, stream: Bool) -> [UInt8] {
+        let aes = stream ? stmAES : strAES
+        if stream ? identityStm : identityStr { return b }
+        let k = objectKey(ref, aes: aes)
+        if aes { return AES.cbcEncrypt(key: k, b) ?? b }
+        return RC4.apply(key: k, b)
+    }
+
+    /// Encrypts every string and stream of an object written as `ref` (strings inside are plain text).
+    /// Signature /Contents, cross-reference streams, and metadata with /EncryptMetadata false stay plain (§7.6.2).
+    func encrypt(_ o: PDFObject, ref: ObjectRef) -> PDFObject {
+        switch o {
+        case .string(let s): return .string(PDFString(bytes: encryptBytes(s.bytes, ref: ref, stream: false), isHex: s.isHex))
+        case .array(let a): return .array(a.map { encrypt($0, ref: ref) })
+        case .dictionary(let d): return .dictionary(encryptDict(d, ref: ref))
+        case .stream(let s):
+            let t = s.dictionary.name("Type")
+            if t == "XRef" { return .stream(s) }
+            var dict = encryptDict(s.dictionary, ref: ref)
+            if t == "Metadata" && !encryptMetadata { return .stream(PDFStream(dictionary: dict, rawData: s.rawData)) }
+            if let f = dict["Filter"], (f.nameValue == "Crypt" || f.arrayValue?.first?.nameValue == "Crypt") {
+                return .stream(PDFStream(dictionary: dict, rawData: s.rawData))
+            }
+            let data = encryptBytes(s.rawData, ref: ref, stream: true)
+            dict["Length"] = .integer(data.count)
+            return .stream(PDFStream(dictionary: dict, rawData: data))
+        default: return o
+        }
+    }
+
+    private func encryptDict(_ d: PDFDictionary, ref: ObjectRef) -> PDFDictionary {
+        let isSig = d.name("Type") == "Sig" || d.name("Type") == "DocTimeStamp" || (d["ByteRange"] != nil && d["Contents"] != nil)
+        var out = PDFDictionary()
+        for (k, v) in d {
+            if isSig && k == "Contents" { out[k] = v; continue }
+            out[k] = encrypt(v, ref: ref)
+        }
+        return out
+    }
+
     private func decryptDict(_ d: PDFDictionary, ref: ObjectRef) -> PDFDictionary {
         // Signature /Contents are not encrypted (§7.6.2); detect signature dictionaries.
         let isSig = d.name("Type") == "Sig" || d.name("Type") == "DocTimeStamp" || (d["ByteRange"] != nil && d["Contents"] != nil)

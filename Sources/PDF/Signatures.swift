@@ -139,18 +139,41 @@ extension PDFDocument {
         return nil
     }
 
-    /// Whether a seal may be added, or the specific reason why not (encrypted, DocMDP P=1).
+    /// Whether a seal may be added, or the specific reason why not (a password needed to open the file,
+    /// permission bits that forbid it, DocMDP P=1). An encrypted file that opens with the empty user password
+    /// is sealable when its /P bits allow changing the document: bit 4 (modify) or bit 6 (annotations and
+    /// forms), or — R≥3 — bit 9 (fill in existing form fields, signature fields included) when it has an
+    /// empty signature field to seal into (ISO 32000-2 §7.6.4.2, table 22).
     public func checkSealable() throws {
         if let e = encryption {
-            throw PDFError(.encrypted(userPasswordRequired: e.userPasswordRequired),
-                "the file is encrypted (\(e.cipher)); sealbatch cannot yet add a seal to encrypted files. Ask the sender for an unencrypted copy",
-                file: url?.lastPathComponent)
+            if e.userPasswordRequired {
+                throw PDFError(.encrypted(userPasswordRequired: true),
+                    "the file is protected with a password needed to open it (\(e.cipher)); ask the sender for an unprotected copy",
+                    file: url?.lastPathComponent)
+            }
+            let p = UInt32(bitPattern: e.permissions)
+            func bit(_ n: Int) -> Bool { p & (1 << UInt32(n - 1)) != 0 }
+            let emptyField = signatureFields.contains { !$0.isSigned }
+            if !(bit(4) || bit(6) || (e.revision >= 3 && bit(9) && emptyField)) {
+                throw PDFError(.encrypted(userPasswordRequired: false),
+                    "the file is encrypted (\(e.cipher)) with permissions that forbid changing it (/P \(e.permissions): no modifying, no annotations or form filling"
+                    + (e.revision >= 3 && bit(9) ? ", and no empty signature field to fill" : "") + "); ask the sender for a copy that allows signing",
+                    file: url?.lastPathComponent)
+            }
         }
         if docMDPPermission == 1 {
             throw PDFError(.certifiedNoChanges,
                 "the document is certified with \"no changes allowed\" (DocMDP P=1): adding a seal would break its certification. Ask the author for an uncertified copy",
                 file: url?.lastPathComponent)
         }
+    }
+
+    /// True when an encrypted document's permissions allow a new signature field (/P bit 4 or 6); with
+    /// only bit 9, a seal may only fill an existing empty signature field.
+    public var permitsNewSignatureField: Bool {
+        guard let e = encryption else { return true }
+        let p = UInt32(bitPattern: e.permissions)
+        return p & (1 << 3) != 0 || p & (1 << 5) != 0
     }
 
     /// How much of the file a signature covers: as `coverage(of:)` for its /ByteRange, and `.invalid`

@@ -30,6 +30,8 @@ public struct SealSlice: Sendable, Equatable, Codable {
 public struct PlacementResult: Sendable {
     public var widgets: [WidgetPlacement]
     public var warnings: [String]
+    /// The existing empty signature field the seal fills (the first widget is its rectangle), if any.
+    public var fieldName: String? = nil
 }
 
 /// Decides where seals go: explicit position, anchor text (found with poppler), cross-page slices.
@@ -40,9 +42,10 @@ public enum Placement {
     public static func resolve(document: PDFDocument, fileURL: URL, spec: PlacementSpec,
                                sealSizeMM: (width: Double, height: Double)) throws -> PlacementResult {
         let pdfPages = document.pages
+        let empty = emptyFieldRects(document)
         let infos = pdfPages.map { p in
             PageInfo(geometry: PageGeometry(crop: Box(p.cropBox.llx, p.cropBox.lly, p.cropBox.urx, p.cropBox.ury), rotation: p.rotate),
-                     signatureWidgets: signatureWidgetRects(document, p))
+                     signatureWidgets: signatureWidgetRects(document, p), emptyFields: empty[p.index] ?? [])
         }
         var poppler: PopplerFile?
         let name = fileURL.lastPathComponent
@@ -55,12 +58,43 @@ public enum Placement {
         return PlacementResult(widgets: boxes.map { b in
             WidgetPlacement(pageIndex: b.pageIndex, rect: PDFRect(b.box.llx, b.box.lly, b.box.urx, b.box.ury), rotation: b.rotation,
                             slice: b.slice.map { SealSlice(index: $0.0, count: $0.1) })
-        }, warnings: warnings)
+        }, warnings: warnings, fieldName: boxes.first?.fieldName)
     }
 
     /// Convenience: resolves for a rendered seal's size.
     public static func resolve(document: PDFDocument, fileURL: URL, spec: PlacementSpec, seal: RenderedSeal) throws -> PlacementResult {
         try resolve(document: document, fileURL: fileURL, spec: spec, sealSizeMM: (seal.widthMM, seal.heightMM))
+    }
+
+    /// Empty signature fields with a visible widget, per page index: the field's name and the widget's rectangle.
+    static func emptyFieldRects(_ doc: PDFDocument) -> [Int: [(name: String, box: Box)]] {
+        var pageOf: [ObjectRef: Int] = [:]
+        for p in doc.pages { pageOf[p.ref] = p.index }
+        var annotPage: [ObjectRef: Int]? = nil
+        var out: [Int: [(name: String, box: Box)]] = [:]
+        for f in doc.signatureFields where !f.isSigned {
+            guard let fr = f.fieldRef, let fd = doc.resolve(fr).dictionaryValue else { continue }
+            let kids = doc.resolve(fd["Kids"] ?? .null).arrayValue ?? []
+            let widgets: [(ObjectRef?, PDFDictionary)] = fd["Rect"] != nil || kids.isEmpty ? [(fr, fd)]
+                : kids.compactMap { k in doc.resolve(k).dictionaryValue.map { (k.referenceValue, $0) } }
+            for (ref, w) in widgets {
+                guard let r = PDFRect(doc.resolve(w["Rect"] ?? .null).arrayValue.map { PDFObject.array($0.map { doc.resolve($0) }) }),
+                      r.width > 1, r.height > 1 else { continue }
+                var page = w["P"]?.referenceValue.flatMap { pageOf[$0] }
+                if page == nil, let ref {
+                    if annotPage == nil {
+                        var m: [ObjectRef: Int] = [:]
+                        for p in doc.pages { for a in doc.resolve(p.dictionary["Annots"] ?? .null).arrayValue ?? [] { if let ar = a.referenceValue { m[ar] = p.index } } }
+                        annotPage = m
+                    }
+                    page = annotPage?[ref]
+                }
+                guard let page else { continue }
+                out[page, default: []].append((f.name, Box(r.llx, r.lly, r.urx, r.ury)))
+                break
+            }
+        }
+        return out
     }
 
     /// Rectangles of signature widgets (/FT /Sig on the widget or an ancestor field) on a page.

@@ -7,6 +7,8 @@ struct PageInfo: Sendable {
     var geometry: PageGeometry
     /// Rectangles (user space) of existing signature widgets on the page.
     var signatureWidgets: [Box]
+    /// Empty (unsigned) signature fields with a visible widget on this page: name and rectangle.
+    var emptyFields: [(name: String, box: Box)] = []
 }
 
 /// One seal (or seal slice) as placed by the engine, in user space.
@@ -16,8 +18,11 @@ struct PlacedBox: Equatable, Sendable {
     var rotation: Int
     /// (index, count) for a cross-page slice; index counts from the seal's left as displayed.
     var slice: (Int, Int)?
+    /// The existing empty signature field the seal fills (its rectangle is `box`).
+    var fieldName: String? = nil
     static func == (a: PlacedBox, b: PlacedBox) -> Bool {
         a.pageIndex == b.pageIndex && a.box == b.box && a.rotation == b.rotation && a.slice?.0 == b.slice?.0 && a.slice?.1 == b.slice?.1
+            && a.fieldName == b.fieldName
     }
 }
 
@@ -38,8 +43,20 @@ struct PlacementEngine {
         var out: [PlacedBox] = []
         var warnings: [String] = []
 
-        // Main seal: anchor, or explicit position, or anchor with fallback.
-        if let anchor = spec.anchor {
+        // Main seal: a named empty signature field, or an empty field that fits the seal (preferred), or
+        // anchor, or explicit position, or anchor with fallback.
+        if let name = spec.field {
+            guard let (p, f) = pages.indices.lazy.compactMap({ p in self.pages[p].emptyFields.first { $0.name == name }.map { (p, $0) } }).first else {
+                let names = pages.flatMap { $0.emptyFields.map(\.name) }
+                throw RenderError(.fieldNotFound, "the document has no empty signature field \"\(name)\" with a visible widget"
+                                  + (names.isEmpty ? " (it has no empty signature field)" : " (empty signature fields: \(names.map { "\"\($0)\"" }.joined(separator: ", ")))"),
+                                  file: fileName)
+            }
+            out.append(PlacedBox(pageIndex: p, box: f.box, rotation: pages[p].geometry.rotation, slice: nil, fieldName: f.name))
+        } else if spec.preferEmptyField, spec.anchor != nil || spec.hasExplicitPosition, let (p, f) = fittingEmptyField() {
+            warnings.append("page \(p + 1): the seal fills the empty signature field \"\(f.name)\" (it fits the seal) instead of the configured position")
+            out.append(PlacedBox(pageIndex: p, box: f.box, rotation: pages[p].geometry.rotation, slice: nil, fieldName: f.name))
+        } else if let anchor = spec.anchor {
             if let (pageIndex, hit) = try findAnchor(anchor) {
                 let g = pages[pageIndex].geometry
                 let r = g.displayRect(hit)
@@ -66,6 +83,19 @@ struct PlacementEngine {
     }
 
     // MARK: - main seal
+
+    /// The first empty signature field (last page first, then from the first page) whose rectangle holds the seal.
+    private func fittingEmptyField() -> (Int, (name: String, box: Box))? {
+        let order = [pages.count - 1] + Array(0..<(pages.count - 1))
+        for p in order {
+            for f in pages[p].emptyFields {
+                let (w, h) = (abs(f.box.urx - f.box.llx), abs(f.box.ury - f.box.lly))
+                let (sw, sh) = pages[p].geometry.rotation % 180 == 0 ? (sealWidth, sealHeight) : (sealHeight, sealWidth)
+                if w + 1 >= sw && h + 1 >= sh { return (p, f) }
+            }
+        }
+        return nil
+    }
 
     private func explicitPage(_ spec: PlacementSpec, default def: PageSelector) throws -> Int {
         let sel = spec.page ?? def
@@ -157,8 +187,9 @@ struct PlacementEngine {
             case .report:
                 warnings.append("page \(page + 1): the seal covers an existing signature field")
             case .move:
-                guard let (nx, ny) = nearestFree(x, y, W: W, H: H, overlaps: overlaps) else {
-                    throw RenderError(.overlapsSignature, "the seal would cover an existing signature field and there is no free spot nearby",
+                guard let (nx, ny) = nearestFree(x, y, W: W, H: H, overlaps: overlaps)
+                        ?? nearestFree(x, y, W: W, H: H, reach: Int((max(W, H) / (2 * pointsPerMM)).rounded(.up)), overlaps: overlaps) else {
+                    throw RenderError(.overlapsSignature, "the seal would cover an existing signature field and there is no free spot on the page",
                                       file: fileName, page: page + 1)
                 }
                 warnings.append(String(format: "page %d: seal moved %.1f mm to keep clear of an existing signature field",
@@ -170,12 +201,12 @@ struct PlacementEngine {
                          rotation: g.rotation, slice: nil)
     }
 
-    /// Nearest position (2 mm grid, up to 80 mm away) on the page that overlaps nothing.
-    private func nearestFree(_ x: Double, _ y: Double, W: Double, H: Double, overlaps: (Double, Double) -> Bool) -> (Double, Double)? {
+    /// Nearest position (2 mm grid, up to `reach` steps away: 80 mm by default, the whole page when asked) that overlaps nothing.
+    private func nearestFree(_ x: Double, _ y: Double, W: Double, H: Double, reach: Int = 40, overlaps: (Double, Double) -> Bool) -> (Double, Double)? {
         let step = 2 * pointsPerMM
         var best: (Double, Double, Double)?
-        for i in -40...40 {
-            for j in -40...40 {
+        for i in -reach...reach {
+            for j in -reach...reach {
                 let nx = x + Double(i) * step, ny = y + Double(j) * step
                 guard nx >= 0, ny >= 0, nx + sealWidth <= W, ny + sealHeight <= H, !overlaps(nx, ny) else { continue }
                 let d = hypot(nx - x, ny - y)

@@ -27,15 +27,24 @@ public struct PlacementSpec: Codable, Sendable, Equatable {
     public var crossPage: CrossPageSpec?
     /// What to do when a seal would cover an existing signature field.
     public var signatureOverlap: OverlapPolicy = .move
+    /// An existing empty signature field to seal into (its page, its rectangle): `{"field": "Signature2"}`.
+    /// A missing or already signed field is an error (`field-not-found`).
+    public var field: String?
+    /// Seal into an empty signature field whose rectangle fits the seal, when the document has one, instead
+    /// of the anchor or position (reported as a warning). Default true; `false` keeps the configured position.
+    public var preferEmptyField: Bool = true
 
     public init(page: PageSelector? = nil, corner: Corner? = nil, xMM: Double? = nil, yMM: Double? = nil,
-                anchor: AnchorSpec? = nil, crossPage: CrossPageSpec? = nil, signatureOverlap: OverlapPolicy = .move) {
+                anchor: AnchorSpec? = nil, crossPage: CrossPageSpec? = nil, signatureOverlap: OverlapPolicy = .move,
+                field: String? = nil, preferEmptyField: Bool = true) {
         self.page = page; self.corner = corner; self.xMM = xMM; self.yMM = yMM
         self.anchor = anchor; self.crossPage = crossPage; self.signatureOverlap = signatureOverlap
+        self.field = field; self.preferEmptyField = preferEmptyField
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case page, corner, xMM = "x-mm", yMM = "y-mm", anchor, crossPage = "cross-page", signatureOverlap = "signature-overlap"
+        case field, preferEmptyField = "prefer-empty-field"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +57,8 @@ public struct PlacementSpec: Codable, Sendable, Equatable {
         anchor = try c.decodeIfPresent(AnchorSpec.self, forKey: .anchor)
         crossPage = try c.decodeIfPresent(CrossPageSpec.self, forKey: .crossPage)
         signatureOverlap = try c.decodeIfPresent(OverlapPolicy.self, forKey: .signatureOverlap) ?? .move
+        field = try c.decodeIfPresent(String.self, forKey: .field)
+        preferEmptyField = try c.decodeIfPresent(Bool.self, forKey: .preferEmptyField) ?? true
     }
 
     /// True when an explicit position is configured (page/corner/x-mm/y-mm).
@@ -56,8 +67,12 @@ public struct PlacementSpec: Codable, Sendable, Equatable {
     /// Semantic checks: something must be placed, distances are sane.
     public func validate() throws {
         func bad(_ m: String) -> RenderError { RenderError(.invalidPlacement, m) }
-        if anchor == nil && crossPage == nil && !hasExplicitPosition {
-            throw bad("nothing to place: give an explicit position (page, corner, x-mm, y-mm), an anchor, or cross-page")
+        if anchor == nil && crossPage == nil && !hasExplicitPosition && field == nil {
+            throw bad("nothing to place: give an explicit position (page, corner, x-mm, y-mm), an anchor, a field, or cross-page")
+        }
+        if let f = field {
+            if f.trimmingCharacters(in: .whitespaces).isEmpty { throw bad("field must name a signature field") }
+            if anchor != nil || hasExplicitPosition { throw bad("field places the seal in that signature field: do not also give an anchor or a position") }
         }
         if let x = xMM, x < 0 { throw bad("x-mm must not be negative") }
         if let y = yMM, y < 0 { throw bad("y-mm must not be negative") }

@@ -24,6 +24,8 @@ public struct RenderError: Error, CustomStringConvertible, Sendable, Equatable {
         case sealDoesNotFit = "seal-does-not-fit"
         /// The seal would cover an existing signature field and the policy forbids it.
         case overlapsSignature = "overlaps-signature"
+        /// The placement names a signature field the document does not have (or that is signed, or invisible).
+        case fieldNotFound = "field-not-found"
         /// The placement configuration is contradictory or incomplete.
         case invalidPlacement = "invalid-placement"
         /// The Cairo output could not be turned into a Form XObject.

@@ -37,7 +37,10 @@ public struct SealAppearance: Sendable {
         }
     }
     public var widgets: [Widget]
-    public init(widgets: [Widget]) { self.widgets = widgets }
+    /// The existing empty signature field this appearance was placed into (placement `{"field": …}` or the
+    /// automatic choice of an empty field that fits): the seal fills that field, its widget shows the seal.
+    public var fieldName: String?
+    public init(widgets: [Widget], fieldName: String? = nil) { self.widgets = widgets; self.fieldName = fieldName }
 }
 
 /// How the further widgets of a cross-page seal (the slices) are written.
@@ -86,6 +89,10 @@ public struct SealOptions: Sendable {
     public var contentsMargin: Int = 2048
     /// Layout of a cross-page seal's slices (used when `appearance` has several widgets).
     public var crossPageLayout: CrossPageLayout = .automatic
+    /// Refuse (`visible-seal-not-allowed`) instead of sealing invisibly when the visible seal cannot be added:
+    /// a certified document (DocMDP P=2/3) or an encrypted one whose permissions only allow filling existing
+    /// fields, without an empty signature field to seal into.
+    public var requireVisible: Bool = false
     /// Clock for /M (tests fix it).
     public var now: @Sendable () -> Date = { Date() }
     /// SHA-256 of the input as approved. The bytes the seal covers are checked against it (in the same
@@ -129,6 +136,13 @@ public struct SealResult: Sendable, Codable, Equatable {
     public var fieldName: String
     /// How the cross-page slices were written (nil when the appearance has at most one widget).
     public var crossPageLayout: CrossPageLayout? = nil
+    /// True when the seal has a visible appearance.
+    public var visible: Bool = false
+    /// True when the seal filled an existing empty signature field (its rectangle, its page).
+    public var filledExistingField: Bool = false
+    /// What a clerk should know about how the seal was added (an existing field used instead of the placement,
+    /// an invisible seal where a visible one was asked for, slices left out); also in the receipt.
+    public var warnings: [String] = []
 }
 
 /// Seals PDFs in PAdES baseline form (ETSI EN 319 142-1) by incremental update: earlier revisions and
@@ -175,6 +189,10 @@ public struct PAdESSealer: Sendable {
             while names.contains(n == 1 ? "Seal" : "Seal\(n)") { n += 1 }
             options.fieldName = n == 1 ? "Seal" : "Seal\(n)"
         }
+        let plan = try planField(doc: doc, options: options, file: name)
+        options.appearance = plan.appearance
+        if let f = plan.existing { options.fieldName = f.name }
+        for w in plan.warnings { logger.notice("seal placement", metadata: ["file": "\(name)", "warning": "\(w)"]) }
         let fieldName = options.fieldName ?? "Seal"
         var usedLayout: CrossPageLayout? = nil
         if let a = options.appearance, a.widgets.count > 1 {
@@ -198,7 +216,8 @@ public struct PAdESSealer: Sendable {
         while true {
             attempt += 1
             let update = try IncrementalUpdate(document: doc)
-            try buildSignatureObjects(update: update, doc: doc, options: options, signingTime: signingTime, contentsBytes: reserve, file: name)
+            try buildSignatureObjects(update: update, doc: doc, options: options, existing: plan.existing, signingTime: signingTime,
+                                      contentsBytes: reserve, file: name)
             let hole: ByteRangeHole
             do {
                 guard let h = try update.write(to: output) else { throw SigningError(.io, "the update has no signature hole", file: name) }
@@ -229,6 +248,9 @@ public struct PAdESSealer: Sendable {
             var result = SealResult(signedDigest: digest, signingTime: signingTime, timestampTime: tsTime, documentTimestampTime: nil,
                                     byteRange: hole.byteRange, level: options.level, outputSize: hole.fileSize, fieldName: fieldName,
                                     crossPageLayout: usedLayout)
+            result.visible = options.appearance?.widgets.isEmpty == false
+            result.filledExistingField = plan.existing != nil
+            result.warnings = plan.warnings
             if options.level >= .bLT {
                 let cache = options.revocationCache ?? RevocationCache(timeout: options.timeout)
                 try await addDSS(file: output, cms: built.der, cache: cache)
@@ -313,8 +335,8 @@ public struct PAdESSealer: Sendable {
                       Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
     }
 
-    func buildSignatureObjects(update: IncrementalUpdate, doc: PDFDocument, options: SealOptions, signingTime: Date,
-                               contentsBytes: Int, file: String) throws {
+    func buildSignatureObjects(update: IncrementalUpdate, doc: PDFDocument, options: SealOptions, existing: SignatureField? = nil,
+                               signingTime: Date, contentsBytes: Int, file: String) throws {
         var sig = PDFDictionary()
         sig["Type"] = .name("Sig")
         sig["Filter"] = .name("Adobe.PPKLite")
@@ -337,13 +359,189 @@ public struct PAdESSealer: Sendable {
             certifyRef = ObjectRef(0, 0) // marker; real ref below
         }
         let sigRef = update.add(.dictionary(sig))
-        try addField(update: update, doc: doc, name: options.fieldName ?? "Seal", value: sigRef, appearance: options.appearance,
-                     layout: options.crossPageLayout, file: file)
+        if let existing {
+            try fillField(update: update, doc: doc, field: existing, value: sigRef, appearance: options.appearance, file: file)
+        } else {
+            try addField(update: update, doc: doc, name: options.fieldName ?? "Seal", value: sigRef, appearance: options.appearance,
+                         layout: options.crossPageLayout, file: file)
+        }
         if certifyRef != nil {
             var cat = catalog(update, doc)
             cat["Perms"] = .dictionary(["DocMDP": .reference(sigRef)])
             setCatalog(update, doc, cat)
         }
+    }
+
+    // MARK: - Which field
+
+    /// Where the seal goes: a new field, or an existing empty signature field (named by the placement or the
+    /// options, or chosen because a new visible field is not allowed), with the appearance that is kept.
+    struct FieldPlan {
+        var existing: SignatureField?
+        var appearance: SealAppearance?
+        var warnings: [String] = []
+    }
+
+    /// A widget of a signature field: its reference (nil when the field dictionary is also the widget and
+    /// direct), dictionary, rectangle and page.
+    struct FieldWidget {
+        var ref: ObjectRef?
+        var dictionary: PDFDictionary
+        var rect: PDFRect?
+        var pageIndex: Int?
+        var visible: Bool { (rect.map { $0.width * $0.height } ?? 0) > 0 }
+    }
+
+    /// The widgets of a field: the field itself when it is merged with its widget, else its widget kids.
+    func widgets(of field: SignatureField, in doc: PDFDocument) -> [FieldWidget] {
+        guard let fr = field.fieldRef, let fd = doc.resolve(fr).dictionaryValue else { return [] }
+        var pageOf: [ObjectRef: Int] = [:]
+        for p in doc.pages { pageOf[p.ref] = p.index }
+        func make(_ ref: ObjectRef?, _ d: PDFDictionary) -> FieldWidget {
+            let rect = PDFRect(doc.resolve(d["Rect"] ?? .null).arrayValue.map { PDFObject.array($0.map { doc.resolve($0) }) })
+            var page = d["P"]?.referenceValue.flatMap { pageOf[$0] }
+            if page == nil, let ref {
+                // No /P: the page whose /Annots lists the widget.
+                for p in doc.pages where (doc.resolve(p.dictionary["Annots"] ?? .null).arrayValue ?? []).contains(where: { $0.referenceValue == ref }) {
+                    page = p.index; break
+                }
+            }
+            return FieldWidget(ref: ref, dictionary: d, rect: rect, pageIndex: page)
+        }
+        let kids = doc.resolve(fd["Kids"] ?? .null).arrayValue ?? []
+        if fd["Rect"] != nil || fd.name("Subtype") == "Widget" || kids.isEmpty { return [make(fr, fd)] }
+        return kids.compactMap { k in doc.resolve(k).dictionaryValue.map { make(k.referenceValue, $0) } }
+    }
+
+    func planField(doc: PDFDocument, options: SealOptions, file: String) throws -> FieldPlan {
+        let fields = doc.signatureFields
+        let empty = fields.filter { !$0.isSigned && $0.fieldRef != nil }
+        let visible = options.appearance?.widgets.isEmpty == false
+        var plan = FieldPlan(existing: nil, appearance: visible ? options.appearance : nil)
+
+        // A field named by the placement or the options.
+        if let wanted = options.appearance?.fieldName ?? options.fieldName, let f = fields.first(where: { $0.name == wanted }) {
+            if f.isSigned {
+                throw SigningError(.fieldAlreadySigned, "the signature field \"\(wanted)\" is already signed; choose another field name", file: file)
+            }
+            if f.fieldRef != nil {
+                plan.existing = f
+                return try finishExisting(plan, doc: doc, options: options, file: file)
+            }
+        } else if let wanted = options.appearance?.fieldName {
+            throw SigningError(.fieldNotFound, "the document has no signature field \"\(wanted)\"" +
+                (empty.isEmpty ? "" : " (empty signature fields: \(empty.map { "\"\($0.name)\"" }.joined(separator: ", ")))"), file: file)
+        }
+
+        // A new field: allowed unless the document is certified (no new *visible* field, ISO 32000-2 §12.8.2.2;
+        // pyHanko's SigFieldCreationRule) or its permissions only allow filling existing fields.
+        let certified = doc.docMDPPermission
+        let newFieldAllowed = doc.permitsNewSignatureField
+        if newFieldAllowed && (!visible || certified == nil) { return plan }
+        let why = !newFieldAllowed
+            ? "the document's encryption permissions allow filling existing signature fields only"
+            : "the document is certified (DocMDP P=\(certified!)): a new visible signature field would break its certification"
+        let usable = empty.filter { f in widgets(of: f, in: doc).contains { $0.visible && $0.pageIndex != nil } }
+        if visible, let f = usable.first(where: { f in widgets(of: f, in: doc).contains { $0.pageIndex == options.appearance?.widgets.first?.pageIndex } }) ?? usable.first {
+            plan.existing = f
+            let page = widgets(of: f, in: doc).first { $0.visible }?.pageIndex.map { $0 + 1 }
+            plan.warnings.append("\(why); the seal fills the existing empty signature field \"\(f.name)\"" + (page.map { " on page \($0)" } ?? "") + " instead")
+            return try finishExisting(plan, doc: doc, options: options, file: file)
+        }
+        if !newFieldAllowed {
+            guard let f = empty.first else {
+                throw SigningError(.encrypted, "\(why), and it has no empty signature field", file: file)
+            }
+            plan.existing = f
+            plan.appearance = nil
+            if visible {
+                if options.requireVisible {
+                    throw SigningError(.visibleSealNotAllowed, "\(why), and its empty signature field \"\(f.name)\" has no visible widget: a visible seal cannot be added", file: file)
+                }
+                plan.warnings.append("\(why), and its empty signature field \"\(f.name)\" has no visible widget: the seal fills it invisibly")
+            }
+            return plan
+        }
+        // Certified, visible seal asked for, no empty field to fill.
+        if options.requireVisible {
+            throw SigningError(.visibleSealNotAllowed, "\(why), and the document has no empty signature field to seal into; "
+                + "ask the author for a copy with an empty signature field, or allow an invisible seal", file: file)
+        }
+        plan.appearance = nil
+        plan.warnings.append("\(why), and the document has no empty signature field: the seal was added INVISIBLY (it shows in the signature panel, not on the page)")
+        return plan
+    }
+
+    /// An existing field keeps its own rectangle and page: the seal's main appearance is drawn there; the
+    /// cross-page slices are left out (they would be new annotations after the earlier signatures).
+    private func finishExisting(_ plan: FieldPlan, doc: PDFDocument, options: SealOptions, file: String) throws -> FieldPlan {
+        var plan = plan
+        guard let f = plan.existing, let a = plan.appearance, !a.widgets.isEmpty else { plan.appearance = nil; return plan }
+        guard let w = widgets(of: f, in: doc).first(where: { $0.visible && $0.pageIndex != nil }) else {
+            if options.requireVisible {
+                throw SigningError(.visibleSealNotAllowed, "the signature field \"\(f.name)\" has no visible widget on a page: a visible seal cannot be drawn there", file: file)
+            }
+            plan.appearance = nil
+            plan.warnings.append("the signature field \"\(f.name)\" has no visible widget: the seal fills it invisibly")
+            return plan
+        }
+        let main = a.widgets.first { $0.slice == nil } ?? a.widgets[0]
+        if a.widgets.count > 1 {
+            plan.warnings.append("the seal fills the existing signature field \"\(f.name)\": the cross-page slices were left out")
+        }
+        var m = main
+        m.pageIndex = w.pageIndex!
+        m.rect = w.rect!
+        plan.appearance = SealAppearance(widgets: [m], fieldName: f.name)
+        return plan
+    }
+
+    /// Fills an existing empty signature field: /V, and with an appearance the widget's /AP showing the seal
+    /// centred in the field's own rectangle (scaled down, never up, keeping its proportions). Only keys a
+    /// signer may change when filling a field are touched (pyHanko's SigFieldModificationRule).
+    func fillField(update: IncrementalUpdate, doc: PDFDocument, field: SignatureField, value: ObjectRef, appearance: SealAppearance?,
+                   file: String) throws {
+        guard let fr = field.fieldRef, var fd = update.object(fr).dictionaryValue else {
+            throw SigningError(.unreadablePDF, "the signature field \"\(field.name)\" cannot be read", file: file)
+        }
+        fd["V"] = .reference(value)
+        update.replace(fr, with: .dictionary(fd))
+        if let a = appearance, let main = a.widgets.first,
+           let w = widgets(of: field, in: doc).first(where: { $0.visible && $0.pageIndex == main.pageIndex }), let rect = w.rect {
+            let inner = formObject(update, main)
+            let ap = wrapperForm(update, inner: inner, innerForm: update.object(inner.referenceValue ?? ObjectRef(0, 0)), rect: rect, source: main)
+            if let wr = w.ref, wr != fr {
+                var wd = update.object(wr).dictionaryValue ?? w.dictionary
+                wd["AP"] = .dictionary(["N": .reference(ap)])
+                update.replace(wr, with: .dictionary(wd))
+            } else if w.ref == fr {
+                fd["AP"] = .dictionary(["N": .reference(ap)])
+                update.replace(fr, with: .dictionary(fd))
+            } else {
+                throw SigningError(.badAppearance, "the widget of the signature field \"\(field.name)\" is not an indirect object; the seal cannot be drawn there", file: file)
+            }
+        }
+        try ensureSigFlags(update: update, doc: doc, newField: nil)
+    }
+
+    /// A form of the field's size that paints `inner` (the seal) centred, uniformly scaled to fit (never enlarged).
+    private func wrapperForm(_ update: IncrementalUpdate, inner: PDFObject, innerForm: PDFObject, rect: PDFRect, source: SealAppearance.Widget) -> ObjectRef {
+        let fd = innerForm.streamValue?.dictionary ?? PDFDictionary()
+        let bbox = PDFRect(fd["BBox"]) ?? PDFRect(0, 0, rect.width, rect.height)
+        let m = (fd["Matrix"]?.arrayValue?.compactMap(\.numberValue)).flatMap { $0.count == 6 ? $0 : nil } ?? [1, 0, 0, 1, 0, 0]
+        let corners = [(bbox.llx, bbox.lly), (bbox.urx, bbox.lly), (bbox.llx, bbox.ury), (bbox.urx, bbox.ury)].map { (x, y) in
+            (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+        }
+        let x0 = corners.map(\.0).min()!, x1 = corners.map(\.0).max()!, y0 = corners.map(\.1).min()!, y1 = corners.map(\.1).max()!
+        let bw = max(x1 - x0, 0.01), bh = max(y1 - y0, 0.01)
+        let s = min(1, rect.width / bw, rect.height / bh)
+        let tx = (rect.width - s * bw) / 2 - s * x0, ty = (rect.height - s * bh) / 2 - s * y0
+        func f(_ d: Double) -> String { String(format: "%.4f", d) }
+        let content = "q \(f(s)) 0 0 \(f(s)) \(f(tx)) \(f(ty)) cm /Seal Do Q"
+        let wrapper = PDFStream(dictionary: ["Type": .name("XObject"), "Subtype": .name("Form"), "BBox": .array([0, 0, .number(rect.width), .number(rect.height)]),
+                                             "Resources": .dictionary(["XObject": .dictionary(["Seal": inner])])],
+                                rawData: Array(content.utf8))
+        return update.add(.stream(wrapper))
     }
 
     func catalog(_ update: IncrementalUpdate, _ doc: PDFDocument) -> PDFDictionary {
@@ -363,13 +561,11 @@ public struct PAdESSealer: Sendable {
         guard !pages.isEmpty else { throw SigningError(.unreadablePDF, "the document has no pages", file: file) }
         guard doc.catalogRef != nil else { throw SigningError(.unreadablePDF, "the document has no catalog reference", file: file) }
 
-        // Existing empty field with this name?
+        // Existing empty field with this name: filled (callers normally plan this; kept for the time-stamp path).
         if let existing = doc.signatureFields.first(where: { $0.name == name }) {
             if existing.isSigned { throw SigningError(.fieldAlreadySigned, "the signature field \"\(name)\" is already signed; choose another field name", file: file) }
-            if let fr = existing.fieldRef, var fd = update.object(fr).dictionaryValue {
-                fd["V"] = .reference(value)
-                update.replace(fr, with: .dictionary(fd))
-                try ensureSigFlags(update: update, doc: doc, newField: nil)
+            if existing.fieldRef != nil {
+                try fillField(update: update, doc: doc, field: existing, value: value, appearance: appearance, file: file)
                 return
             }
         }

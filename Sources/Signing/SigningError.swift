@@ -22,10 +22,17 @@ public struct SigningError: Error, CustomStringConvertible, Sendable, Equatable 
         case inputChanged = "input-changed"
         /// The input PDF cannot be read or updated.
         case unreadablePDF = "unreadable-pdf"
-        /// The input is encrypted; sealing encrypted documents is not supported.
+        /// The input is encrypted and cannot be sealed: a password is needed to open it, or its permissions forbid changes.
         case encrypted = "encrypted"
         /// A signature field with the requested name exists and is already signed.
         case fieldAlreadySigned = "field-already-signed"
+        /// The placement names a signature field the document does not have.
+        case fieldNotFound = "field-not-found"
+        /// A visible seal was demanded but cannot be added without breaking the document's certification (or
+        /// its encryption permissions), and there is no empty signature field to seal into.
+        case visibleSealNotAllowed = "visible-seal-not-allowed"
+        /// An earlier signature of the document is already broken (not intact, or changed beyond its DocMDP level).
+        case earlierSignatureBroken = "earlier-signature-broken"
         /// Output would overwrite the input.
         case outputIsInput = "output-is-input"
         /// Revocation data could not be fetched for B-LT / B-LTA.

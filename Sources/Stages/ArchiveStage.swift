@@ -37,12 +37,15 @@ public struct Receipt: Codable, Sendable, Equatable {
     /// Verification outcome and report.
     public var verificationPassed: Bool?
     public var verification: VerifySummary?
+    /// What a clerk should know about this seal: an existing signature field used, an invisible seal where a
+    /// visible one was configured, earlier signatures that were already broken (when the pipeline allows it).
+    public var warnings: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case schema, document, documentID = "document-id", pipeline, claimedAt = "claimed-at", sha256Before = "sha256-before"
         case sha256After = "sha256-after", approval, approver, requester, seal, user, signerCertificateSHA256 = "signer-certificate-sha256"
         case tokenSerial = "token-serial", signingTime = "signing-time", timestampTime = "timestamp-time", level, placements
-        case verificationPassed = "verification-passed", verification
+        case verificationPassed = "verification-passed", verification, warnings
     }
 }
 
@@ -88,7 +91,8 @@ public struct ArchiveStage: Stage {
                                   seal: seal?.sealID ?? grant?.seal, user: grant?.user, signerCertificateSHA256: seal?.certificateSHA256,
                                   tokenSerial: seal?.tokenSerial, signingTime: seal.map { iso.format($0.result.signingTime) },
                                   timestampTime: seal?.result.timestampTime.map { iso.format($0) }, level: seal?.result.level.rawValue,
-                                  placements: job.facts[StageFacts.appearance]?.placements, verificationPassed: report?.passed, verification: report)
+                                  placements: job.facts[StageFacts.appearance]?.placements, verificationPassed: report?.passed, verification: report,
+                                  warnings: job.facts[StageFacts.warnings].flatMap { $0.isEmpty ? nil : $0 })
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
             try FileOps.writeAtomically(try enc.encode(receipt), to: job.archiveDir.appendingPathComponent("receipt.json"),
                                         syncFolder: false, syncFile: false)

@@ -13,6 +13,9 @@ public enum StageFacts {
     public static let appearance = FactKey<AppearanceBox>("render.appearance")
     /// What sealing produced.
     public static let seal = FactKey<SealRecord>("sign.result")
+    /// What a clerk should know about how the document was sealed (earlier signatures found broken, the seal
+    /// put into an existing field or made invisible); written into the receipt.
+    public static let warnings = FactKey<[String]>("warnings")
     /// The verification report of the output.
     public static let verification = FactKey<VerifySummary>("verify.report")
     /// SHA-256 of the delivered artefact, once known.
@@ -27,6 +30,10 @@ public struct SniffResult: Sendable, Codable, Equatable {
     public var version: String
     /// Existing signature fields that carry a signature.
     public var existingSignatures: Int
+    /// Earlier signatures found broken at ingest (not intact, or changed beyond what they allow), sealed over
+    /// only because the pipeline allows it (`allow-broken-signatures`); the verify stage does not hold them
+    /// to "still intact", and the receipt names them.
+    public var brokenSignatures: [String]? = nil
     /// Size in bytes.
     public var size: Int
 }

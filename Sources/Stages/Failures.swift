@@ -14,6 +14,7 @@ public struct StageRejection: StageFailure, CustomStringConvertible, Equatable {
         case placement, render, signing, tsaUnavailable = "tsa-unavailable", tokenLocked = "token-locked"
         case pinIncorrect = "pin-incorrect", tokenError = "token-error", verifyFailed = "verify-failed", archive
         case sealKeyMismatch = "seal-key-mismatch"
+        case earlierSignatureBroken = "earlier-signature-broken", visibleSealNotAllowed = "visible-seal-not-allowed"
     }
     /// The code.
     public let code: Code
@@ -42,6 +43,10 @@ public struct StageRejection: StageFailure, CustomStringConvertible, Equatable {
             return "Ask the sender for an intact PDF (export it again), then drop it into the inbox."
         case .encrypted, .encryptedPasswordRequired:
             return "Ask the sender for an unencrypted copy (remove the password), then drop it into the inbox."
+        case .earlierSignatureBroken:
+            return "An earlier signature of this PDF no longer holds (it was changed after signing). Ask the sender for the intact signed copy; only an administrator may allow sealing over a broken signature."
+        case .visibleSealNotAllowed:
+            return "The author certified this PDF: a new visible seal would break the certification and it has no empty signature field. Ask the author for a copy with an empty signature field, or allow an invisible seal."
         case .certifiedNoChanges:
             return "The author certified this PDF to forbid any change, so it cannot be sealed. Ask the author for an uncertified copy."
         case .unsupported, .tooLarge:

@@ -36,7 +36,7 @@ public struct RenderStage: Stage {
             let widgets = try seal.widgets(for: placed.widgets)
             let appearance = SealAppearance(widgets: widgets.map {
                 SealAppearance.Widget(pageIndex: $0.pageIndex, rect: $0.rect, form: $0.form, source: $0.source)
-            })
+            }, fieldName: placed.fieldName)
             job.facts[StageFacts.appearance] = AppearanceBox(appearance: appearance, placements: placed.widgets.map {
                 String(format: "page %d at [%.1f %.1f %.1f %.1f]", $0.pageIndex + 1, $0.rect.llx, $0.rect.lly, $0.rect.urx, $0.rect.ury)
             })

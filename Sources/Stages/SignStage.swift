@@ -60,6 +60,10 @@ public struct SignStage: Stage {
                                                     certificateSHA256: hex(sha256(leaf)), tokenSerial: key.token?.tokenSerial)
             job.currentURL = output
             job.notes["level"] = result.level.rawValue
+            if !result.warnings.isEmpty {
+                job.facts[StageFacts.warnings] = (job.facts[StageFacts.warnings] ?? []) + result.warnings
+                for w in result.warnings { context.logger.notice("seal", metadata: ["file": "\(job.sourceName)", "warning": "\(w)"]) }
+            }
             return job
         } catch {
             // The sealer reports a failed signature as its own error; if the token is no longer ready
@@ -131,7 +135,10 @@ public struct SignStage: Stage {
             case .tsaUnavailable, .tsaBadResponse:
                 return StageRejection(.tsaUnavailable, "\(name): \(e.message)", routing: .retry(maxAttempts: 3, delaySeconds: 2))
             case .certifiedNoChanges: return StageRejection(.certifiedNoChanges, "\(name) is certified by its author to allow no changes.")
-            case .encrypted: return StageRejection(.encrypted, "\(name) is encrypted; encrypted PDFs cannot be sealed.")
+            case .encrypted: return StageRejection(.encrypted, "\(name): \(e.message)")
+            case .visibleSealNotAllowed: return StageRejection(.visibleSealNotAllowed, "\(name): \(e.message)")
+            case .fieldNotFound: return StageRejection(.placement, "\(name): \(e.message)")
+            case .earlierSignatureBroken: return StageRejection(.earlierSignatureBroken, "\(name): \(e.message)")
             case .unreadablePDF: return StageRejection(.damaged, "\(name): \(e.message)")
             case .inputChanged: return StageRejection(.documentAltered, "\(name): \(e.message)")
             case .badKey: return StageRejection(.tokenError, "the seal key is not usable: \(e.message)", routing: .stopBatch)

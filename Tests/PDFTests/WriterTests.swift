@@ -132,11 +132,29 @@ private func corpus(_ name: String) -> URL { TestSupport.corpusDir.appendingPath
         }
     }
 
-    @Test func refusesToWriteAnUpdateToAnEncryptedFile() throws {
+    @Test func writesAnUpdateToAnEncryptedFileWithItsOwnHandlerAndSignatureContentsInClear() throws {
+        let tmp = try TestSupport.tempDir("pdf-writer"); defer { try? FileManager.default.removeItem(at: tmp) }
         let doc = try PDFDocument(url: corpus("encrypted-aes256-r6-emptyuserpw-acrobat-dss.pdf"))
         #expect(doc.encryption?.cipher == "AES-256")
-        #expect { _ = try IncrementalUpdate(document: doc) } throws: { e in
-            (e as? PDFError)?.code == .encrypted(userPasswordRequired: false)
+        let up = try IncrementalUpdate(document: doc)
+        let sig = up.add(.dictionary(["Type": .name("Sig"), "Name": .text("Clerk 甲"), "ByteRange": .byteRangePlaceholder,
+                                      "Contents": .contentsPlaceholder(byteCount: 64)]))
+        let out = tmp.appendingPathComponent("enc.pdf")
+        let hole = try #require(try up.write(to: out))
+        try hole.fill(file: out, contents: Array(repeating: 0xAB, count: 64))
+        let again = try PDFDocument(url: out)
+        #expect(again.encryption == doc.encryption)
+        let d = try #require(again.resolve(sig).dictionaryValue)
+        #expect(again.resolve(d["Name"] ?? .null).stringValue?.text == "Clerk 甲")
+        // /Contents is not encrypted (ISO 32000-2 §7.6.2): the bytes read back exactly as filled
+        #expect(again.resolve(d["Contents"] ?? .null).stringValue?.bytes == Array(repeating: 0xAB, count: 64))
+        let raw = try Data(contentsOf: out)
+        #expect(raw.range(of: Data(String(repeating: "AB", count: 64).utf8)) != nil)
+    }
+
+    @Test func refusesToWriteAnUpdateToAFileThatNeedsAPassword() throws {
+        #expect { _ = try PDFDocument(url: corpus("encrypted-aes256-r6-userpw-qpdf.pdf")) } throws: { e in
+            (e as? PDFError)?.code == .encrypted(userPasswordRequired: true)
         }
     }
 

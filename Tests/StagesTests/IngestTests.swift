@@ -21,7 +21,9 @@ import Testing
     @Test func rejectsCorpusFilesWithSpecificCodes() async throws {
         #expect(try await code("encrypted-aes256-r6-userpw-qpdf.pdf") == "encrypted-password-required")
         #expect(try await code("encrypted-pubkey-aes256-pyhanko.pdf") == "encrypted-password-required")
-        #expect(try await code("encrypted-aes128-emptyuserpw-sigfield-acrobat-dss.pdf") == "encrypted")
+        // owner-password-only files are sealable when their permissions allow it; these forbid any change
+        #expect(try await code("encrypted-rc4-40-emptyuserpw-linearized-qpdf.pdf") == "encrypted")
+        #expect(try await code("encrypted-rc4-128-ownerpw-rotated-pages-poppler.pdf") == "encrypted")
         #expect(try await code("certified-docmdp-p1-pyhanko.pdf") == "certified-no-changes")
         let damaged = try await code("damaged-intmax-objnum-no-xref-pdfjs.pdf")
         #expect(damaged == "damaged" || damaged == "truncated")
@@ -40,6 +42,26 @@ import Testing
             #expect(out.digest == String(r.out.prefix(64)), "\(f)")
             #expect((out.facts[StageFacts.sniff]?.pages ?? 0) >= 1, "\(f)")
         }
+    }
+
+    @Test func ownerPasswordOnlyFilesThatAllowSigningAreAccepted() async throws {
+        #expect(try await code("encrypted-aes128-emptyuserpw-sigfield-acrobat-dss.pdf") == nil)
+        #expect(try await code("encrypted-aes256-r6-emptyuserpw-acrobat-dss.pdf") == nil)
+    }
+
+    /// Broken earlier signatures are found before an approval use or a token signature is spent (issue #14 item 4).
+    @Test func earlierSignatureAlreadyBrokenIsQuarantinedAtIngestUnlessAllowed() async throws {
+        #expect(try await code("signed-twice-second-tampered-dss.pdf") == "earlier-signature-broken")
+        #expect(try await code("signed-byterange-beyond-eof-dss.pdf") == "earlier-signature-broken")
+        // intact earlier signatures, document time-stamps included, pass
+        #expect(try await code("signed-plus-doctimestamp-fpdf-pdf13-dss.pdf") == nil)
+        #expect(try await code("signed-pades-lta-7revisions-pyhanko.pdf") == nil)
+        #expect(try await code("signed-twice-xrefstream-pyhanko.pdf") == nil)
+        // allowed by the pipeline: admitted, the broken signature named for the verify stage and the receipt
+        let (j, ctx) = try job(TestSupport.corpusDir.appendingPathComponent("signed-twice-second-tampered-dss.pdf"))
+        let out = try await IngestStage(allowBrokenSignatures: true).process(j, context: ctx)
+        #expect(out.facts[StageFacts.sniff]?.brokenSignatures == ["Signature2"])
+        #expect(out.facts[StageFacts.warnings]?.first?.contains("Signature2") == true)
     }
 
     @Test func verifyOnlyIngestAcceptsCertifiedDocuments() async throws {

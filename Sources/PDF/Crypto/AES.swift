@@ -177,6 +177,17 @@ enum AES {
     }
 }
 
+extension AES {
+    /// PDF AES data for writing: a fresh random 16-byte IV, then CBC ciphertext with PKCS#7 padding (§7.6.3.3).
+    static func cbcEncrypt(key: [UInt8], _ data: [UInt8]) -> [UInt8]? {
+        guard let c = AESCipher(key: key) else { return nil }
+        var rng = SystemRandomNumberGenerator()
+        let iv = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let pad = 16 - data.count % 16
+        return iv + c.cbcEncrypt(iv: iv, data + [UInt8](repeating: UInt8(pad), count: pad))
+    }
+}
+
 /// Standard security handler password checks (§7.6.4.3–4), for the empty user password.
 enum StandardSecurity {
     static let padding: [UInt8] = [0x28, 0xBF, 0x4E, 0x5E, 0x4E, 0x75, 0x8A, 0x41, 0x64, 0x00, 0x4E, 0x56, 0xFF, 0xFA, 0x01, 0x08,

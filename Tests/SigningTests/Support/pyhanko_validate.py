@@ -32,6 +32,9 @@ async def one(path):
     try:
         with open(path, "rb") as f:
             r = PdfFileReader(f, strict=False)
+            if r.encrypted:
+                # owner-password-only files open with the empty user password
+                r.decrypt("")
             for sig in r.embedded_regular_signatures:
                 d = {"field": sig.field_name, "kind": "signature"}
                 try:
