@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: deps build release demo test bench fuzz clean
+.PHONY: deps build release demo test bench corpus fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -22,6 +22,10 @@ test: deps
 
 bench: deps
 	@bash scripts/bench.sh
+
+# The public corpus sealed by us and by pyHanko, judged by pyHanko and pdfsig: one row per file.
+corpus: deps
+	@bash scripts/corpus.sh
 
 fuzz: deps
 	@bash scripts/fuzz.sh

@@ -220,7 +220,12 @@ import TestSupport
         let input = TestSupport.corpusDir.appendingPathComponent("acroform-two-empty-sigfields-pyhanko.pdf")
         let doc = try PDFDocument(url: input)
         #expect(Placement.signatureWidgetRects(doc, doc.pages[0]).count == 2)
-        #expect { try Placement.resolve(document: doc, fileURL: input, spec: PlacementSpec(page: .first, corner: .topLeft, xMM: 20, yMM: 20), sealSizeMM: (20, 20)) } throws: {
+        // By default the seal goes into an empty field that fits it (issue #14); kept to the position, there is no room.
+        let preferred = try Placement.resolve(document: doc, fileURL: input, spec: PlacementSpec(page: .first, corner: .topLeft, xMM: 20, yMM: 20), sealSizeMM: (20, 20))
+        #expect(preferred.fieldName != nil && preferred.widgets.count == 1)
+        var keep = PlacementSpec(page: .first, corner: .topLeft, xMM: 20, yMM: 20)
+        keep.preferEmptyField = false
+        #expect { try Placement.resolve(document: doc, fileURL: input, spec: keep, sealSizeMM: (20, 20)) } throws: {
             ($0 as? RenderError)?.code == .overlapsSignature && "\($0)".contains("no free spot")
         }
         #expect { try Placement.resolve(document: doc, fileURL: input, spec: PlacementSpec(page: .first, xMM: 20, yMM: 20), sealSizeMM: (60, 60)) } throws: {
@@ -230,7 +235,9 @@ import TestSupport
 
     @Test func sealsWeWroteCountAsSignatureFieldsForTheNextSeal() throws {
         let input = RT.samples.appendingPathComponent("contract-en-libreoffice.pdf")
-        let spec = PlacementSpec(anchor: AnchorSpec(text: "Party A (Seal)"))
+        // SealOverlay writes the seal's field unsigned (a preview): not taken as an empty field to fill here.
+        var spec = PlacementSpec(anchor: AnchorSpec(text: "Party A (Seal)"))
+        spec.preferEmptyField = false
         let f = try SealedFile.make(input, spec: spec)
         defer { try? FileManager.default.removeItem(at: f.dir) }
         let again = try Placement.resolve(document: try PDFDocument(url: f.url), fileURL: f.url, spec: spec, sealSizeMM: (40, 40))
