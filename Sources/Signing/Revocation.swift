@@ -32,7 +32,56 @@ public actor RevocationCache {
     /// Number of network fetches made (cache misses).
     public private(set) var fetchCount = 0
 
-    public init(timeout: TimeInterval = 10) { self.timeout = timeout }
+    /// A folder of CRLs and OCSP responses (DER or PEM, any file names) refreshed by the operator: used before
+    /// (and, with `fetch` false, instead of) the network — a seal certificate without CRL/OCSP URLs can reach B-LT.
+    public let offlineFolder: URL?
+    /// Fetch over the network what the offline folder does not hold.
+    public let fetch: Bool
+    private var offlineLoaded = false
+    private var offlineCRLs: [OSSLCRL] = []
+    private var offlineOCSPs: [[UInt8]] = []
+
+    public init(timeout: TimeInterval = 10, offlineFolder: URL? = nil, fetch: Bool = true) {
+        self.timeout = timeout; self.offlineFolder = offlineFolder; self.fetch = fetch
+    }
+
+    /// Reads the offline folder once: each file is a CRL (DER/PEM) or else kept as a candidate OCSP response.
+    private func loadOffline() {
+        guard !offlineLoaded else { return }
+        offlineLoaded = true
+        guard let dir = offlineFolder,
+              let names = try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil) else { return }
+        for f in names.sorted(by: { $0.lastPathComponent < $1.lastPathComponent }) {
+            guard let d = try? Data(contentsOf: f), d.count < 64 << 20 else { continue }
+            var bytes = Array(d)
+            if OSSLCRL(der: bytes) == nil, let pem = pemToDER(bytes), OSSLCRL(der: pem) != nil { bytes = pem }
+            if let c = OSSLCRL(der: bytes) { offlineCRLs.append(c) } else { offlineOCSPs.append(bytes) }
+        }
+        logger.info("offline revocation data", metadata: ["folder": "\(dir.path)", "crls": "\(offlineCRLs.count)", "other": "\(offlineOCSPs.count)"])
+    }
+
+    /// An offline CRL issued (and signed) by `issuer`, if the folder holds one.
+    func offlineCRL(issuer: OSSLCert) -> [UInt8]? {
+        loadOffline()
+        for c in offlineCRLs {
+            guard X509_NAME_cmp(X509_CRL_get_issuer(c.ptr), X509_get_subject_name(issuer.ptr)) == 0,
+                  let key = X509_get0_pubkey(issuer.ptr), X509_CRL_verify(c.ptr, key) == 1 else { ERR_clear_error(); continue }
+            return c.der
+        }
+        return nil
+    }
+
+    /// An offline OCSP response about `cert`, if the folder holds one.
+    func offlineOCSP(cert: OSSLCert, issuer: OSSLCert) -> [UInt8]? {
+        loadOffline()
+        for bytes in offlineOCSPs {
+            var rev: Int64 = 0, tu: Int64 = 0, pa: Int64 = 0
+            let st = bytes.withUnsafeBufferPointer { sb_ocsp_check($0.baseAddress, Int32($0.count), cert.ptr, issuer.ptr, nil, &rev, &tu, &pa) }
+            if st != -1 && st != -3 { return bytes }
+        }
+        ERR_clear_error()
+        return nil
+    }
 
     func crl(url: String) async -> [UInt8]? {
         if let hit = crlCache[url] { return hit }
@@ -75,19 +124,34 @@ public actor RevocationCache {
         for c in all where !data.certificates.contains(c.der) { data.certificates.append(c.der) }
         for cert in chain where !cert.isSelfSigned {
             guard let issuer = all.first(where: { $0.issued(cert) && !$0.sameAs(cert) }) else {
-                throw SigningError(.revocationUnavailable, "issuer of \(cert.oneLine(subject: true)) is not in the chain")
+                throw SigningError(.revocationUnavailable,
+                    "the issuer of \(cert.oneLine(subject: true)) (issued by \(cert.oneLine(subject: false))) is not in the seal's chain: "
+                    + "configure the chain (the registered seal's chain, or the sign stage's \"chain\" file with the intermediate and root certificates); "
+                    + "the token holds only the seal certificate")
             }
             var got = false
-            if let url = cert.ocspURL, let resp = await ocsp(url: url, cert: cert, issuer: issuer) {
-                data.ocspResponses.append(resp); got = true
-                // Responder certificates travel in the response; add them to the DSS certificate pool too.
-            }
-            if let url = cert.crlURL, let crl = await crl(url: url) {
-                if !data.crls.contains(crl) { data.crls.append(crl) }
-                got = true
+            // The operator's offline folder first, then the network (unless fetching is off).
+            if let resp = offlineOCSP(cert: cert, issuer: issuer) { data.ocspResponses.append(resp); got = true }
+            if let crl = offlineCRL(issuer: issuer) { if !data.crls.contains(crl) { data.crls.append(crl) }; got = true }
+            if !got && fetch {
+                if let url = cert.ocspURL, let resp = await ocsp(url: url, cert: cert, issuer: issuer) {
+                    data.ocspResponses.append(resp); got = true
+                    // Responder certificates travel in the response; add them to the DSS certificate pool too.
+                }
+                if let url = cert.crlURL, let crl = await crl(url: url) {
+                    if !data.crls.contains(crl) { data.crls.append(crl) }
+                    got = true
+                }
             }
             if !got {
-                throw SigningError(.revocationUnavailable, "no revocation data could be fetched for \(cert.oneLine(subject: true))")
+                let urls = [cert.ocspURL.map { "OCSP \($0)" }, cert.crlURL.map { "CRL \($0)" }].compactMap { $0 }
+                let online = !fetch ? "fetching is off" : urls.isEmpty ? "the certificate names no OCSP responder and no CRL distribution point"
+                    : "\(urls.joined(separator: ", ")) did not answer"
+                let offline = offlineFolder.map { "the offline revocation folder \($0.path) holds no CRL signed by \(issuer.oneLine(subject: true)) and no OCSP response for it" }
+                    ?? "no offline revocation folder is configured"
+                throw SigningError(.revocationUnavailable,
+                    "no revocation data for \(cert.oneLine(subject: true)) (serial \(cert.serialHex)): \(online), and \(offline). "
+                    + "Put its issuer's current CRL (or an OCSP response) into the revocation folder (sign stage \"revocation-folder\"), or seal at B-T")
             }
         }
         return data

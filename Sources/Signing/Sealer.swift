@@ -93,6 +93,9 @@ public struct SealOptions: Sendable {
     /// a certified document (DocMDP P=2/3) or an encrypted one whose permissions only allow filling existing
     /// fields, without an empty signature field to seal into.
     public var requireVisible: Bool = false
+    /// The seal's certificate chain beyond what the key supplies (intermediates and root, DER; from the registered
+    /// seal or configuration): added to the CMS and used for the DSS. A token usually holds only the seal certificate.
+    public var chainDER: [[UInt8]] = []
     /// Clock for /M (tests fix it).
     public var now: @Sendable () -> Date = { Date() }
     /// SHA-256 of the input as approved. The bytes the seal covers are checked against it (in the same
@@ -181,6 +184,7 @@ public struct PAdESSealer: Sendable {
 
     private func sealChecked(input: URL, output: URL, key: SignatureKey, options: SealOptions) async throws -> SealResult {
         let name = input.lastPathComponent
+        let key: SignatureKey = options.chainDER.isEmpty ? key : ChainExtendedKey(inner: key, extra: options.chainDER)
         let doc = try openForUpdate(input)
         var options = options
         if options.fieldName == nil {
@@ -767,6 +771,20 @@ public struct PAdESSealer: Sendable {
             throw SigningError(.io, e.message, file: file.lastPathComponent)
         }
     }
+}
+
+/// A key whose certificate list is completed with the configured chain (the registered seal's intermediates
+/// and root when the token holds only the seal certificate). The key's own certificates come first.
+struct ChainExtendedKey: SignatureKey {
+    let inner: SignatureKey
+    let extra: [[UInt8]]
+    var certificateChainDER: [[UInt8]] {
+        var out = inner.certificateChainDER
+        for c in extra where !out.contains(c) { out.append(c) }
+        return out
+    }
+    var signatureAlgorithm: SignatureAlgorithm { inner.signatureAlgorithm }
+    func sign(_ message: [UInt8]) async throws -> [UInt8] { try await inner.sign(message) }
 }
 
 /// A key that produces a zero signature of the maximal length (dry run for the /Contents size).

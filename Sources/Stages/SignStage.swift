@@ -22,6 +22,14 @@ public struct SignStage: Stage {
     public var fieldName: String
     public var reason: String?
     public var location: String?
+    /// The seal's chain (intermediates, root) from configuration (`chain`: a PEM/DER file), for tokens that
+    /// hold only the seal certificate; added to the CMS and the DSS.
+    public var chainDER: [[UInt8]] = []
+    /// Shared per run: CRLs / OCSP responses from the operator's folder (`revocation-folder`) and the network
+    /// (`revocation-fetch`, default true). Nil: fetched per document.
+    public var revocationCache: RevocationCache? = nil
+    /// Refuse instead of sealing invisibly when a certified document has no empty signature field (`require-visible`).
+    public var requireVisible = false
 
     /// Creates the stage.
     public init(runtime: StagesRuntime, level: PAdESLevel = .bB, tsa: [URL] = [], fieldName: String = "Seal", reason: String? = nil, location: String? = nil) {
@@ -46,6 +54,9 @@ public struct SignStage: Stage {
         var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: sealName,
                                   reason: reason, location: location, appearance: job.facts[StageFacts.appearance]?.appearance)
         options.timeout = 15
+        options.chainDER = chainDER
+        options.revocationCache = revocationCache
+        options.requireVisible = requireVisible
         // The approval is of the original's bytes: the sealer checks that what it seals is exactly them.
         if job.currentURL == job.originalURL, let d = job.facts[StageFacts.grant]?.documentSHA256 ?? job.digest, let bytes = unhex(d) {
             options.expectedInputSHA256 = bytes
@@ -152,7 +163,8 @@ public struct SignStage: Stage {
 
     static func descriptor() -> StageDescriptor {
         StageDescriptor(SignStage.self, defaultConcurrency: 3, serialized: true,
-                        settingsKeys: ["level", "tsa", "field-name", "reason", "location"]) { s, path, env in
+                        settingsKeys: ["level", "tsa", "field-name", "reason", "location", "chain", "revocation-folder", "revocation-fetch",
+                                       "require-visible"]) { s, path, env in
             let rt = try StandardStages.runtime(env)
             var st = SignStage(runtime: rt)
             if let v = s["level"] {
@@ -178,6 +190,26 @@ public struct SignStage: Stage {
             if let v = s["field-name"] { st.fieldName = try v.decode(String.self, path: path + ".field-name") }
             if let v = s["reason"] { st.reason = try v.decode(String.self, path: path + ".reason") }
             if let v = s["location"] { st.location = try v.decode(String.self, path: path + ".location") }
+            if let v = s["chain"] {
+                let file = try v.decode(String.self, path: path + ".chain")
+                guard let bytes = FileManager.default.contents(atPath: file),
+                      let certs = try? DetachedSignature.certificates(pemOrDER: Array(bytes)), !certs.isEmpty else {
+                    throw PipelineError(.invalidValue, path: path + ".chain", "\(file) cannot be read as PEM or DER certificates (the seal's intermediates and root)")
+                }
+                st.chainDER = certs.map(\.der)
+            }
+            if let v = s["require-visible"] { st.requireVisible = try v.decode(Bool.self, path: path + ".require-visible") }
+            let fetch = try s["revocation-fetch"].map { try $0.decode(Bool.self, path: path + ".revocation-fetch") } ?? true
+            if let v = s["revocation-folder"] {
+                let folder = try v.decode(String.self, path: path + ".revocation-folder")
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+                    throw PipelineError(.invalidValue, path: path + ".revocation-folder", "\(folder) is not a folder (of CRLs and OCSP responses)")
+                }
+                st.revocationCache = RevocationCache(timeout: 15, offlineFolder: URL(fileURLWithPath: folder), fetch: fetch)
+            } else if !fetch {
+                st.revocationCache = RevocationCache(timeout: 15, fetch: false)
+            }
             return st
         }
     }
