@@ -55,6 +55,12 @@ public enum Placement {
             return try poppler!.find(text, page: page, geometry: infos[page].geometry)
         }
         let (boxes, warnings) = try engine.resolve(spec)
+        // A page without /MediaBox is read as US Letter (a warning): good enough for an invisible seal, but a
+        // visible one could land off the page as the author's viewer shows it.
+        if let b = boxes.first(where: { pdfPages.indices.contains($0.pageIndex) && pdfPages[$0.pageIndex].mediaBoxMissing }) {
+            throw RenderError(.pageSizeUnknown, "page \(b.pageIndex + 1) has no /MediaBox, so its size is unknown (read as US Letter): a visible seal could land off the page. "
+                              + "Seal it invisibly (\"invisible\": true) or ask the sender for a repaired copy", file: name, page: b.pageIndex + 1)
+        }
         return PlacementResult(widgets: boxes.map { b in
             WidgetPlacement(pageIndex: b.pageIndex, rect: PDFRect(b.box.llx, b.box.lly, b.box.urx, b.box.ury), rotation: b.rotation,
                             slice: b.slice.map { SealSlice(index: $0.0, count: $0.1) })

@@ -26,6 +26,8 @@ public struct RenderError: Error, CustomStringConvertible, Sendable, Equatable {
         case overlapsSignature = "overlaps-signature"
         /// The placement names a signature field the document does not have (or that is signed, or invisible).
         case fieldNotFound = "field-not-found"
+        /// The seal would go on a page without a /MediaBox: its size is only a guess (US Letter), so a visible seal is refused.
+        case pageSizeUnknown = "page-size-unknown"
         /// The placement configuration is contradictory or incomplete.
         case invalidPlacement = "invalid-placement"
         /// The Cairo output could not be turned into a Form XObject.

@@ -61,3 +61,16 @@ import TestSupport
         #expect(r.fieldName == names[0] && r.widgets.count == 1)
     }
 }
+
+/// A page without /MediaBox: read as US Letter with a warning; a visible seal on it is refused (issue #14 item 6).
+@Suite struct PlacementMissingMediaBoxTests {
+    @Test func visibleSealOnAPageWithoutMediaBoxIsRefused() throws {
+        let url = TestSupport.corpusDir.appendingPathComponent("page-no-mediabox-pyhanko.pdf")
+        let doc = try PDFDocument(url: url)
+        #expect(doc.pages.first?.mediaBoxMissing == true)
+        #expect(doc.warnings.contains { $0.kind == .missingMediaBox })
+        #expect { try Placement.resolve(document: doc, fileURL: url, spec: PlacementSpec(page: .last, corner: .bottomRight), sealSizeMM: (40, 40)) } throws: { e in
+            (e as? RenderError)?.code == .pageSizeUnknown && "\(e)".contains("invisible")
+        }
+    }
+}
