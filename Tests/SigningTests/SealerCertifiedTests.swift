@@ -155,4 +155,28 @@ struct SealerCertifiedTests {
             #expect(e.code == .encrypted && e.message.contains("permissions"), "\(e)")
         }
     }
+
+    /// Inputs that already carry a document time-stamp (an incoming B-LTA contract) are sealed (issue #14 item 3).
+    @Test func inputsWithADocumentTimeStampAreSealedAndEarlierVerdictsKept() async throws {
+        guard try SealerTests.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        var pairs: [(URL, URL, String)] = []
+        for f in ["signed-plus-doctimestamp-fpdf-pdf13-dss.pdf", "signed-pades-lta-7revisions-pyhanko.pdf"] {
+            let input = SealerTests.corpus(f)
+            let doc = try PDFDocument(url: input)
+            #expect(doc.signatureFields.contains { $0.isSigned && $0.type == "DocTimeStamp" }, "\(f) has a document time-stamp")
+            var o = SealerTests.options()
+            o.appearance = Self.visible(doc)
+            let out = dir.appendingPathComponent(f)
+            let res = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: o)
+            pairs.append((input, out, res.fieldName))
+        }
+        let ph = try Validators.pyhanko(pairs.flatMap { [$0.0, $0.1] }, root: pki.root)
+        let nss = try Validators.nssDB(in: pki.dir, root: pki.root)
+        for (input, out, field) in pairs {
+            let verdict = try CorpusTableTests.judge(input: input, output: out, field: field, ph: ph, nss: nss)
+            #expect(verdict == nil, "\(input.lastPathComponent): \(verdict ?? "")")
+        }
+    }
 }
