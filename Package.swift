@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // ---- C shims (thin; pkg-config names from ../shared/PLATFORM.md) ----
@@ -53,8 +57,18 @@ let package = Package(
             "PDF", "Signing", "Token", "Render", "Governance", "Pipeline",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Console", dependencies: [
+            "Governance", "Stages", "Pipeline", "Signing", "Render", "PDF",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "sealbatch", dependencies: [
-            "PDF", "Signing", "Token", "Render", "Governance", "Stages", "Pipeline",
+            "PDF", "Signing", "Token", "Render", "Governance", "Stages", "Pipeline", "Console",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -71,6 +85,7 @@ let package = Package(
         .executableTarget(name: "pipeline-testbed", dependencies: ["Pipeline", "PipelineTestStages", .product(name: "Logging", package: "swift-log")], path: "Tests/PipelineTestbed"),
         .testTarget(name: "StagesTests", dependencies: ["TestSupport", "Stages", "Pipeline", "PDF", "Signing", "Token", "Render", "Governance"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["TestSupport", "Subprocess", "Governance", "Signing"], exclude: ["browser"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -49,6 +49,11 @@ sb seal grant acme-contract --user clerk --right use $(as sadmin)
 
 if [ "${DEMO_SETUP_ONLY:-}" = 1 ]; then exit 0; fi
 
+# Local-account passwords for the web console (`sealbatch serve`): each demo user sets their own.
+for u in root sys sadmin boss clerk; do
+  printf '%s\n' "$KEYPASS" | "$BIN" user credentials "$u" --set-password --new-password-fd 3 $(as "$u") 3<<<"demo-$u-pw" >/dev/null
+done
+
 echo "== 3/5 sample approvals: boss approves the samples for clerk"
 sb approve samples/*.pdf --seal acme-contract --requester clerk --purpose "demo contracts" --valid-until +2d \
    -o "$OUT/approvals/samples.json" $(as boss)
@@ -73,4 +78,13 @@ cat <<TXT
   verify a result:      $BIN verify --trust $OUT/token/DEV-ONLY-root-ca.crt $OUT/outbox/*.pdf
   run as a daemon:      $BIN run pipelines/demo.json   (then copy PDFs into $OUT/inbox/; metrics on http://127.0.0.1:9464/metrics)
 (exit code of the run: $rc — 1 means some documents were quarantined, as intended here)
+
+web console (append --listen HOST:PORT to choose the address; default 127.0.0.1:8443, plain HTTP on loopback):
+$BIN serve --registry $REG --pipeline pipelines/demo.json --trust $OUT/token/DEV-ONLY-root-ca.crt
+console logins (DEV-ONLY passwords):
+  root   / demo-root-pw    platform administrator
+  sys    / demo-sys-pw     system administrator
+  sadmin / demo-sadmin-pw  official-seal administrator
+  boss   / demo-boss-pw    approver (signs approvals offline: $BIN approve FILE --seal acme-contract --requester clerk --purpose … $(as boss) -o m.json)
+  clerk  / demo-clerk-pw   official-seal user
 TXT

@@ -26,6 +26,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The console's browser tests: Debian's chromium and its driver, without recommends (they would pull avahi,
+# samba and CUPS helpers).
+BROWSER_PACKAGES=(chromium chromium-driver)
+missing=()
+for p in "${BROWSER_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 # Python tools: independent validators (pyHanko), PDF producers (reportlab), vicc's crypto (pycryptodome).
 PY=${PYTHON:-python3}
 need_py=()
@@ -33,6 +46,7 @@ $PY -c "import pyhanko.cli" 2>/dev/null || need_py+=(pyhanko pyhanko-cli pyhanko
 $PY -c "import pkcs11" 2>/dev/null || need_py+=(python-pkcs11)
 $PY -c "import reportlab" 2>/dev/null || need_py+=(reportlab)
 $PY -c "import Crypto" 2>/dev/null || need_py+=(pycryptodome)
+$PY -c "import selenium" 2>/dev/null || need_py+=(selenium)   # drives chromium in the console's browser tests
 if [ ${#need_py[@]} -gt 0 ]; then
   echo "install-deps: pip installing ${need_py[*]}"
   if ! $PY -m pip --version >/dev/null 2>&1; then

@@ -24,6 +24,7 @@ struct Sealbatch: AsyncParsableCommand {
             StampCommand.self,
             RunCommand.self,
             ReportCommand.self,
+            ServeCommand.self,
         ]
     )
 }
