@@ -106,6 +106,7 @@ public final class Engine: Sendable {
         let started = Date()
         try config.folders.create()
         try journal.recordEvent(docID: nil, kind: "run-start", detail: mode == .once ? "once" : "watch")
+        try checkClaimRename()
         logger.info("run started", metadata: ["mode": "\(mode)", "stages": "\(stages.map(\.name).joined(separator: ","))"])
         cleanStaleTemporaries()
         let resumed = try recover()
@@ -282,6 +283,30 @@ public final class Engine: Sendable {
         return ext.isEmpty ? "original" : "original.\(ext)"
     }
 
+    /// A claim is one rename(2) from the inbox into the work folder: atomic, so a file is in exactly one
+    /// place at every instant. Across file systems (or mount points) rename fails with EXDEV and no file
+    /// could ever be claimed — a run would find every claim `released` and a daemon would look healthy
+    /// forever. This probe renames an empty file once at start and refuses the run (a configuration
+    /// error) when it cannot.
+    func checkClaimRename() throws {
+        let name = ".sealbatch-rename-probe-\(getpid())-\(Self.newID())"
+        let src = config.folders.inbox.appendingPathComponent(name), dst = config.folders.work.appendingPathComponent(name)
+        let fd = open(src.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw PipelineError(.folder, path: config.folders.inbox.path, "cannot create a file in the inbox (\(FileOps.errnoString())): the pipeline needs to move files out of it")
+        }
+        close(fd)
+        if rename(src.path, dst.path) != 0 {
+            let e = errno, text = FileOps.errnoString()
+            unlink(src.path)
+            if e == EXDEV {
+                throw PipelineError(.folder, path: "folders", "the inbox (\(config.folders.inbox.path)) and the work folder (\(config.folders.work.path)) are on different file systems (or mount points): a document is claimed by one rename between them. Put both on the same file system, e.g. the work folder next to the inbox")
+            }
+            throw PipelineError(.folder, path: "folders", "cannot move a file from the inbox (\(config.folders.inbox.path)) into the work folder (\(config.folders.work.path)): \(text)")
+        }
+        unlink(dst.path)
+    }
+
     /// Claims `name` from the inbox: journal `claiming`, rename into `<work>/<id>/`, fsync, journal `claimed`.
     func claim(_ name: String) -> Job? {
         let src = config.folders.inbox.appendingPathComponent(name)
@@ -298,9 +323,14 @@ public final class Engine: Sendable {
             try journal.insert(record)
             try FileManager.default.createDirectory(at: workDir, withIntermediateDirectories: true)
             if rename(src.path, original.path) != 0 {
-                let err = FileOps.errnoString()
+                let e = errno, err = FileOps.errnoString()
                 try? FileManager.default.removeItem(at: workDir)
                 try journal.transition(id, to: .released, detail: "claim failed: \(err)")
+                // a file taken away between listing and claim is nobody's problem; anything else is said
+                if e != ENOENT {
+                    logger.error("cannot claim", metadata: ["file": "\(name)", "error": "\(err)"])
+                    summary.update { $0.warnings.append("\(name): cannot be moved out of the inbox (\(err)); left there") }
+                }
                 return nil
             }
             try FileOps.fsync(workDir)

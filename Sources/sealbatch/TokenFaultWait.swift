@@ -68,14 +68,18 @@ enum TokenFaultWait {
     }
 
     /// Replaces this process with a fresh `sealbatch` run with the same arguments (same PID for systemd).
-    /// Descriptors beyond stderr are closed first (the journal, the registry, a metrics socket). Returns
-    /// only if the exec failed, with the reason.
+    /// Descriptors beyond stderr (the journal, the registry, a metrics socket) are marked close-on-exec
+    /// rather than closed, so no other thread of this process trips over a closed descriptor before the
+    /// exec. Returns only if the exec failed, with the reason.
     static func reexec() -> String {
-        FileHandle.standardOutput.synchronizeFile()
+        fflush(nil) // every C stream (the summary table went to stdout)
         let args = CommandLine.arguments
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
         cargs.append(nil)
-        for fd in 3..<Int32(4096) { close(fd) }
+        for fd in 3..<Int32(4096) {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
         execv("/proc/self/exe", &cargs)
         return String(cString: strerror(errno))
     }
