@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
-BIN=.build/release/sealbatch
+BIN=${BIN:-.build/release/sealbatch}
 [ -x "$BIN" ] || swift build -c release --product sealbatch
 SUP=Tests/SigningTests/Support
 CORPUS=Tests/Corpus
