@@ -57,7 +57,7 @@ enum ConsoleAssets {
         show(document.getElementById('verify-error'), ''); show(document.getElementById('verify-report'), '');
         const res = await upload('/verify', f);
         if (!res.ok) { show(document.getElementById('verify-error'), errText(res)); return; }
-        document.getElementById('verify-report').textContent = res.body.text;
+        show(document.getElementById('verify-report'), res.body.text);
         const a = document.getElementById('verify-json');
         a.href = URL.createObjectURL(new Blob([JSON.stringify(res.body.report, null, 2)], { type: 'application/json' }));
         a.hidden = false;

@@ -394,16 +394,24 @@ extension ConsoleServer {
         return false
     }
 
-    /// A file name from the `X-File-Name` header (percent-encoded), reduced to a plain base name.
+    /// The name the uploader gave the file (`X-File-Name`, percent-encoded), for display only: control
+    /// characters removed, at most 120 characters, `upload.pdf` when absent. It is never used as a path —
+    /// uploads are written under a fixed name — and pages show it as text (escaped or `textContent`).
     static func uploadName(_ req: Request) -> String {
-        let raw = req.headers[HTTPField.Name("X-File-Name")!].flatMap { $0.removingPercentEncoding } ?? "upload.pdf"
-        var n = String(raw.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? "upload.pdf")
+        let raw = req.headers[HTTPField.Name("X-File-Name")!].flatMap { $0.removingPercentEncoding } ?? ""
         var kept = String.UnicodeScalarView()
-        for u in n.unicodeScalars where u.value >= 0x20 && u.value != 0x7f { kept.append(u) }
-        n = String(kept).trimmingCharacters(in: .whitespaces)
+        for u in raw.unicodeScalars where u.value >= 0x20 && u.value != 0x7f && !(0x80...0x9f).contains(u.value) { kept.append(u) }
+        let n = String(kept).trimmingCharacters(in: .whitespaces)
+        return n.isEmpty ? "upload.pdf" : String(n.prefix(120))
+    }
+
+    /// A display name reduced to a plain base name that is safe as a file name in a folder: the last
+    /// `/`- or `\\`-separated part, without leading dots, `document.pdf` when nothing is left.
+    static func safeFileName(_ display: String) -> String {
+        var n = String(display.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? "")
         while n.hasPrefix(".") { n.removeFirst() }
-        if n.isEmpty { n = "upload.pdf" }
-        return String(n.prefix(120))
+        n = n.trimmingCharacters(in: .whitespaces)
+        return n.isEmpty ? "document.pdf" : n
     }
 
     func verifyUpload(_ a: Acting) async throws -> Response {
@@ -412,20 +420,22 @@ extension ConsoleServer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sealbatch-verify-\(randomToken(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent(name)
+        let file = dir.appendingPathComponent("upload.pdf")
         try Data(bytes).write(to: file)
         var options = Verifier.Options()
         options.fetchRevocation = false
         let verifier = try Verifier(trust: config.trust.map { URL(fileURLWithPath: $0) }, options: options)
-        let report = await verifier.verify(urls: [file])
+        var report = await verifier.verify(urls: [file])
+        // The report names the file as the uploader did, not the temporary copy.
+        for i in report.files.indices { report.files[i].path = name }
         let json = try report.json()
         audit(AuditEntry(actor: a.user.id, action: "console.verify", organisation: a.organisation,
                          documentsBefore: [DetachedSignature.hex(DetachedSignature.sha256(bytes))],
                          outcome: .ok, detail: "verified \(name): \(report.passed ? "passed" : "failed")"))
-        let text = report.text().replacingOccurrences(of: dir.path + "/", with: "")
+        let text = report.text()
         var out = "{\"passed\":\(report.passed),\"text\":"
         out += String(decoding: try JSONEncoder().encode(text), as: UTF8.self)
-        out += ",\"report\":" + String(decoding: json, as: UTF8.self).replacingOccurrences(of: dir.path + "/", with: "") + "}"
+        out += ",\"report\":" + String(decoding: json, as: UTF8.self) + "}"
         return Self.bytes(Array(out.utf8), type: "application/json; charset=utf-8")
     }
 }

@@ -321,8 +321,9 @@ extension ConsoleServer {
         }
         try FileManager.default.createDirectory(at: approvals, withIntermediateDirectories: true)
         try Data(signed.fileBytes()).write(to: approvals.appendingPathComponent("console-\(m.id).json"), options: .atomic)
-        var dest = p.folders.inbox.appendingPathComponent(r.name)
-        if FileManager.default.fileExists(atPath: dest.path) { dest = p.folders.inbox.appendingPathComponent("\(r.id.prefix(8))-\(r.name)") }
+        let fileName = Self.safeFileName(r.name)
+        var dest = p.folders.inbox.appendingPathComponent(fileName)
+        if FileManager.default.fileExists(atPath: dest.path) { dest = p.folders.inbox.appendingPathComponent("\(r.id.prefix(8))-\(fileName)") }
         let tmp = p.folders.inbox.appendingPathComponent(".console-\(r.id).part")
         try FileManager.default.copyItem(at: requests.documentURL(r.id)!, to: tmp)
         try FileManager.default.moveItem(at: tmp, to: dest)
