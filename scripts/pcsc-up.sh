@@ -19,8 +19,18 @@ running() {
 }
 if running; then echo "pcscd already running"; exit 0; fi
 command -v pcscd >/dev/null || { echo "pcscd is not installed (apt-get install pcscd vsmartcard-vpcd)" >&2; exit 1; }
-# A pcscd without its socket is wedged: replace it.
-if live_pcscd; then pkill -x pcscd || true; sleep 0.5; fi
+# A pcscd without its socket is wedged. Replace it only when it is the one its pid file names (the
+# daemon this script started); any other pcscd is someone else's and is left alone, with a message.
+if live_pcscd; then
+  pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pcscd ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  else
+    echo "a pcscd is running without its socket $SOCK and without the pid file $PIDFILE; stop it (systemctl stop pcscd) and run this again" >&2
+    exit 1
+  fi
+fi
 # A stale socket from a killed pcscd makes the new one refuse to start.
 rm -f "$SOCK" "$PIDFILE" 2>/dev/null || true
 mkdir -p /run/pcscd

@@ -20,17 +20,19 @@ SEALBATCH_TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sealbatch-tests.XXXXXX")
 export SEALBATCH_TEST_TMP
 OUT=.build/test-output.txt
 # Line-buffered output so a log cut short still shows the last test that ran.
-stdbuf -oL -eL swift test --skip-build --no-parallel > >(tee "$OUT") 2>&1 &
+# In a process group of its own (setsid), so the watchdog can stop exactly what it started.
+setsid stdbuf -oL -eL swift test --skip-build --no-parallel > >(tee "$OUT") 2>&1 &
 TEST_PID=$!
 start=$(date +%s)
 while kill -0 "$TEST_PID" 2>/dev/null; do
   if [ $(( $(date +%s) - start )) -ge "$BUDGET" ]; then
     echo "== test watchdog: no result after ${BUDGET}s; stacks of the test process follow" >&2
-    for pid in $(pgrep -f 'PackageTests.xctest' || true); do
+    for pid in $(pgrep -g "$TEST_PID" || true); do
+      [ "$pid" = "$TEST_PID" ] && continue
+      echo "== process $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)" >&2
       timeout 120 gdb -p "$pid" -batch -ex 'thread apply all bt 25' 2>/dev/null | grep -E '^(Thread|#)' | cut -c1-240 >&2 || true
     done
-    pkill -f 'PackageTests.xctest' || true
-    kill "$TEST_PID" 2>/dev/null || true
+    kill -KILL -- "-$TEST_PID" 2>/dev/null || true
     wait "$TEST_PID" 2>/dev/null || true
     echo "== test files kept in $SEALBATCH_TEST_TMP" >&2
     exit 124
