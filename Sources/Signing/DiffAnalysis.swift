@@ -102,6 +102,9 @@ struct RevisionView {
 final class DiffContext {
     let old: RevisionView
     let new: RevisionView
+    /// The revision just before `new` (`old` itself when `new` is the first revision after the signature):
+    /// what the update under review started from.
+    let prev: RevisionView
     /// References first defined after the signed revision, up to and including `new` (pyHanko's
     /// `collect_dependencies(since_revision=old+1)` set).
     let fresh: Set<ObjectRef>
@@ -111,8 +114,8 @@ final class DiffContext {
     /// Lazily computed: the signed revision's indirect /Annots arrays.
     var cachedAnnotsArrays: Set<ObjectRef>?
 
-    init(old: RevisionView, new: RevisionView, fresh: Set<ObjectRef>, written: Set<ObjectRef>, index: UsageIndex) {
-        self.old = old; self.new = new; self.fresh = fresh; self.written = written; self.index = index
+    init(old: RevisionView, new: RevisionView, prev: RevisionView? = nil, fresh: Set<ObjectRef>, written: Set<ObjectRef>, index: UsageIndex) {
+        self.old = old; self.new = new; self.prev = prev ?? old; self.fresh = fresh; self.written = written; self.index = index
     }
 
     /// The object is new: it was not in use when the document was signed.
@@ -249,6 +252,54 @@ final class DiffContext {
         case (.stream, _), (_, .stream): return false
         default: return a == b
         }
+    }
+
+    /// Whether a value shows the same thing before and after the update under review (`prev` against
+    /// `new`): references are followed on both sides, so an object redrawn in place differs and a new object
+    /// with the same content does not; streams are equal when their dictionaries (apart from /Length,
+    /// /Filter, /DecodeParms) and their decoded data are. An object the update did not write is equal to
+    /// itself without being read. Undecodable data, too deep a structure or too much of it counts as a
+    /// change (fail closed).
+    func sameAcrossUpdate(_ a: PDFObject?, _ b: PDFObject?) -> Bool {
+        var budget = 10_000
+        var assumed = Set<[ObjectRef]>()
+        return Self.sameAcross(a ?? .null, b ?? .null, self, &budget, &assumed, depth: 0)
+    }
+
+    private static func sameAcross(_ a: PDFObject, _ b: PDFObject, _ c: DiffContext, _ budget: inout Int, _ assumed: inout Set<[ObjectRef]>, depth: Int) -> Bool {
+        budget -= 1
+        guard budget > 0, depth < 24 else { return false }
+        switch (a, b) {
+        case (.reference(let x), .reference(let y)) where x == y && !c.written.contains(y) && c.prev.inUse(x):
+            return true
+        case (.reference(let x), .reference(let y)):
+            // A pair already being compared further up is assumed equal (cycles through /Parent, /P).
+            guard assumed.insert([x, y]).inserted else { return true }
+            return sameAcross(c.prev.resolve(x), c.new.resolve(y), c, &budget, &assumed, depth: depth + 1)
+        case (.reference(let x), _): return sameAcross(c.prev.resolve(x), b, c, &budget, &assumed, depth: depth + 1)
+        case (_, .reference(let y)): return sameAcross(a, c.new.resolve(y), c, &budget, &assumed, depth: depth + 1)
+        case (.string(let x), .string(let y)): return x.bytes == y.bytes
+        case (.integer, .real), (.real, .integer), (.real, .real): return a.numberValue == b.numberValue
+        case (.array(let x), .array(let y)):
+            guard x.count == y.count else { return false }
+            for (p, q) in zip(x, y) where !sameAcross(p, q, c, &budget, &assumed, depth: depth + 1) { return false }
+            return true
+        case (.dictionary(let x), .dictionary(let y)):
+            return sameAcrossDicts(x, y, ignoring: [], c, &budget, &assumed, depth: depth)
+        case (.stream(let x), .stream(let y)):
+            guard sameAcrossDicts(x.dictionary, y.dictionary, ignoring: ["Length", "Filter", "DecodeParms"], c, &budget, &assumed, depth: depth) else { return false }
+            if x.rawData == y.rawData && x.dictionary["Filter"] == y.dictionary["Filter"] && x.dictionary["DecodeParms"] == y.dictionary["DecodeParms"] { return true }
+            do { return try x.decodedData() == y.decodedData() } catch { return false }
+        default: return a == b
+        }
+    }
+
+    private static func sameAcrossDicts(_ x: PDFDictionary, _ y: PDFDictionary, ignoring: Set<PDFName>, _ c: DiffContext, _ budget: inout Int, _ assumed: inout Set<[ObjectRef]>, depth: Int) -> Bool {
+        let xk = Set(x.keys.filter { !ignoring.contains($0) && !(x[$0]?.isNull ?? true) })
+        let yk = Set(y.keys.filter { !ignoring.contains($0) && !(y[$0]?.isNull ?? true) })
+        guard xk == yk else { return false }
+        for k in xk where !sameAcross(x[k]!, y[k]!, c, &budget, &assumed, depth: depth + 1) { return false }
+        return true
     }
 
     /// pyHanko's `_is_id`: an object rewritten with identical content (a no-op).
@@ -400,11 +451,13 @@ struct DiffPolicy {
         var notes: [String] = []
         var fields = Set<String>()
         var fresh = Set<ObjectRef>()
+        var prev = old
         for k in (base + 1)..<revisionEnds.count {
             let newDoc = k == revisionEnds.count - 1 && revisionEnds[k] >= doc.fileSize ? doc : try doc.prefix(endingAt: revisionEnds[k])
             let new = RevisionView(doc: newDoc, index: k)
+            defer { prev = new }
             do {
-                let r = try reviewRevision(old: old, new: new, fresh: &fresh, docMDP: docMDP, lock: lock)
+                let r = try reviewRevision(old: old, new: new, prev: prev, fresh: &fresh, docMDP: docMDP, lock: lock)
                 level = max(level, r.level)
                 notes += r.notes.map { "revision \(k + 1): \($0)" }
                 fields.formUnion(r.changedFields)
@@ -415,7 +468,7 @@ struct DiffPolicy {
         return DiffResult(level: level, notes: notes, changedFields: fields)
     }
 
-    func reviewRevision(old: RevisionView, new: RevisionView, fresh: inout Set<ObjectRef>, docMDP: Int?, lock: FieldLock?) throws -> DiffResult {
+    func reviewRevision(old: RevisionView, new: RevisionView, prev: RevisionView? = nil, fresh: inout Set<ObjectRef>, docMDP: Int?, lock: FieldLock?) throws -> DiffResult {
         // The update must extend the signed revision's cross-reference chain, undamaged.
         guard let update = new.doc.latestUpdate else {
             throw SuspiciousModification("the revision does not extend the signed revision's cross-reference data (a new cross-reference section without /Prev)")
@@ -443,7 +496,7 @@ struct DiffPolicy {
         let newlyDefined = written.filter { !old.inUse($0) }
         fresh.formUnion(newlyDefined)
         let index = try UsageIndex.build(old, targets: written)
-        let c = DiffContext(old: old, new: new, fresh: fresh, written: written, index: index)
+        let c = DiffContext(old: old, new: new, prev: prev, fresh: fresh, written: written, index: index)
 
         var explained: [ModificationLevel: Set<ObjectRef>] = [:]
         // Objects that existed (or were referenced, dangling) in the signed revision: each of their

@@ -401,6 +401,7 @@ struct FormRule: DiffRule {
         guard let newRef = s.newRef, let oldRef = s.oldRef,
               let newField = c.new.resolve(newRef).dictionaryValue, let oldField = c.old.resolve(oldRef).dictionaryValue else { return }
         let unlocked = try compareFields(c, oldField, newField, name: s.name)
+        try appearanceFollowsValue(c, s, newField)
         for u in expectedUsages(c, s) { out.allow(.formFilling, RefUpdate(ref: newRef, usage: u, field: s.name, validWhenLocked: unlocked)) }
         try appearanceUpdate(c, oldField, newField, name: s.name, into: &out)
         try inPlaceAppearanceUpdate(c, s, oldField, newField, into: &out)
@@ -411,6 +412,26 @@ struct FormRule: DiffRule {
                 out.allow(.formFilling, c.dependencies(nv), field: s.name)
                 out.note(.formFilling, "form field \"\(s.name)\" filled in")
             }
+        }
+    }
+
+    /// The entries of a field's widget that decide what the page shows of it: the appearance streams, the
+    /// appearance state, and the annotation flags (hidden, no-view).
+    static let displayKeys: [PDFName] = ["AP", "AS", "F"]
+
+    /// sealbatch only (pyHanko's `GenericFieldModificationRule` accepts any appearance update as form
+    /// filling): in each update, what an existing non-signature field shows may change only together with
+    /// its value. A form filler writes /V and regenerates /AP in the same update; an appearance redrawn in
+    /// place or replaced while /V stays as it was is the shadow "replace" attack done through a widget.
+    /// Compared with the revision the update started from, so an earlier fill does not cover a later
+    /// redraw; an appearance regenerated with identical content is no change.
+    func appearanceFollowsValue(_ c: DiffContext, _ s: FieldSpec, _ newField: PDFDictionary) throws {
+        guard let prevRef = [s.newRef, s.oldRef].compactMap({ $0 }).first(where: { c.prev.inUse($0) }),
+              let prevField = c.prev.resolve(prevRef).dictionaryValue else { return }
+        if !c.sameAcrossUpdate(prevField["V"], newField["V"]) { return }
+        for key in Self.displayKeys where !c.sameAcrossUpdate(prevField[key], newField[key]) {
+            let what = key == "F" ? "its visibility (/F)" : key == "AS" ? "its appearance state (/AS)" : "its appearance (/AP)"
+            throw SuspiciousModification("form field \"\(s.name)\": \(what) changed but its value did not, so the page no longer shows what the form holds")
         }
     }
 

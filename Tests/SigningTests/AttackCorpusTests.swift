@@ -145,14 +145,6 @@ struct AttackCorpusTests {
             if v.passed == r.attack {
                 wrong.append("\(r.file)\t\(r.attack ? "attack PASSES" : "benign REFUSED")\t\(v.why)")
             }
-            if r.file.hasPrefix("field-appearance-changed--") {
-                // Known gap (README limitations): an existing field's appearance stream redefined in place without a
-                // value change is still accepted; reported as a known issue until the rule is fixed.
-                withKnownIssue("in-place appearance change without a value change is not yet refused") {
-                    #expect(v.passed != r.attack, "\(r.file): \(v.why)")
-                }
-                continue
-            }
             #expect(v.passed != r.attack, "\(r.file) [\(r.family)] \(r.attack ? "attack passes" : "benign control refused"): \(r.description) — \(v.why)")
         }
         if !wrong.isEmpty {

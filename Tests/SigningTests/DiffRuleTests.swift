@@ -114,10 +114,10 @@ struct MiniPDF {
 
     var document: PDFDocument { get throws { try PDFDocument(bytes: bytes) } }
 
-    /// The difference analysis of everything after the first revision.
-    func review(docMDP: Int? = nil) throws -> DiffResult {
+    /// The difference analysis of everything after revision `signed` (0-based; the first by default).
+    func review(docMDP: Int? = nil, signed: Int = 0) throws -> DiffResult {
         let doc = try document
-        return try DiffPolicy().review(doc: doc, base: 0, revisionEnds: doc.revisions.map(\.end), docMDP: docMDP, lock: nil)
+        return try DiffPolicy().review(doc: doc, base: signed, revisionEnds: doc.revisions.map(\.end), docMDP: docMDP, lock: nil)
     }
 
     /// One rule applied to the first and the last revision.
@@ -139,9 +139,9 @@ extension RuleOutcome {
 }
 
 /// Expects the review to refuse the change, with a message containing `words`.
-func expectRefused(_ pdf: MiniPDF, docMDP: Int? = nil, _ words: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectRefused(_ pdf: MiniPDF, docMDP: Int? = nil, signed: Int = 0, _ words: String, sourceLocation: SourceLocation = #_sourceLocation) {
     do {
-        let r = try pdf.review(docMDP: docMDP)
+        let r = try pdf.review(docMDP: docMDP, signed: signed)
         Issue.record("allowed at level \(r.level.rawValue) (\(r.notes)), expected a refusal mentioning \"\(words)\"", sourceLocation: sourceLocation)
     } catch let e as SuspiciousModification {
         #expect(e.message.contains(words), "refusal was: \(e.message)", sourceLocation: sourceLocation)
@@ -272,6 +272,45 @@ func expectRefused(_ pdf: MiniPDF, docMDP: Int? = nil, _ words: String, sourceLo
         #expect(try fill.review().level == .formFilling)
         let moved = base.update([(5, 0, "<< /Type /Annot /Subtype /Widget /FT /Tx /T (amount) /V (100) /Rect [0 0 300 300] /P 3 0 R /AP << /N 8 0 R >> /DA (/Helv 10 Tf 0 g) >>")])
         #expect(throws: SuspiciousModification.self) { try moved.apply(FormRule()) }
+    }
+
+    /// The amount field (object 5) as a form filler writes it: value `v`, normal appearance `ap`, extra entries.
+    static func amountField(_ v: String, ap: Int, extra: String = "") -> String {
+        "<< /Type /Annot /Subtype /Widget /FT /Tx /T (amount) /V (\(v)) /Rect [20 100 120 120] /P 3 0 R /AP << /N \(ap) 0 R >> /DA (/Helv 10 Tf 0 g) \(extra)>>"
+    }
+    static func amountAppearance(_ text: String) -> String {
+        MiniPDF.stream("/Type /XObject /Subtype /Form /BBox [0 0 100 20]", "/Tx BMC BT /Helv 10 Tf 2 5 Td (\(text)) Tj ET EMC")
+    }
+
+    @Test func formRuleAllowsAnAppearanceThatChangesWithTheValueAndRefusesOneThatChangesAlone() throws {
+        // Value and a new appearance stream in one update: form filling.
+        let filled = base.update([(5, 0, Self.amountField("250", ap: 13)), (13, 0, Self.amountAppearance("250"))])
+        #expect(try filled.review().level == .formFilling)
+        // The same new appearance stream, the value left at 100: what the page shows is no longer the form's value.
+        let replaced = base.update([(5, 0, Self.amountField("100", ap: 13)), (13, 0, Self.amountAppearance("250"))])
+        #expect(throws: SuspiciousModification.self) { try replaced.apply(FormRule()) }
+        expectRefused(replaced, "form field \"amount\": its appearance (/AP) changed but its value did not")
+        // An appearance regenerated with the same content is not a change.
+        let regenerated = base.update([(5, 0, Self.amountField("100", ap: 13)), (13, 0, Self.amountAppearance("100"))])
+        #expect(try regenerated.review().level == .formFilling)
+        // Hiding the field (/F 2) without filling it in.
+        expectRefused(base.update([(5, 0, Self.amountField("100", ap: 8, extra: "/F 2 "))]), "its visibility (/F) changed but its value did not")
+    }
+
+    @Test func formRuleAllowsAnInPlaceRedrawWithTheValueAndRefusesItAlone() throws {
+        // Signed revision 1 (its update does not write the appearance stream, so pyHanko's in-place rule applies).
+        let signedRev = base.update([(10, 0, "<< /Producer (test) /Title (Contract) /ModDate (D:20261203) >>")])
+        let filledInPlace = signedRev.update([(5, 0, Self.amountField("250", ap: 8)), (8, 0, Self.amountAppearance("250"))])
+        #expect(try filledInPlace.review(signed: 1).level == .formFilling)
+        // Only the stream redrawn ("PAID"), the field untouched: the attack corpus's field-appearance-changed rows.
+        let redrawn = signedRev.update([(8, 0, Self.amountAppearance("PAID"))])
+        expectRefused(redrawn, signed: 1, "form field \"amount\": its appearance (/AP) changed but its value did not")
+        // Filled in one update, redrawn in the next with the value kept: the earlier fill does not cover the redraw.
+        let redrawnLater = filledInPlace.update([(8, 0, Self.amountAppearance("PAID"))])
+        expectRefused(redrawnLater, signed: 1, "its appearance (/AP) changed but its value did not")
+        // ...but a later update that leaves the filled field alone is fine.
+        let thenInfo = filledInPlace.update([(10, 0, "<< /Producer (test) /Title (Contract 2) >>")])
+        #expect(try thenInfo.review(signed: 1).level == .formFilling)
     }
 
     @Test func formRuleRefusesANewTextFieldAsFormFilling() throws {
