@@ -26,6 +26,7 @@ struct NoSelenium: Error, CustomStringConvertible { var description: String { "p
         let chromium = try TestSupport.haveTool("chromium"), driver = try TestSupport.haveTool("chromedriver")
         let selenium = (try? TestSupport.run("python3", ["-c", "import selenium"]).status) == 0
         if !selenium && TestSupport.toolsRequired { throw NoSelenium() }
+        if !selenium { try TestSupport.skip("the selenium Python package is not installed (run `make deps`)") }
         return chromium && driver && selenium
     }
 

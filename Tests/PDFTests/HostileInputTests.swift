@@ -62,7 +62,11 @@ import TestSupport
 
     @Test func fuzzerCrashersStayFixed() throws {
         let dir = TestSupport.packageRoot.appendingPathComponent("Tests/PDFTests/Fixtures")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.filter { $0.hasPrefix("fuzz-") } ?? []
+        // The folder must be readable and hold the README that explains it; every crasher a fuzzer found
+        // is kept here as fuzz-<kind>-<sha1>.pdf after its fix.
+        let listing = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(listing.contains("README.md"), "Tests/PDFTests/Fixtures lost its README")
+        let files = listing.filter { $0.hasPrefix("fuzz-") }
         for f in files { mustNotCrash([UInt8](try Data(contentsOf: dir.appendingPathComponent(f)))) }
     }
 }

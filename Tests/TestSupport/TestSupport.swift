@@ -1,5 +1,6 @@
 import Foundation
 @_exported import Subprocess
+import Testing
 
 /// Shared helpers for every test target: locating tools and fixtures, running processes, temp dirs.
 /// Under `SEALBATCH_REQUIRE_TOOLS=1` (set by `scripts/test.sh` when `CI=true`) a missing tool is a
@@ -37,12 +38,20 @@ public enum TestSupport {
         return nil
     }
 
-    /// Whether a tool is available. Throws `MissingTool` when it is not and tools are required (CI),
-    /// returns false when it is not and a local run may skip.
+    /// Whether a tool is available. Throws `MissingTool` when it is not and tools are required (CI).
+    /// In a local run without the tool the current test is cancelled, so it is reported as skipped
+    /// (with the tool's name), never as passed; `false` is returned only outside a running test.
     public static func haveTool(_ tool: String) throws -> Bool {
         if which(tool) != nil { return true }
         if toolsRequired { throw MissingTool(name: tool) }
+        try skip("'\(tool)' is not installed (run `make deps`)")
         return false
+    }
+
+    /// Reports the running test as skipped for `reason` (Swift Testing's cancellation). Never under CI:
+    /// there a missing precondition is a failure, which callers throw instead.
+    public static func skip(_ reason: String) throws {
+        if Test.current != nil { try Test.cancel("skipped: \(reason)") }
     }
 
     /// Thrown in CI when a required tool is missing.
