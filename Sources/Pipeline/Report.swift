@@ -18,16 +18,25 @@ public struct JournalReport: Sendable, Codable, Equatable {
     public var stops: [String]
     /// Runs started in the period.
     public var runs: Int
-    /// Delivered per hour between first claim and last delivery.
-    public var perHour: Double
+    /// Delivered per hour between first claim and last delivery; nil when that span is shorter than a
+    /// minute or fewer than two documents were delivered (a rate over such a window means nothing).
+    public var perHour: Double?
+    /// Seconds between the first claim and the last delivery in the period.
+    public var deliverySpan: Double?
     /// Mean seconds per stage.
     public var stageMeans: [String: Double]
     /// Quarantined documents: name, code.
     public var quarantinedDocuments: [[String]]
 
-    /// Builds the report from a journal.
+    /// Builds the report from a journal. Each document counts once, in its final state: a file
+    /// quarantined and later re-queued under the same name and delivered counts as delivered.
     public static func make(journal: Journal, since: Date) throws -> JournalReport {
-        let docs = try journal.documents(since: since)
+        var latest: [String: DocumentRecord] = [:]
+        for d in try journal.documents(since: since) {
+            if let seen = latest[d.name], seen.updatedAt > d.updatedAt { continue }
+            latest[d.name] = d
+        }
+        let docs = latest.values.sorted { ($0.updatedAt, $0.name) < ($1.updatedAt, $1.name) }
         let events = try journal.events(since: since)
         var q: [String: Int] = [:]
         var qd: [[String]] = []
@@ -46,14 +55,15 @@ public struct JournalReport: Sendable, Codable, Equatable {
             default: break
             }
         }
-        var perHour = 0.0
+        var perHour: Double? = nil, span: Double? = nil
         if let first = delivered.map(\.claimedAt).min(), let last = delivered.map(\.updatedAt).max(), last > first {
-            perHour = Double(delivered.count) / ((last - first) / 3600)
+            span = last - first
+            if delivered.count >= 2, last - first >= 60 { perHour = Double(delivered.count) / ((last - first) / 3600) }
         }
         return JournalReport(since: since, delivered: delivered.count, quarantined: q,
                              inProgress: docs.filter { !$0.state.isFinal }.count,
                              resumed: docs.filter { $0.attempts > 1 }.count, tokenEvents: token, stops: stops, runs: runs,
-                             perHour: perHour, stageMeans: stageSum.mapValues { $0.0 / Double(max(1, $0.1)) },
+                             perHour: perHour, deliverySpan: span, stageMeans: stageSum.mapValues { $0.0 / Double(max(1, $0.1)) },
                              quarantinedDocuments: qd)
     }
 
@@ -66,7 +76,8 @@ public struct JournalReport: Sendable, Codable, Equatable {
         for (c, n) in quarantined.sorted(by: { $0.key < $1.key }) { l.append("  \(c): \(n)") }
         if inProgress > 0 { l.append("still in progress:    \(inProgress)") }
         if resumed > 0 { l.append("resumed after interruption: \(resumed)") }
-        l.append(String(format: "throughput:           %.0f documents/hour", perHour))
+        if let perHour { l.append(String(format: "throughput:           %.0f documents/hour", perHour)) }
+        else if let deliverySpan, delivered > 0 { l.append(String(format: "throughput:           %d document(s) in %.1f s (too short a time for an hourly rate)", delivered, deliverySpan)) }
         if tokenEvents.isEmpty { l.append("token events:         none") }
         else { l.append("token events:"); for (d, n) in tokenEvents.sorted(by: { $0.key < $1.key }) { l.append("  \(d): \(n)") } }
         for s in stops { l.append("batch stopped: \(s)") }

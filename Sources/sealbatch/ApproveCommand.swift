@@ -42,7 +42,7 @@ struct ApproveCommand: AsyncParsableCommand {
             let actor = try registry.authenticate(.identity(user: user, identity))
             let book = ApprovalBook(registry: registry)
             let signed = try book.approve(documents: docs, seal: seal, purpose: purpose, requester: requester,
-                                          validUntil: try GovCLI.date(validUntil), uses: uses, identity: identity, as: actor)
+                                          validUntil: try GovCLI.date(validUntil, option: "--valid-until"), uses: uses, identity: identity, as: actor)
             let out = URL(fileURLWithPath: output)
             try Data(signed.fileBytes()).write(to: out, options: .atomic)
             GovCLI.print("approval \(signed.manifest.id): \(docs.count) document(s), seal \(seal), \(signed.manifest.uses) use(s), valid until \(GovCLI.iso(signed.manifest.validUntil)) → \(output)")

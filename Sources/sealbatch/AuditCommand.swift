@@ -75,15 +75,16 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Only this acting user.") var user: String?
         @Option(help: "Only this organisation.") var org: String?
         @Option(help: "Only this action (or a prefix ending in '.', e.g. 'seal.').") var action: String?
-        @Option(help: "From (inclusive): date, date-time or -7d style offset.") var since: String?
-        @Option(help: "Until (exclusive).") var until: String?
+        @Option(parsing: .unconditional, help: "From (inclusive): 2026-11-24, 2026-11-24T18:00:00Z, or an offset back from now (7d, -7d, 12h).") var since: String?
+        @Option(parsing: .unconditional, help: "Until (exclusive): a date, a date-time, or an offset back from now.") var until: String?
         @Option(help: "table, json or csv.") var format: GovFormat = .table
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
                 let actor = try await auth.authenticate(registry)
                 let q = AuditQuery(seal: seal, user: user, organisation: org, action: action,
-                                   since: try since.map { try relative($0) }, until: try until.map { try relative($0) })
+                                   since: try since.map { try TimeSpec.parse($0, .past, option: "--since") },
+                                   until: try until.map { try TimeSpec.parse($0, .either, option: "--until") })
                 GovCLI.print(AuditCommand.render(try registry.auditRecords(q, as: actor), format))
             }
         }
@@ -94,7 +95,7 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the latest records; with --follow, keep printing new ones (live monitoring).")
         @OptionGroup var reg: GovRegistryOptions
         @OptionGroup var auth: GovAuthOptions
-        @Option(name: .shortAndLong, help: "How many of the latest records to show first.") var lines: Int = 20
+        @Option(name: [.customShort("n"), .long], help: "How many of the latest records to show first.") var lines: Int = 20
         @Flag(name: .shortAndLong, help: "Keep watching for new records.") var follow = false
         @Option(help: "Only this seal.") var seal: String?
         @Option(help: "table (one line per record), json (one object per line) or csv.") var format: GovFormat = .table
@@ -170,8 +171,3 @@ struct AuditCommand: AsyncParsableCommand {
     }
 }
 
-/// `-7d` / `-12h` (ago), or an absolute date.
-private func relative(_ s: String) throws -> Date {
-    if s.hasPrefix("-") { let d = try GovCLI.date(String(s.dropFirst())); return Date().addingTimeInterval(-d.timeIntervalSinceNow) }
-    return try GovCLI.date(s)
-}

@@ -17,6 +17,9 @@ struct GovRegistryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Audit checkpoint key: PEM file holding the private key and certificate (default: <registry>.audit-key.pem).", valueName: "path"))
     var auditKey: String?
 
+    @Option(name: .customLong("audit-witness"), help: ArgumentHelp("Also write audit checkpoints to this witness (files on another file system, or 'syslog'; comma separated); `audit verify` reads its files. Overrides $SEALBATCH_AUDIT_WITNESS.", valueName: "path"))
+    var auditWitness: String?
+
     /// The registry file path.
     var path: String { registry ?? GovernanceWorkspace.defaultRegistryPath() }
 
@@ -41,7 +44,13 @@ struct GovRegistryOptions: ParsableArguments {
         if !create && !FileManager.default.fileExists(atPath: path) {
             throw GovCLI.Failure(2, "no registry at \(path): create one with `sealbatch org init` or pass --registry")
         }
-        return Registry(store: try SQLiteGovernanceStore(path: path), auditSigner: try auditSigner())
+        let registry = Registry(store: try SQLiteGovernanceStore(path: path), auditSigner: try auditSigner())
+        if let auditWitness {
+            do { registry.audit.useWitness(try AuditWitness.parse(auditWitness)) } catch {
+                throw GovCLI.Failure(2, "--audit-witness \(auditWitness): \(error)")
+            }
+        }
+        return registry
     }
 }
 
@@ -210,20 +219,9 @@ enum GovCLI {
     }
 
     /// Parses `2026-12-31`, `2026-12-31T18:00:00Z` or a relative `+7d` / `12h` / `30m` (from now).
-    static func date(_ s: String, now: Date = Date()) throws -> Date {
-        var t = s.hasPrefix("+") ? String(s.dropFirst()) : s
-        if let unit = t.last, "smhd".contains(unit), let n = Double(t.dropLast()) {
-            let mult: Double = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(unit)]!
-            return now.addingTimeInterval(n * mult)
-        }
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: t) { return d }
-        f.formatOptions = [.withFullDate]
-        if let d = f.date(from: t) { return d }
-        t = t.replacingOccurrences(of: " ", with: "T")
-        f.formatOptions = [.withInternetDateTime]
-        if let d = f.date(from: t + "Z") { return d }
-        throw Failure(2, "cannot read the date '\(s)': use 2026-12-31, 2026-12-31T18:00:00Z or +7d / 12h")
+    /// A time in the future (`--valid-until`, `--valid-from`): see `TimeSpec`.
+    static func date(_ s: String, option: String = "the date", now: Date = Date()) throws -> Date {
+        try TimeSpec.parse(s, .future, option: option, now: now)
     }
 
     static func iso(_ d: Date) -> String {

@@ -13,7 +13,7 @@ struct ReportCommand: ParsableCommand {
     var pipeline: String?
     @Option(help: "Journal file (instead of a pipeline).")
     var journal: String?
-    @Option(help: "Start of the period: ISO 8601 time (2026-11-24T18:00:00Z), a date (2026-11-24), or hours ago ('12h').")
+    @Option(parsing: .unconditional, help: "Start of the period: 2026-11-24, 2026-11-24T18:00:00Z, or an offset back from now (12h, 7d, -7d).")
     var since: String = "24h"
     @Flag(help: "Print JSON.")
     var json = false
@@ -25,7 +25,8 @@ struct ReportCommand: ParsableCommand {
             do { journalURL = try PipelineConfig.load(from: URL(fileURLWithPath: pipeline), registry: StandardStages.registry()).journal }
             catch let e as PipelineError { FileHandle.standardError.write(Data("error: \(pipeline): \(e)\n".utf8)); throw ExitCode(2) }
         } else { throw ValidationError("give a pipeline file or --journal") }
-        guard let start = Self.parseSince(since) else { throw ValidationError("--since: use 2026-11-24T18:00:00Z, 2026-11-24 or 12h") }
+        let start: Date
+        do { start = try TimeSpec.parse(since, .past, option: "--since") } catch { throw ValidationError("\(error)") }
         guard FileManager.default.fileExists(atPath: journalURL.path) else {
             FileHandle.standardError.write(Data("error: no journal at \(journalURL.path) (has the pipeline run yet?)\n".utf8))
             throw ExitCode(2)
@@ -37,13 +38,5 @@ struct ReportCommand: ParsableCommand {
         } else {
             print(report.text())
         }
-    }
-
-    static func parseSince(_ s: String) -> Date? {
-        if s.hasSuffix("h"), let h = Double(s.dropLast()) { return Date().addingTimeInterval(-h * 3600) }
-        if s.hasSuffix("d"), let d = Double(s.dropLast()) { return Date().addingTimeInterval(-d * 86400) }
-        if let d = ISO8601DateFormatter().date(from: s) { return d }
-        let f = DateFormatter(); f.locale = Locale(identifier: "en_US_POSIX"); f.dateFormat = "yyyy-MM-dd"
-        return f.date(from: s)
     }
 }

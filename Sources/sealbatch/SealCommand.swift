@@ -51,8 +51,8 @@ struct SealCommand: AsyncParsableCommand {
                                                    doing: "registration")
                 }
                 let s = try registry.registerSeal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri,
-                                                  appearance: appearance, validFrom: try validFrom.map { try GovCLI.date($0) },
-                                                  validUntil: try validUntil.map { try GovCLI.date($0) }, as: actor)
+                                                  appearance: appearance, validFrom: try validFrom.map { try TimeSpec.parse($0, .either, option: "--valid-from") },
+                                                  validUntil: try validUntil.map { try GovCLI.date($0, option: "--valid-until") }, as: actor)
                 GovCLI.print("seal \(s.id) registered (\(s.kind.rawValue), certificate serial \(c.serialHex), valid \(GovCLI.iso(s.validFrom)) – \(GovCLI.iso(s.validUntil)))"
                              + (tokenConfig == nil ? "; the token was not checked (the first run checks it)" : "; the token holds its key"))
             }

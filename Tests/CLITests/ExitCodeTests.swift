@@ -41,4 +41,25 @@ import TestSupport
         let r = try TestSupport.run(bin, ["verify", TestSupport.corpusDir.appendingPathComponent("xref-classic-minimal-pyhanko.pdf").path])
         #expect(r.status != 0)
     }
+
+    /// One time grammar: `--since -7d`, `--since=-7d`, `7d`, `12h`, `2w`, dates and date-times are all read
+    /// (the command then goes on to its next check: here, that there is no journal), and a sign that
+    /// contradicts the option is refused with the accepted forms.
+    @Test func sinceAcceptsEveryDocumentedFormWithOrWithoutEquals() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let journal = dir.appendingPathComponent("none.sqlite").path
+        for form in [["--since", "-7d"], ["--since=-7d"], ["--since", "7d"], ["--since", "12h"], ["--since", "2w"],
+                     ["--since", "2026-11-24"], ["--since", "2026-11-24T18:00:00Z"]] {
+            let r = try TestSupport.run(bin, ["report", "--journal", journal] + form)
+            #expect(r.status == 2 && r.err.contains("no journal"), "\(form): \(r.err)")
+            #expect(!r.err.contains("Missing value"), "\(form)")
+        }
+        let future = try TestSupport.run(bin, ["report", "--journal", journal, "--since", "+7d"])
+        #expect(future.status == 2 && future.err.contains("in the past") && future.err.contains("7d, 12h"), "\(future.err)")
+        let junk = try TestSupport.run(bin, ["report", "--journal", journal, "--since", "yesterday"])
+        #expect(junk.status == 2 && junk.err.contains("cannot read 'yesterday'"), "\(junk.err)")
+        let tail = try TestSupport.run(bin, ["audit", "tail", "-n", "5", "--help"])
+        #expect(tail.status == 0 && tail.out.contains("-n, --lines"), "\(tail.out)")
+    }
 }

@@ -128,6 +128,25 @@ import Testing
         #expect(none.delivered == 0)
     }
 
+    @Test func reportCountsEachDocumentInItsFinalStateAndNoRateOverAnInstant() async throws {
+        let (dir, config) = try Bench.setUp(files: 3)
+        try Data("junk".utf8).write(to: dir.appendingPathComponent("inbox/late.pdf"))
+        _ = try await engine(config).run(mode: .once)
+        // The clerk fixes the document and puts it back under the same name: delivered this time.
+        var g = SystemRandomNumberGenerator()
+        try Data((0..<1500).map { _ in UInt8.random(in: 0...255, using: &g) }).write(to: dir.appendingPathComponent("inbox/late.pdf"))
+        let s2 = try await engine(config).run(mode: .once)
+        #expect(s2.delivered == 1)
+        let r = try JournalReport.make(journal: try Journal(url: config.journal), since: Date().addingTimeInterval(-3600))
+        #expect(r.delivered == 4)
+        #expect(r.quarantined.isEmpty, "late.pdf was delivered in the end: \(r.quarantined)")
+        #expect(r.quarantinedDocuments.isEmpty)
+        // Four documents in well under a minute: no hourly rate is made up from that.
+        #expect(r.perHour == nil)
+        #expect(r.text().contains("too short a time for an hourly rate"))
+        #expect(!r.text().contains("documents/hour"))
+    }
+
     @Test func exportsStageMetrics() async throws {
         let (_, config) = try Bench.setUp(files: 4)
         let reg = PrometheusRegistry()
