@@ -74,8 +74,15 @@ public struct MetricsSettings: Sendable, Equatable, Decodable {
 public struct EngineSettings: Sendable, Equatable, Decodable {
     /// Documents waiting between two stages (back-pressure bound).
     public var queueCapacity: Int = 4
-    /// A document whose processing was interrupted (crash) this many times goes to quarantine.
+    /// A document the program crashed on this many times goes to quarantine (`crash-loop`). Only crashes of
+    /// the program itself count (a fault signal leaves a crash marker), and after the first one the documents
+    /// then in flight are processed one at a time, so a crash is the document's alone. Interruptions from
+    /// outside (kill -9, power cut) count only against `interruptionLimit`.
     public var maxAttempts: Int = 10
+    /// Interruptions of any kind (also external kills) after which a document is quarantined `crash-loop`
+    /// all the same: a backstop for a document that makes the kernel kill the program (out of memory),
+    /// which leaves no crash marker. Ten times `max-attempts`.
+    public var interruptionLimit: Int { maxAttempts * 10 }
     /// Defaults.
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable { case queueCapacity = "queue-capacity", maxAttempts = "max-attempts" }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import CSubprocess
 import Logging
 import Metrics
 
@@ -82,6 +83,10 @@ public final class Engine: Sendable {
     let summary: SummaryBox
     let sink: EventSink
     private let barrierBox = BarrierBox()
+    /// Flushes the stages' own folders (the registry) after the delivery hooks, before the rename.
+    private let recordBarrierBox = BarrierBox()
+    /// Documents resumed after a crash of the program itself, and which of them have finished.
+    let isolation = IsolationBox()
 
     /// Creates an engine. `metricsFactory` defaults to the bootstrapped `MetricsSystem.factory`.
     public init(config: PipelineConfig, stages: [BuiltStage], journal: Journal, logger: Logger,
@@ -111,6 +116,10 @@ public final class Engine: Sendable {
         cleanStaleTemporaries()
         let resumed = try recover()
         summary.update { $0.resumed = resumed.count }
+        // from now on a crash of the program itself (a fault signal) leaves a marker that the next start reads
+        if sb_install_crash_marker(crashMarker.path) != 0 {
+            throw PipelineError(.folder, path: crashMarker.path, "the work folder's path is too long for the crash marker")
+        }
 
         let queues = (0...stages.count).map { i in
             BoundedQueue<Job>(capacity: i < stages.count ? stages[i].queueCapacity : config.engine.queueCapacity)
@@ -163,7 +172,25 @@ public final class Engine: Sendable {
     private func source(mode: RunMode, resumed: [Job], into q: BoundedQueue<Job>) async {
         var total = resumed.count
         progress?.expected(total: total)
-        for job in resumed {
+        // After a crash of the program itself, the documents then in flight are processed one at a time,
+        // before anything else: if it crashes again, the crash is the one document's (`isolated` is journalled
+        // first), and the others are not blamed for it.
+        // the least suspect first: a document that crashed the program before waits behind the others
+        let suspects = resumed.filter { isolation.isSuspect($0.id) }.sorted { isolation.crashes($0.id) < isolation.crashes($1.id) }
+        for job in suspects {
+            if abort.isRequested { summary.update { $0.leftForNextRun += 1 }; continue }
+            do {
+                try journal.transition(job.id, to: .claimed, detail: "processed alone after a crash of the program (attempt \(job.attempt))") { $0.isolated = true }
+            } catch {
+                abort.request("journal failure: \(error)")
+                summary.update { $0.leftForNextRun += 1 }
+                continue
+            }
+            logger.notice("processing alone after a crash", metadata: ["file": "\(job.sourceName)", "id": "\(job.id)"])
+            await q.send(job)
+            while !isolation.hasFinished(job.id) && !abort.isRequested { try? await Task.sleep(nanoseconds: 20_000_000) }
+        }
+        for job in resumed where !isolation.isSuspect(job.id) {
             if abort.isRequested { summary.update { $0.leftForNextRun += 1 }; continue }
             await q.send(job)
         }
@@ -228,7 +255,13 @@ public final class Engine: Sendable {
     /// Regular files in the inbox matching the pattern, oldest first.
     func listInbox() -> [String] {
         let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: config.folders.inbox.path) else { return [] }
+        let names: [String]
+        do { names = try fm.contentsOfDirectory(atPath: config.folders.inbox.path) } catch {
+            // an inbox that cannot be read is not an empty inbox: the run stops and says so (exit 1)
+            logger.error("cannot read the inbox", metadata: ["folder": "\(config.folders.inbox.path)", "error": "\(error)"])
+            abort.request("cannot read the inbox \(config.folders.inbox.path): \(error)")
+            return []
+        }
         return names.filter { !$0.hasPrefix(".") && FileOps.matches($0, pattern: config.watch.pattern) }
             .compactMap { n -> (String, Double)? in
                 guard let info = FileOps.regularFileInfo(config.folders.inbox.appendingPathComponent(n)) else { return nil }
@@ -384,12 +417,7 @@ public final class Engine: Sendable {
                         continue
                     }
                     if f.routing == .stopBatch {
-                        logger.critical("batch stopped", metadata: ["stage": "\(st.name)", "code": "\(f.reasonCode)", "reason": "\(f.clerkMessage)"])
-                        try? journal.recordEvent(docID: job.id, kind: "batch-stopped", stage: st.name, detail: "\(f.reasonCode): \(f.clerkMessage)")
-                        batchStop.request("\(f.reasonCode): \(f.clerkMessage)")
-                        summary.update { if $0.stopCode == nil { $0.stopCode = f.reasonCode } }
-                        abort.request("\(f.reasonCode): \(f.clerkMessage)")
-                        summary.update { $0.leftForNextRun += 1 }
+                        stopBatch(f, stage: st.name, docID: job.id)
                         break
                     }
                     record(stage: st.index, seconds: secs, passed: false)
@@ -409,6 +437,17 @@ public final class Engine: Sendable {
                 }
             }
         }
+    }
+
+    /// Stops the batch for a failure that is not the document's (`.stopBatch`): no new documents, and at the
+    /// end of the run every claimed, unfinished one goes back to the inbox.
+    private func stopBatch(_ f: any StageFailure, stage: String, docID: String) {
+        logger.critical("batch stopped", metadata: ["stage": "\(stage)", "code": "\(f.reasonCode)", "reason": "\(f.clerkMessage)"])
+        try? journal.recordEvent(docID: docID, kind: "batch-stopped", stage: stage, detail: "\(f.reasonCode): \(f.clerkMessage)")
+        batchStop.request("\(f.reasonCode): \(f.clerkMessage)")
+        summary.update { if $0.stopCode == nil { $0.stopCode = f.reasonCode } }
+        abort.request("\(f.reasonCode): \(f.clerkMessage)")
+        summary.update { $0.leftForNextRun += 1 }
     }
 
     private func record(stage i: Int, seconds: Double, passed: Bool) {
@@ -436,20 +475,70 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Delivers: flush what the stages wrote, journal `delivering` with the outbox name, rename into the outbox,
+    /// Delivers: flush what the stages wrote, journal `delivering` with the outbox name, let the stages record
+    /// the delivery (`Stage.delivering`: the `stamp` audit record) and flush that, rename into the outbox,
     /// move the original into the archive folder, journal `done`, remove the work folder.
     func deliver(_ job: Job) throws {
         let current = job.currentURL
         // One barrier makes this document's output and archive entry durable (stages write them without
         // flushing), shared with every document delivering at the same moment.
-        try barrierBox.get(config.folders, extra: stages.flatMap { $0.stage.durableFolders }).sync()
+        try barrierBox.get(config.folders, extra: stageFolders()).sync()
         let dst = FileOps.freeName(job.outputName, in: config.folders.outbox, tag: String(job.id.prefix(8)))
+        Self.failpoint("before-delivering")
         try journal.transition(job.id, to: .delivering, detail: dst.lastPathComponent) { r in
             r.currentPath = current.path; r.outboxPath = dst.path
         }
+        // The record of the delivery before the delivery: a record that cannot be written stops it.
+        if let (stage, error) = runDeliveryHooks(job, recovered: false) {
+            let f = (error as? any StageFailure) ?? EngineFailure(code: "delivery-record", message: "\(job.sourceName) was not delivered: the \(stage) stage could not record its delivery: \(error)",
+                                                                    nextStep: "Report this to the administrator with the document id.")
+            if f.routing == .stopBatch {
+                // back to `processing`: the batch stop returns it to the inbox untouched like the other claimed documents
+                try journal.transition(job.id, to: .processing, stage: stage, detail: "not delivered: \(f.reasonCode)") { r in
+                    r.currentPath = nil; r.outboxPath = nil
+                }
+                stopBatch(f, stage: stage, docID: job.id)
+            } else {
+                quarantine(job, failure: f, stage: stage)
+            }
+            return
+        }
+        try syncStageRecords()
+        Self.failpoint("delivery-recorded")
         if current.path == job.originalURL.path { try FileOps.copyAtomically(current, to: dst) }
         else { try FileOps.move(current, to: dst, syncSource: false) }
         try finishDelivery(id: job.id, name: job.sourceName, workDir: job.workDir, archiveDir: job.archiveDir, outbox: dst)
+    }
+
+    /// `$SEALBATCH_FAILPOINT`, for crash tests only: the process kills itself (SIGKILL, as an external kill
+    /// -9 would) the first time it reaches the named point (`before-delivering`: the stages are done and the
+    /// journal does not know yet; `delivery-recorded`: the delivery records are flushed, the output is not in
+    /// the outbox yet).
+    static let failpointName = ProcessInfo.processInfo.environment["SEALBATCH_FAILPOINT"]
+    static func failpoint(_ name: String) {
+        if failpointName == name { kill(getpid(), SIGKILL) }
+    }
+
+    /// The stages' own folders that exist (the registry's): flushed with every delivery.
+    private func stageFolders() -> [URL] {
+        stages.flatMap { $0.stage.durableFolders }.filter { FileOps.exists($0) }
+    }
+
+    /// Makes what the delivery hooks wrote durable before the output becomes visible in the outbox.
+    private func syncStageRecords() throws {
+        let folders = stageFolders()
+        guard !folders.isEmpty else { return }
+        try recordBarrierBox.get(folders: folders).sync()
+    }
+
+    /// Calls every stage's `delivering` hook in order; the first failure (stage name and error), or nil.
+    private func runDeliveryHooks(_ job: Job, recovered: Bool) -> (String, Error)? {
+        for st in stages {
+            let ctx = StageContext(pipeline: config.name, index: st.index, stageName: st.name, logger: logger,
+                                   folders: config.folders, journal: journal, sink: sink)
+            do { try st.stage.delivering(job, recovered: recovered, context: ctx) } catch { return (st.name, error) }
+        }
+        return nil
     }
 
     private func finishDelivery(id: String, name: String, workDir: URL, archiveDir: URL, outbox: URL) throws {
@@ -463,6 +552,7 @@ public final class Engine: Sendable {
         try journal.transition(id, to: .done, detail: outbox.lastPathComponent, durable: false)
         try? FileManager.default.removeItem(at: workDir)
         summary.update { $0.delivered += 1 }
+        isolation.finished(id)
         metrics.count("sealbatch_documents_total", [("outcome", "delivered")])
         progress?.finished(name: name, delivered: true, code: nil)
         logger.info("delivered", metadata: ["file": "\(name)", "id": "\(id)", "outbox": "\(outbox.lastPathComponent)"])
@@ -502,6 +592,7 @@ public final class Engine: Sendable {
         try journal.transition(id, to: .quarantined, detail: code)
         try? FileManager.default.removeItem(at: workDir)
         summary.update { $0.quarantined[code, default: 0] += 1 }
+        isolation.finished(id)
         metrics.count("sealbatch_documents_total", [("outcome", "quarantined"), ("reason", code)])
         progress?.finished(name: name, delivered: false, code: code)
         logger.warning("quarantined", metadata: ["file": "\(name)", "id": "\(id)", "code": "\(code)"])
@@ -557,19 +648,33 @@ public final class Engine: Sendable {
     /// Resolves every unfinished journal entry. Returns the documents whose stages must run again.
     func recover() throws -> [Job] {
         var again: [Job] = []
-        for r in try journal.unfinished() {
+        // Did the previous run crash by itself (a fault signal wrote the marker), or was it stopped from
+        // outside (kill -9, power cut: no marker)? Only the first counts against the documents in flight:
+        // the one processed alone (`isolated`) if there was one, else all of them. The marker goes first: a
+        // crash before the journal records the blame counts one crash less, never one more.
+        let crash = consumeCrashMarker()
+        let records = try journal.unfinished()
+        let alone = crash == nil ? nil : records.first(where: { $0.isolated && ($0.state == .claimed || $0.state == .processing) })?.id
+        if let crash {
+            logger.warning("the previous run crashed", metadata: ["marker": "\(crash)", "blamed": "\(alone ?? "every document in flight")"])
+            try journal.recordEvent(docID: alone, kind: "crash", detail: "the previous run crashed (\(crash)); blamed: \(alone ?? "every document in flight")")
+        }
+        for r in records {
             let workDir = URL(fileURLWithPath: r.workDir)
             let original = workDir.appendingPathComponent(Self.originalName(for: r.name))
             let claimedAt = Date(timeIntervalSince1970: r.claimedAt)
             let archive = archiveDir(id: r.id, name: r.name, claimedAt: claimedAt)
             func restart() throws {
-                if r.attempts >= config.engine.maxAttempts {
+                let crashes = r.crashes + (crash != nil && (alone == nil || alone == r.id) ? 1 : 0)
+                if crashes >= config.engine.maxAttempts || r.attempts >= config.engine.interruptionLimit {
                     var job = Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive, claimedAt: claimedAt, attempt: r.attempts)
                     // the digest lets stages find what earlier attempts left behind (an approval use); it
                     // may not have been journalled before the crash, and the original is untouched
                     job.digest = r.digest ?? (try? SHA256Stream.hexDigest(ofFile: original))
-                    quarantine(job, failure: EngineFailure(code: "crash-loop",
-                        message: "Processing this document was interrupted \(r.attempts) times (the program stopped while working on it).",
+                    let message = crashes >= config.engine.maxAttempts
+                        ? "The program crashed \(crashes) times while processing this document (the last times with no other document in progress)."
+                        : "Processing this document was interrupted \(r.attempts) times (the program was stopped while working on it)."
+                    quarantine(job, failure: EngineFailure(code: "crash-loop", message: message,
                         nextStep: "Report it to the administrator with the document id; it may trigger a fault."), stage: r.stage ?? "engine")
                     return
                 }
@@ -577,7 +682,12 @@ public final class Engine: Sendable {
                 if let items = try? FileManager.default.contentsOfDirectory(atPath: workDir.path) {
                     for i in items where i != original.lastPathComponent { try? FileManager.default.removeItem(at: workDir.appendingPathComponent(i)) }
                 }
-                try journal.transition(r.id, to: .claimed, detail: "resumed after interruption (attempt \(r.attempts + 1))") { $0.attempts += 1; $0.stage = nil }
+                let why = crashes > r.crashes ? "after a crash of the program (\(crashes) so far)" : "after interruption"
+                try journal.transition(r.id, to: .claimed, detail: "resumed \(why) (attempt \(r.attempts + 1))") {
+                    $0.attempts += 1; $0.stage = nil; $0.crashes = crashes; $0.isolated = false
+                }
+                // a document in flight at a crash is processed alone until it gets through once
+                if crashes > 0 { isolation.suspect(r.id, crashes: crashes) }
                 again.append(Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive,
                                  claimedAt: claimedAt, attempt: r.attempts + 1))
             }
@@ -586,8 +696,7 @@ public final class Engine: Sendable {
                 if FileOps.exists(original) {
                     try FileOps.fsync(workDir)
                     try journal.transition(r.id, to: .claimed, detail: "claim completed during recovery")
-                    var rr = r; rr.state = .claimed
-                    try restartFrom(rr, original: original, workDir: workDir, archive: archive, claimedAt: claimedAt, into: &again)
+                    try restart()
                 } else {
                     try? FileManager.default.removeItem(at: workDir)
                     try journal.transition(r.id, to: .released, detail: FileOps.exists(URL(fileURLWithPath: r.sourcePath)) ? "claim never happened" : "file vanished before claim")
@@ -602,8 +711,18 @@ public final class Engine: Sendable {
                 let out = r.outboxPath.map { URL(fileURLWithPath: $0) }
                 let cur = r.currentPath.map { URL(fileURLWithPath: $0) }
                 if let out, FileOps.exists(out) {
+                    // the output reaches the outbox only after its delivery records were flushed
                     try finishDelivery(id: r.id, name: r.name, workDir: workDir, archiveDir: archive, outbox: out)
                 } else if let out, let cur, FileOps.exists(cur) {
+                    // interrupted before the rename: the stages record the delivery unless they already did
+                    var job = Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive, claimedAt: claimedAt, attempt: r.attempts)
+                    job.currentURL = cur
+                    job.outputName = out.lastPathComponent
+                    job.digest = r.digest
+                    if let (stage, error) = runDeliveryHooks(job, recovered: true) {
+                        throw PipelineError(.interrupted, path: r.id, "\(r.name) (\(r.id)) was being delivered but the \(stage) stage cannot record its delivery: \(error); it is left for the next start")
+                    }
+                    try syncStageRecords()
                     if cur.path == original.path { try FileOps.copyAtomically(cur, to: out) } else { try FileOps.move(cur, to: out) }
                     try finishDelivery(id: r.id, name: r.name, workDir: workDir, archiveDir: archive, outbox: out)
                 } else if let cur, cur.path != original.path {
@@ -640,10 +759,15 @@ public final class Engine: Sendable {
         return again
     }
 
-    private func restartFrom(_ r: DocumentRecord, original: URL, workDir: URL, archive: URL, claimedAt: Date, into again: inout [Job]) throws {
-        try journal.transition(r.id, to: .claimed, detail: "resumed after interruption (attempt \(r.attempts + 1))") { $0.attempts += 1 }
-        again.append(Job(id: r.id, sourceName: r.name, originalURL: original, workDir: workDir, archiveDir: archive,
-                         claimedAt: claimedAt, attempt: r.attempts + 1))
+    /// Where a crash of the program itself leaves its marker (`sb_install_crash_marker`).
+    var crashMarker: URL { config.folders.work.appendingPathComponent(".sealbatch-crashed") }
+
+    /// Reads and removes the crash marker: its text ("signal N") if the previous run crashed by itself.
+    func consumeCrashMarker() -> String? {
+        guard let data = FileManager.default.contents(atPath: crashMarker.path) else { return nil }
+        unlink(crashMarker.path)
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "a fault signal" : text
     }
 
     /// Removes `.X.partial-PID` files our atomic writes left in the outbox, quarantine and archive roots.
@@ -661,13 +785,32 @@ public final class Engine: Sendable {
 final class BarrierBox: @unchecked Sendable {
     private let lock = NSLock()
     private var barrier: DurabilityBarrier?
+    /// The barrier over the pipeline's work, outbox and archive folders and `extra` (the stages' own
+    /// folders; one that does not exist yet holds nothing to flush and is left out).
     func get(_ folders: Folders, extra: @autoclosure () -> [URL]) throws -> DurabilityBarrier {
+        try get(folders: [folders.work, folders.outbox, folders.archive] + extra().filter { FileOps.exists($0) })
+    }
+    /// The barrier over `folders` (evaluated once, on first use; a stage's folder that does not exist yet
+    /// holds nothing to flush and is left out by the caller).
+    func get(folders: @autoclosure () -> [URL]) throws -> DurabilityBarrier {
         try lock.withLock {
             if let barrier { return barrier }
-            // a stage's extra folder that does not exist yet holds nothing to flush
-            let b = try DurabilityBarrier(folders: [folders.work, folders.outbox, folders.archive] + extra().filter { FileOps.exists($0) })
+            let b = try DurabilityBarrier(folders: folders())
             barrier = b
             return b
         }
     }
+}
+
+/// Which resumed documents are processed alone (they were in flight at a crash of the program), and which
+/// documents finished in this run (the source waits for each suspect before sending the next).
+final class IsolationBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var suspects: [String: Int] = [:]
+    private var done: Set<String> = []
+    func suspect(_ id: String, crashes: Int) { lock.withLock { suspects[id] = crashes } }
+    func isSuspect(_ id: String) -> Bool { lock.withLock { suspects[id] != nil } }
+    func crashes(_ id: String) -> Int { lock.withLock { suspects[id] ?? 0 } }
+    func finished(_ id: String) { lock.withLock { if suspects[id] != nil { _ = done.insert(id) } } }
+    func hasFinished(_ id: String) -> Bool { lock.withLock { done.contains(id) } }
 }

@@ -45,17 +45,25 @@ public struct DocumentRecord: Sendable, Codable, FetchableRecord, Equatable {
     public var claimedAt: Double
     /// Last change (seconds since 1970).
     public var updatedAt: Double
+    /// Crashes of the program itself (not external kills or power cuts: those leave no crash marker) while
+    /// this document was being processed — all documents in flight at the first crash, then only the
+    /// document processed alone (`isolated`). `engine.max-attempts` of them quarantine it (`crash-loop`).
+    public var crashes: Int = 0
+    /// Set (durably) while the document is processed alone after a crash: if the program crashes now, the
+    /// crash is this document's.
+    public var isolated: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case id, pipeline, name, sourcePath = "source_path", workDir = "work_dir", state, stage, attempts, digest
         case currentPath = "current_path", outboxPath = "outbox_path", quarantinePath = "quarantine_path"
         case reasonCode = "reason_code", reasonJSON = "reason_json", claimedAt = "claimed_at", updatedAt = "updated_at"
+        case crashes, isolated
     }
 }
 
 extension DocumentRecord {
     /// The column list every query selects, in the order `init(row:)` reads them.
-    static let columns = "id, pipeline, name, source_path, work_dir, state, stage, attempts, digest, current_path, outbox_path, quarantine_path, reason_code, reason_json, claimed_at, updated_at"
+    static let columns = "id, pipeline, name, source_path, work_dir, state, stage, attempts, digest, current_path, outbox_path, quarantine_path, reason_code, reason_json, claimed_at, updated_at, crashes, isolated"
 
     /// Reads a row selected with `columns` (by position: no name lookups on the hot path).
     public init(row: Row) throws {
@@ -65,11 +73,13 @@ extension DocumentRecord {
         self.init(id: row[0], pipeline: row[1], name: row[2], sourcePath: row[3], workDir: row[4], state: state, stage: row[6],
                   attempts: row[7], digest: row[8], currentPath: row[9], outboxPath: row[10], quarantinePath: row[11],
                   reasonCode: row[12], reasonJSON: row[13], claimedAt: row[14], updatedAt: row[15])
+        crashes = row[16]
+        isolated = row[17]
     }
 
     private var arguments: StatementArguments {
         [id, pipeline, name, sourcePath, workDir, state.rawValue, stage, attempts, digest, currentPath, outboxPath,
-         quarantinePath, reasonCode, reasonJSON, claimedAt, updatedAt]
+         quarantinePath, reasonCode, reasonJSON, claimedAt, updatedAt, crashes, isolated]
     }
 
     static func fetch(_ db: Database, id: String) throws -> DocumentRecord? {
@@ -77,7 +87,7 @@ extension DocumentRecord {
     }
 
     static func insert(_ db: Database, _ r: DocumentRecord) throws {
-        try db.cachedStatement(sql: "INSERT INTO documents (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        try db.cachedStatement(sql: "INSERT INTO documents (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .execute(arguments: r.arguments)
     }
 
@@ -85,7 +95,7 @@ extension DocumentRecord {
         try db.cachedStatement(sql: """
             UPDATE documents SET id = ?, pipeline = ?, name = ?, source_path = ?, work_dir = ?, state = ?, stage = ?, attempts = ?,
               digest = ?, current_path = ?, outbox_path = ?, quarantine_path = ?, reason_code = ?, reason_json = ?, claimed_at = ?,
-              updated_at = ? WHERE id = ?
+              updated_at = ?, crashes = ?, isolated = ? WHERE id = ?
             """).execute(arguments: r.arguments + [r.id])
     }
 }
@@ -194,6 +204,13 @@ public final class Journal: Sendable {
                   seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, doc_id TEXT, kind TEXT NOT NULL,
                   stage TEXT, detail TEXT, seconds REAL);
                 CREATE INDEX events_time ON events(time);
+                """)
+        }
+        // crash attribution: crashes of the program itself, and the document processed alone after one
+        m.registerMigration("v2-crashes") { db in
+            try db.execute(sql: """
+                ALTER TABLE documents ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE documents ADD COLUMN isolated INTEGER NOT NULL DEFAULT 0;
                 """)
         }
         return m

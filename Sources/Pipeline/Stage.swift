@@ -153,6 +153,16 @@ public protocol Stage: Sendable {
     /// otherwise outlive this claim, such as a consumed approval use. The job carries its id and digest,
     /// not the facts of the interrupted attempt. Must not throw; the default does nothing.
     func returned(_ job: Job, reason: String, context: StageContext)
+    /// Told, for every stage, when a document is about to be delivered: its output and what the stages wrote
+    /// for it are durable, the journal says `delivering`, and the output is not yet in the outbox. Record here
+    /// what must exist exactly once for every delivered document and never without it (the `stamp` audit
+    /// record): the engine flushes `durableFolders` after this and only then renames the output into the
+    /// outbox. After a crash before that rename, recovery calls it again with `recovered: true` and a job
+    /// that carries only its id, name, folders, digest and output (no facts): work from what the stage left
+    /// in the job's work folder, and do not record a second time what the first call recorded. Throwing
+    /// stops the delivery: the document is quarantined (`.stopBatch`: returned to the inbox); in recovery
+    /// the entry is left for the next start. The default does nothing.
+    func delivering(_ job: Job, recovered: Bool, context: StageContext) throws
     /// Called once when a run starts, concurrently with claiming and with the other stages: warm what
     /// the first document would otherwise wait for (the seal drawing, trust anchors, the registry).
     /// Must not fail a run or spend a token PIN try: whatever goes wrong here surfaces again, with its
@@ -168,6 +178,7 @@ extension Stage {
     public func quarantined(_ job: Job, code: String, context: StageContext) {}
     public func returned(_ job: Job, reason: String, context: StageContext) {}
     public func prepare(context: StageContext) async {}
+    public func delivering(_ job: Job, recovered: Bool, context: StageContext) throws {}
     public var durableFolders: [URL] { [] }
 }
 

@@ -101,26 +101,78 @@ public struct ArchiveStage: Stage {
         }
         job.facts[StageFacts.outputDigest] = after
         if let runtime, runtime.governanceSection != nil || runtime.registryIfOpen != nil {
-            let registry = try runtime.registry()
+            // The audit record of this use is written when the document is delivered (`delivering`), not
+            // here: a crash between here and the delivery would leave a record of a stamp that never left,
+            // and the document, processed again, a second one. Kept in the work folder for recovery (the
+            // delivery barrier makes it durable before the journal says `delivering`).
+            let entry: AuditEntry
+            if let grant {
+                entry = AuditEntry(actor: grant.user, action: "stamp", organisation: grant.organisation, seal: grant.seal,
+                                   documentsBefore: [grant.documentSHA256], documentsAfter: after.map { [$0] } ?? [],
+                                   approval: grant.approval, tokenSerial: seal?.tokenSerial, outcome: .ok,
+                                   detail: "\(job.sourceName) stamped by pipeline \(context.pipeline) (job \(job.id)), archived in \(job.archiveDir.lastPathComponent)")
+            } else {
+                entry = AuditEntry(actor: "pipeline:\(context.pipeline)", action: signed ? "stamp" : "pipeline.verify",
+                                   documentsBefore: job.digest.map { [$0] } ?? [], documentsAfter: after.map { [$0] } ?? [],
+                                   tokenSerial: seal?.tokenSerial, outcome: .ok,
+                                   detail: "\(job.sourceName) (job \(job.id)) archived in \(job.archiveDir.lastPathComponent)")
+            }
+            let pending = PendingAuditRecord(entry)
             do {
-                if let grant {
-                    try registry.audit.recordStamp(grant, outputSHA256: after, tokenSerial: seal?.tokenSerial,
-                                                   detail: "\(job.sourceName) stamped by pipeline \(context.pipeline) (job \(job.id)), archived in \(job.archiveDir.lastPathComponent)")
-                } else {
-                    _ = try registry.audit.append(AuditEntry(actor: "pipeline:\(context.pipeline)", action: signed ? "stamp" : "pipeline.verify",
-                                                             documentsBefore: job.digest.map { [$0] } ?? [], documentsAfter: after.map { [$0] } ?? [],
-                                                             tokenSerial: seal?.tokenSerial, outcome: .ok,
-                                                             detail: "\(job.sourceName) (job \(job.id)) archived in \(job.archiveDir.lastPathComponent)"))
-                }
-            } catch { throw StageRejection(.archive, "\(job.sourceName): the audit log could not be written: \(error)") }
+                try FileOps.writeAtomically(try JSONEncoder().encode(pending), to: job.workDir.appendingPathComponent(Self.pendingRecordFile),
+                                            syncFolder: false, syncFile: false)
+            } catch { throw StageRejection(.archive, "\(job.sourceName): the audit record of its delivery could not be prepared: \(error)") }
+            job.facts[Self.pendingRecord] = pending
         }
         return job
+    }
+
+    /// The job's audit record waiting for its delivery, in the work folder (`Stage.delivering` reads it
+    /// after a crash) and as a fact.
+    static let pendingRecordFile = "audit-record.json"
+    static let pendingRecord = FactKey<PendingAuditRecord>("archive.pending-record")
+
+    /// Writes the document's `stamp` (or `pipeline.verify`) audit record just before the engine renames
+    /// it into the outbox (the engine flushes the registry in between): exactly one record per delivered
+    /// document, and none for a signed copy that never left. After a crash before the rename, recovery
+    /// calls this again: the record prepared in the work folder is written unless it already was (same
+    /// action, output hash and job).
+    public func delivering(_ job: Job, recovered: Bool, context: StageContext) throws {
+        guard let runtime, runtime.governanceSection != nil || runtime.registryIfOpen != nil else { return }
+        let pending: PendingAuditRecord
+        if let p = job.facts[Self.pendingRecord] {
+            pending = p
+        } else {
+            let file = job.workDir.appendingPathComponent(Self.pendingRecordFile)
+            guard FileOps.exists(file) else {
+                // recovery of a delivery begun by a version that wrote the record in the archive stage
+                if recovered { return }
+                throw StageRejection(.archive, "\(job.sourceName): no audit record was prepared for its delivery")
+            }
+            do { pending = try JSONDecoder().decode(PendingAuditRecord.self, from: Data(contentsOf: file)) } catch {
+                throw StageRejection(.archive, "\(job.sourceName): the audit record prepared for its delivery cannot be read: \(error)")
+            }
+        }
+        let registry = try runtime.registry()
+        do {
+            if recovered, try pending.isRecorded(in: registry.audit, since: job.claimedAt) { return }
+            try registry.audit.append(pending.entry)
+        } catch { throw StageRejection(.archive, "\(job.sourceName): the audit log could not be written: \(error)") }
+    }
+
+    /// A document returned to the inbox (the batch stopped) leaves no archive entry behind either.
+    public func returned(_ job: Job, reason: String, context: StageContext) {
+        removeEntry(job, context: context)
     }
 
     /// A document quarantined after (or while) its archive entry was written leaves no entry behind: the
     /// archive holds delivered documents only. The entry's folder belongs to this job alone.
     public func quarantined(_ job: Job, code: String, context: StageContext) {
         runtime?.recordQuarantine(job, code: code, context: context)
+        removeEntry(job, context: context)
+    }
+
+    private func removeEntry(_ job: Job, context: StageContext) {
         guard FileOps.exists(job.archiveDir) else { return }
         do { try FileManager.default.removeItem(at: job.archiveDir) } catch {
             context.logger.error("cannot remove the archive entry of a quarantined document",
@@ -131,6 +183,37 @@ public struct ArchiveStage: Stage {
     static func descriptor() -> StageDescriptor {
         StageDescriptor(ArchiveStage.self, defaultConcurrency: 4) { _, _, env in
             ArchiveStage(runtime: try StandardStages.runtime(env))
+        }
+    }
+}
+
+/// An audit entry prepared by the archive stage and written at delivery (`ArchiveStage.delivering`).
+struct PendingAuditRecord: Codable, Sendable {
+    var actor: String
+    var action: String
+    var organisation: String?
+    var seal: String?
+    var documentsBefore: [String]
+    var documentsAfter: [String]
+    var approval: String?
+    var tokenSerial: String?
+    var detail: String
+
+    init(_ e: AuditEntry) {
+        actor = e.actor; action = e.action; organisation = e.organisation; seal = e.seal; documentsBefore = e.documentsBefore
+        documentsAfter = e.documentsAfter; approval = e.approval; tokenSerial = e.tokenSerial; detail = e.detail
+    }
+
+    var entry: AuditEntry {
+        AuditEntry(actor: actor, action: action, organisation: organisation, seal: seal, documentsBefore: documentsBefore,
+                   documentsAfter: documentsAfter, approval: approval, tokenSerial: tokenSerial, outcome: .ok, detail: detail)
+    }
+
+    /// True when the log already holds this record (written before a crash interrupted the delivery): same
+    /// action, seal, documents and detail (which names the job), since the document was claimed.
+    func isRecorded(in audit: AuditLog, since claimed: Date) throws -> Bool {
+        try audit.query(AuditQuery(seal: seal, action: action, since: claimed.addingTimeInterval(-1))).contains {
+            $0.entry.outcome == .ok && $0.entry.documentsAfter == documentsAfter && $0.entry.documentsBefore == documentsBefore && $0.entry.detail == detail
         }
     }
 }

@@ -71,6 +71,17 @@ public struct Stamper: Sendable {
             }
             job.established.formUnion(type(of: stages[i]).produces)
         }
+        // as in the pipeline: the stages record the delivery (the `stamp` audit record) and that record is
+        // flushed before the output appears; a record that cannot be written means no output
+        for i in stages.indices {
+            do { try stages[i].delivering(job, recovered: false, context: context(i)) } catch {
+                let code = (error as? any StageFailure)?.reasonCode ?? "stage-error"
+                for k in stages.indices.reversed() { stages[k].quarantined(job, code: code, context: context(k)) }
+                throw error
+            }
+        }
+        let records = stages.flatMap(\.durableFolders).filter { FileOps.exists($0) }
+        if !records.isEmpty { try DurabilityBarrier(folders: records).sync() }
         try FileOps.fsync(job.currentURL)
         try FileOps.copyAtomically(job.currentURL, to: output, link: false)
         return Outcome(job: job, outputSHA256: try SHA256Stream.hexDigest(ofFile: output))

@@ -50,6 +50,17 @@ struct CheckStage: Stage {
     }
 }
 
+/// Crashes the program (a Swift runtime trap, as a bug in a parser would) on documents named `poison…`.
+struct CrashStage: Stage {
+    static let kind: StageKind = "crash"
+    static let requires: Set<Fact> = [.approved]
+    static let produces: Set<Fact> = []
+    func process(_ job: Job, context: StageContext) async throws -> Job {
+        if job.sourceName.hasPrefix("poison") { fatalError("a document that crashes the program: \(job.sourceName)") }
+        return job
+    }
+}
+
 func registry() -> StageRegistry {
     var r = StageRegistry()
     r.register(StageDescriptor(ChecksumStage.self) { _, _, _ in ChecksumStage() })
@@ -60,6 +71,7 @@ func registry() -> StageRegistry {
         return AppendStage(token: env.shared.get("token") { FakeToken(delayMS: ms) })
     })
     r.register(StageDescriptor(CheckStage.self) { _, _, _ in CheckStage() })
+    r.register(StageDescriptor(CrashStage.self) { _, _, _ in CrashStage() })
     return r
 }
 

@@ -11,11 +11,17 @@ import Testing
                logger: quietLogger, metricsFactory: PrometheusRegistry())
     }
 
-    func record(_ config: PipelineConfig, id: String, name: String, state: DocumentState, attempts: Int = 1) -> DocumentRecord {
+    func record(_ config: PipelineConfig, id: String, name: String, state: DocumentState, attempts: Int = 1, crashes: Int = 0,
+                isolated: Bool = false) -> DocumentRecord {
         DocumentRecord(id: id, pipeline: "test", name: name, sourcePath: config.folders.inbox.appendingPathComponent(name).path,
                        workDir: config.folders.work.appendingPathComponent(id).path, state: state, stage: nil, attempts: attempts,
                        digest: nil, currentPath: nil, outboxPath: nil, quarantinePath: nil, reasonCode: nil, reasonJSON: nil,
-                       claimedAt: Date().timeIntervalSince1970, updatedAt: Date().timeIntervalSince1970)
+                       claimedAt: Date().timeIntervalSince1970, updatedAt: Date().timeIntervalSince1970, crashes: crashes, isolated: isolated)
+    }
+
+    /// What the fault-signal handler leaves when the program crashes by itself.
+    func writeCrashMarker(_ config: PipelineConfig) throws {
+        try Data("signal 11\n".utf8).write(to: config.folders.work.appendingPathComponent(".sealbatch-crashed"))
     }
 
     func claimInto(_ config: PipelineConfig, id: String, name: String) throws -> URL {
@@ -150,12 +156,71 @@ import Testing
     }
 
     @Test func documentThatKeepsCrashingGoesToQuarantine() async throws {
+        // the program crashed by itself (the marker) for the tenth time while this document was processed alone
         let (dir, config) = try Bench.setUp(files: 1)
         try config.folders.create()
-        try Journal(url: config.journal).insert(record(config, id: "00000000000000a7", name: "doc0000.pdf", state: .processing, attempts: 10))
+        try Journal(url: config.journal).insert(record(config, id: "00000000000000a7", name: "doc0000.pdf", state: .processing,
+                                                       attempts: 10, crashes: 9, isolated: true))
         _ = try claimInto(config, id: "00000000000000a7", name: "doc0000.pdf")
+        try writeCrashMarker(config)
         let s = try await engine(config).run(mode: .once)
         #expect(s.quarantined == ["crash-loop": 1])
         #expect(Bench.files(dir.appendingPathComponent("quarantine")).contains("doc0000.pdf"))
+        #expect(!FileOps.exists(config.folders.work.appendingPathComponent(".sealbatch-crashed")), "the marker is read once")
+    }
+
+    @Test func externalKillsDoNotCountAsCrashes() async throws {
+        // ten interruptions without a crash marker (kill -9 from outside, power cuts): not the document's fault
+        let (dir, config) = try Bench.setUp(files: 1)
+        try config.folders.create()
+        try Journal(url: config.journal).insert(record(config, id: "00000000000000a8", name: "doc0000.pdf", state: .processing, attempts: 10))
+        _ = try claimInto(config, id: "00000000000000a8", name: "doc0000.pdf")
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.delivered == 1 && s.quarantinedTotal == 0, "\(s.table())")
+        #expect(Bench.files(dir.appendingPathComponent("outbox")) == ["doc0000.pdf"])
+        let r = try Journal(url: config.journal).document("00000000000000a8")
+        #expect(r?.attempts == 11 && r?.crashes == 0)
+        // the backstop: interruptions of any kind, ten times max-attempts
+        let (_, config2) = try Bench.setUp(files: 1)
+        try config2.folders.create()
+        try Journal(url: config2.journal).insert(record(config2, id: "00000000000000a9", name: "doc0000.pdf", state: .processing,
+                                                        attempts: config2.engine.interruptionLimit))
+        _ = try claimInto(config2, id: "00000000000000a9", name: "doc0000.pdf")
+        #expect(try await engine(config2).run(mode: .once).quarantined == ["crash-loop": 1])
+    }
+
+    @Test func aCrashWhileOneDocumentWasProcessedAloneIsThatDocumentsOnly() async throws {
+        // two documents resumed after a crash; the program crashed again while the first was processed alone
+        let (dir, config) = try Bench.setUp(files: 2, extra: #""engine": {"max-attempts": 2},"#)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        try j.insert(record(config, id: "00000000000000b1", name: "doc0000.pdf", state: .claimed, attempts: 2, crashes: 1, isolated: true))
+        try j.insert(record(config, id: "00000000000000b2", name: "doc0001.pdf", state: .claimed, attempts: 2, crashes: 1))
+        _ = try claimInto(config, id: "00000000000000b1", name: "doc0000.pdf")
+        _ = try claimInto(config, id: "00000000000000b2", name: "doc0001.pdf")
+        try writeCrashMarker(config)
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.quarantined == ["crash-loop": 1] && s.delivered == 1, "\(s.table())")
+        #expect(Bench.files(dir.appendingPathComponent("quarantine")).contains("doc0000.pdf"))
+        #expect(Bench.files(dir.appendingPathComponent("outbox")) == ["doc0001.pdf"])
+        #expect(try j.document("00000000000000b2")?.crashes == 1)
+        // it was processed alone (journalled first), and nothing else was in flight meanwhile
+        #expect(try j.events(of: "00000000000000b2").contains { $0.detail?.hasPrefix("processed alone after a crash") == true })
+    }
+
+    @Test func aCrashWithNoDocumentAloneBlamesEveryDocumentInFlightOnce() async throws {
+        let (_, config) = try Bench.setUp(files: 3)
+        try config.folders.create()
+        let j = try Journal(url: config.journal)
+        for i in 0..<3 {
+            let id = "00000000000000c\(i)"
+            try j.insert(record(config, id: id, name: "doc000\(i).pdf", state: .processing))
+            _ = try claimInto(config, id: id, name: "doc000\(i).pdf")
+        }
+        try writeCrashMarker(config)
+        let s = try await engine(config).run(mode: .once)
+        #expect(s.delivered == 3, "\(s.table())")
+        for i in 0..<3 { #expect(try j.document("00000000000000c\(i)")?.crashes == 1) }
+        #expect(try j.events(since: .distantPast, kind: "crash").count == 1)
     }
 }

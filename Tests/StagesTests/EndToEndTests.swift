@@ -151,7 +151,7 @@ import Token
         try Data(world.pipelineJSON(name: "crashing", maxAttempts: 3).utf8).write(to: cfg)
         let config = try PipelineConfig.load(from: cfg, registry: StandardStages.registry())
         try config.folders.create()
-        // What three crashes in the sign stage leave: the use consumed by the journal's job id, the
+        // What three crashes of the program in the sign stage leave: the use consumed by the journal's job id, the
         // original in the work folder, the document `processing` with its attempts spent and no digest
         // journalled yet (stage progress is deferred).
         let id = "00000000000000c1"
@@ -168,7 +168,7 @@ import Token
         try Journal(url: config.journal).insert(DocumentRecord(
             id: id, pipeline: "crashing", name: file.lastPathComponent, sourcePath: file.path, workDir: work.path, state: .processing,
             stage: "sign", attempts: 3, digest: nil, currentPath: nil, outboxPath: nil, quarantinePath: nil, reasonCode: nil,
-            reasonJSON: nil, claimedAt: now, updatedAt: now))
+            reasonJSON: nil, claimedAt: now, updatedAt: now, crashes: 3))
 
         let first = try await engine(config).0.run(mode: .once)
 
