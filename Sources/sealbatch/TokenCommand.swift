@@ -95,6 +95,8 @@ struct TokenList: AsyncParsableCommand {
     var softhsmConf: String?
     @Option(name: .customLong("token-config"), help: "List the module of this token configuration.")
     var config: String?
+    @Flag(name: .customLong("objects"), help: "Also list each token's certificates and keys (label, id, type) with the URI to use as a seal's key. No PIN is asked: keys the token keeps private appear through their certificate.")
+    var objects = false
 
     func run() async throws {
         try await reportingTokenErrors {
@@ -136,6 +138,16 @@ struct TokenList: AsyncParsableCommand {
                         print("    PIN: \(t.pinFlags)\(t.loginRequired ? ", login required" : "")\(t.protectedAuthenticationPath ? ", PIN pad" : "")")
                         let mechs = (try? module.mechanisms(s).filter(\.canSign).map(\.name)) ?? []
                         print("    sign mechanisms: \(mechs.joined(separator: " "))")
+                        if objects {
+                            let objs = try module.publicObjects(slot: s)
+                            if objs.isEmpty { print("    objects: none visible without a login") } else { print("    objects:") }
+                            for o in objs {
+                                let id = o.id.map { $0.map { String(format: "%02x", $0) }.joined() } ?? "-"
+                                print("      \(o.kind.rawValue)\(o.keyType.map { " (\($0))" } ?? "")  label '\(o.label ?? "")'  id \(id)")
+                                print("        \(o.uri)")
+                                if let k = o.privateKeyURI { print("        key: \(k)") }
+                            }
+                        }
                     }
                 } catch let e as TokenError {
                     print("PKCS#11 module \(path): \(e.message)")

@@ -190,4 +190,26 @@ struct TokenSigningTests {
         #expect(token.verify(try await token.sign([1]), message: [1], algorithm: .ecdsa(.sha256)))
         await token.close()
     }
+
+    /// `token list --objects`: without a PIN, the seal's certificate names the key URI that opens the seal
+    /// key, and CA certificates (no key on the token) name none.
+    @Test func publicObjectsNameTheSealKeyURIWithoutALogin() async throws {
+        let dir = try Fixture.tempDir("sealbatch-token-objects")
+        let dev = try DevToken.create(in: dir, label: "objects", keyType: .ecP256, pin: Fixture.pin)
+        let module = try PKCS11Module.load(path: dev.modulePath, environment: dev.configuration.moduleEnvironment)
+        let slot = try #require(try module.slots().first { try module.tokenInfo($0).label == "objects" })
+        let objects = try module.publicObjects(slot: slot)
+        let sealCert = try #require(objects.first { $0.kind == .cert && $0.label == dev.keyURI.object })
+        let key = try #require(sealCert.privateKeyURI, "the seal certificate names its key")
+        #expect(key.token == "objects" && key.object == dev.keyURI.object && key.type == .private)
+        #expect(objects.filter { $0.kind == .cert && $0 != sealCert }.allSatisfy { $0.privateKeyURI == nil }, "CA certificates name no key")
+        #expect(objects.contains { $0.kind == .public && $0.keyType == "EC" })
+        // The URI it prints opens the key that signs.
+        var conf = dev.configuration
+        conf.key = key
+        let token = try await SealToken.open(conf)
+        try await token.login(pin: Fixture.pin)
+        #expect(token.verify(try await token.sign([2]), message: [2], algorithm: .ecdsa(.sha256)))
+        await token.close()
+    }
 }
