@@ -203,6 +203,7 @@ public final class ApprovalBook: Sendable {
                                      revokedAt: nil, registeredAt: time)
             var entry = entry
             if entry.organisation == nil { entry.organisation = try store.seal(m.seal)?.organisation }
+            try registry.audit.requireCheckpointed()
             let audited = try store.insertApproval(rec, audit: registry.audit.maker(entry, at: time))
             registry.audit.appended(audited)
             return rec
@@ -364,6 +365,7 @@ public final class ApprovalBook: Sendable {
             let limit = try signedEntry(state).manifest.uses
             // the use and its audit record are written in one transaction
             let audit = registry.audit
+            try audit.requireCheckpointed()
             let recorded = try store.recordUse(ApprovalUse(approval: grant.approval, documentSHA256: grant.documentSHA256, job: grant.job,
                                                            user: grant.user, usedAt: time), limit: min(limit, state.uses)) { outcome in
                 Self.consumeEntry(grant, outcome).map { audit.maker($0, at: time) }
@@ -429,6 +431,7 @@ public final class ApprovalBook: Sendable {
                           reason: String, at time: Date) throws -> Bool {
         let entry = AuditEntry(actor: user, action: "approval.release", organisation: organisation, seal: seal, documentsBefore: [sha],
                                approval: approval, detail: "use by job \(job) given back: \(reason)")
+        try registry.audit.requireCheckpointed()
         guard let rec = try store.deleteUse(approval: approval, documentSHA256: sha, job: job, audit: registry.audit.maker(entry, at: time)) else {
             return false
         }

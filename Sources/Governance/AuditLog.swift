@@ -117,23 +117,46 @@ public final class AuditLog: Sendable {
     public init(store: any GovernanceStore, signer: (any AuditCheckpointSigner)? = nil, checkpointInterval: Int = 100, headFile: URL? = nil,
                 witness: AuditWitness? = nil) {
         self.store = store; self.signer = signer; self.checkpointInterval = max(1, checkpointInterval); self.headFile = headFile
-        // an unparsable variable is caught by `witnessConfigurationError` (the CLI and the pipeline check it at start)
-        self.witnessBox = WitnessBox(witness ?? (try? AuditWitness.fromEnvironment()) ?? nil)
+        if let witness {
+            self.witnessBox = WitnessBox(witness)
+        } else {
+            // An unparsable `$SEALBATCH_AUDIT_WITNESS` is kept as an error: no checkpoint is made (and so no
+            // command or batch ends well) until the variable is fixed or a witness is given explicitly.
+            do { self.witnessBox = WitnessBox(try AuditWitness.fromEnvironment()) } catch {
+                self.witnessBox = WitnessBox(nil, error: "\(AuditWitness.environmentKey): \(error)")
+            }
+        }
     }
 
     /// Where checkpoints are also written (nil: nowhere but the database and the head file).
     public var witness: AuditWitness? { witnessBox.value }
 
+    /// Why the configured witness cannot be used (`$SEALBATCH_AUDIT_WITNESS` names nothing usable); nil when fine.
+    public var witnessConfigurationError: String? { witnessBox.error }
+
     /// Writes checkpoints to `witness` from now on (the pipeline's `governance.audit-witness`, `--audit-witness`).
-    public func useWitness(_ witness: AuditWitness?) { witnessBox.value = witness }
+    public func useWitness(_ witness: AuditWitness?) { witnessBox.set(witness) }
 
     final class WitnessBox: @unchecked Sendable {
         private let lock = NSLock()
         private var w: AuditWitness?
-        init(_ w: AuditWitness?) { self.w = w }
-        var value: AuditWitness? {
-            get { lock.lock(); defer { lock.unlock() }; return w }
-            set { lock.lock(); w = newValue; lock.unlock() }
+        private var e: String?
+        init(_ w: AuditWitness?, error: String? = nil) { self.w = w; self.e = error }
+        var value: AuditWitness? { lock.lock(); defer { lock.unlock() }; return w }
+        var error: String? { lock.lock(); defer { lock.unlock() }; return e }
+        func set(_ witness: AuditWitness?) { lock.lock(); w = witness; e = nil; lock.unlock() }
+    }
+
+    /// A periodic checkpoint that failed (nil: none pending). While set, nothing more is appended until a
+    /// checkpoint succeeds (`requireCheckpointed`).
+    private let pendingFailure = FailureBox()
+
+    final class FailureBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var text: String?
+        var value: String? {
+            get { lock.lock(); defer { lock.unlock() }; return text }
+            set { lock.lock(); text = newValue; lock.unlock() }
         }
     }
 
@@ -141,6 +164,7 @@ public final class AuditLog: Sendable {
     public func logID() throws -> String? { try store.auditRecords(AuditQuery(limit: 1)).first?.hash }
 
     func writeWitness(_ c: AuditCheckpoint) throws {
+        if let bad = witnessConfigurationError { throw GovernanceError(.invalidInput, "the audit witness is misconfigured, so the checkpoint was not witnessed: \(bad)") }
         guard let w = witness, let id = try logID() else { return }
         try w.record(c, log: id)
     }
@@ -166,8 +190,11 @@ public final class AuditLog: Sendable {
     /// The head file's checkpoint: nil when there is no head file; an error when it exists but cannot be read.
     func readHead() throws -> AuditCheckpoint? {
         guard let headFile, FileManager.default.fileExists(atPath: headFile.path) else { return nil }
-        guard let data = try? Data(contentsOf: headFile), let h = try? JSONDecoder().decode(Head.self, from: data),
-              let signer = Data(base64Encoded: h.signer), let sig = Data(base64Encoded: h.signature) else {
+        let h: Head
+        do { h = try JSONDecoder().decode(Head.self, from: try Data(contentsOf: headFile)) } catch {
+            throw GovernanceError(.storage, "the audit head file \(headFile.path) exists but cannot be read: \(error)")
+        }
+        guard let signer = Data(base64Encoded: h.signer), let sig = Data(base64Encoded: h.signature) else {
             throw GovernanceError(.storage, "the audit head file \(headFile.path) exists but cannot be read")
         }
         return AuditCheckpoint(id: h.id, seq: h.seq, recordHash: h.hash, time: Date(timeIntervalSince1970: Double(h.timeMs) / 1000),
@@ -202,6 +229,7 @@ public final class AuditLog: Sendable {
     /// due checkpoint (every `checkpointInterval` records) is made right away.
     @discardableResult
     public func append(_ entry: AuditEntry, at time: Date = Date()) throws -> AuditRecord {
+        try requireCheckpointed()
         let rec = try store.appendAudit(maker(entry, at: time))
         appended(rec)
         return rec
@@ -220,13 +248,37 @@ public final class AuditLog: Sendable {
     }
 
     /// After a record was appended: with a synchronous signer a due checkpoint (every
-    /// `checkpointInterval` records) is made right away.
+    /// `checkpointInterval` records) is made right away. The record is committed whatever happens here;
+    /// a checkpoint that fails is remembered, and nothing more is appended (`requireCheckpointed`, which
+    /// `append` and the approval book's transactional writes call first) until one succeeds: a log that can
+    /// no longer be protected against truncation records nothing more, so nothing more happens.
     public func appended(_ rec: AuditRecord) {
-        if let sync = signer as? any SynchronousAuditCheckpointSigner, rec.seq % Int64(checkpointInterval) == 0 {
-            // The record is committed; this periodic checkpoint only adds protection. If it fails, the
-            // checkpoint every command and batch makes at its end (`checkpoint()`, which throws) covers it.
-            _ = try? checkpointNow(with: sync)
+        guard let sync = signer as? any SynchronousAuditCheckpointSigner, rec.seq % Int64(checkpointInterval) == 0 else { return }
+        do { try checkpointNow(with: sync); pendingFailure.value = nil } catch {
+            pendingFailure.value = "the periodic audit checkpoint after record \(rec.seq) failed: \(error)"
         }
+    }
+
+    /// Throws while a periodic checkpoint is pending after a failure, trying it again first (so a fixed
+    /// cause, e.g. a witness folder mounted again, lets the log go on). Call before writing a record.
+    public func requireCheckpointed() throws {
+        guard let failure = pendingFailure.value else { return }
+        if let sync = signer as? any SynchronousAuditCheckpointSigner {
+            do {
+                // the checkpoint may be in the database already, its head file or witness not: write them again
+                if let c = try store.checkpoints().last, let last = try store.lastAuditRecord(), c.seq >= last.seq {
+                    try writeHead(c)
+                    try writeWitness(c)
+                } else {
+                    try checkpointNow(with: sync)
+                }
+                pendingFailure.value = nil
+                return
+            } catch {
+                throw GovernanceError(.storage, "the audit log cannot be checkpointed, so nothing more is recorded or done until it can (\(failure); again: \(error))")
+            }
+        }
+        throw GovernanceError(.storage, "the audit log cannot be checkpointed, so nothing more is recorded or done until it can (\(failure))")
     }
 
     /// Signs a checkpoint over the last record now (synchronous signer), unless it is already covered.
@@ -273,6 +325,7 @@ public final class AuditLog: Sendable {
                                                            signerCertificateDER: signer.certificateDER, signature: sig))
         try writeHead(c)
         try writeWitness(c)
+        pendingFailure.value = nil
         return c
     }
 
@@ -397,8 +450,10 @@ public final class AuditLog: Sendable {
                 let whereText = "\(latest.file) line \(e.line)"
                 if let c = e.signed {
                     let fp = DetachedSignature.hex(DetachedSignature.sha256(c.signerCertificateDER))
-                    guard accepted.contains(fp), let ver = try? DetachedSignature.verify(c.signature, over: c.statement),
-                          ver.signer.der == c.signerCertificateDER else {
+                    let signedByAccepted: Bool
+                    do { signedByAccepted = try accepted.contains(fp) && DetachedSignature.verify(c.signature, over: c.statement).signer.der == c.signerCertificateDER }
+                    catch { return fail(.witnessInvalid, nil, "the witness entry at \(whereText) does not verify: \(error)") }
+                    guard signedByAccepted else {
                         return fail(.witnessInvalid, nil, "the witness entry at \(whereText) is not signed by an accepted audit key")
                     }
                 }

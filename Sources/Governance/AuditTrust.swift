@@ -58,8 +58,9 @@ public struct AuditSignerPin: Sendable, Equatable {
 
     /// Reads the stored form; nil when it is not a well-formed pin.
     public static func decode(_ text: String) -> AuditSignerPin? {
-        guard let st = try? JSONDecoder().decode(Stored.self, from: Data(text.utf8)),
-              let stmt = Data(base64Encoded: st.statement), let sig = Data(base64Encoded: st.signature) else { return nil }
+        let st: Stored
+        do { st = try JSONDecoder().decode(Stored.self, from: Data(text.utf8)) } catch { return nil } // nil: refused as malformed by the caller
+        guard let stmt = Data(base64Encoded: st.statement), let sig = Data(base64Encoded: st.signature) else { return nil }
         let lines = String(decoding: stmt, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard lines.first == "sealbatch-audit-signers/1" else { return nil }
         var by: String?, ms: Int64?, signers: [String] = []
@@ -215,8 +216,11 @@ public struct AuditWitness: Sendable, Equatable, CustomStringConvertible {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             if line.hasPrefix("{") {
-                guard let l = try? JSONDecoder().decode(FileLine.self, from: Data(line.utf8)), l.format == fileFormat,
-                      let signer = Data(base64Encoded: l.signer), let sig = Data(base64Encoded: l.signature) else {
+                let l: FileLine
+                do { l = try JSONDecoder().decode(FileLine.self, from: Data(line.utf8)) } catch {
+                    throw GovernanceError(.invalidInput, "\(path) line \(i + 1) is not an audit witness entry: \(error)")
+                }
+                guard l.format == fileFormat, let signer = Data(base64Encoded: l.signer), let sig = Data(base64Encoded: l.signature) else {
                     throw GovernanceError(.invalidInput, "\(path) line \(i + 1) is not an audit witness entry")
                 }
                 let c = AuditCheckpoint(id: l.checkpoint, seq: l.seq, recordHash: l.hash, time: Date(timeIntervalSince1970: Double(l.timeMs) / 1000),

@@ -94,7 +94,13 @@ public final class HotFolderWatcher: @unchecked Sendable {
     /// Lists the folder and adds files not yet known (their age counts from their mtime).
     func rescan() {
         let now = Date().timeIntervalSince1970
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder.path) } catch {
+            // nothing is claimed from an inbox that cannot be read, and it is said loudly at every rescan
+            logger.error("cannot read the inbox; no document is taken until it can be read", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
+            lock.lock(); lastRescan = now; lock.unlock()
+            return
+        }
         lock.lock(); defer { lock.unlock() }
         lastRescan = now
         for n in names where !n.hasPrefix(".") && entries[n] == nil && FileOps.matches(n, pattern: settings.pattern) {

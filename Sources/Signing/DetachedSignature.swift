@@ -225,7 +225,10 @@ public enum DetachedSignature {
                 throw Error(.malformed, "the private key does not match the certificate")
             }
             var chain = Array(certs.dropFirst())
-            if let chainPEM { chain += (try? certificates(pemOrDER: chainPEM)) ?? [] }
+            if let chainPEM {
+                // a chain that was named but cannot be read is an error, not a signature without its chain
+                do { chain += try certificates(pemOrDER: chainPEM) } catch { EVP_PKEY_free(key); throw error }
+            }
             return Identity(key: key, certificate: certs[0], chain: chain)
         }
 

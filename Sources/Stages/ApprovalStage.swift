@@ -63,7 +63,9 @@ public struct ApprovalStage: Stage {
         case .storage: code = .approvalStorage
         default: code = .approvalInvalid
         }
-        return StageRejection(code, "\(name): \(r.detail)")
+        // the registry failing (its audit log, its trust anchors, its database) is not the document's fault:
+        // the batch stops and the documents go back to the inbox, untouched and uncharged
+        return StageRejection(code, "\(name): \(r.detail)", routing: code == .approvalStorage ? .stopBatch : .quarantine)
     }
 
     static func descriptor() -> StageDescriptor {

@@ -157,7 +157,12 @@ public struct ArchiveStage: Stage {
         do {
             if recovered, try pending.isRecorded(in: registry.audit, since: job.claimedAt) { return }
             try registry.audit.append(pending.entry)
-        } catch { throw StageRejection(.archive, "\(job.sourceName): the audit log could not be written: \(error)") }
+        } catch {
+            // A stamp whose record cannot be written does not happen: nothing is delivered, and as the
+            // registry (not the document) is at fault, the batch stops and the document goes back to the inbox.
+            throw StageRejection(.auditUnavailable, "\(job.sourceName) was not delivered: its stamp could not be written to the audit log (\(error))",
+                                 routing: .stopBatch)
+        }
     }
 
     /// A document returned to the inbox (the batch stopped) leaves no archive entry behind either.

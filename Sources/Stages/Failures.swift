@@ -13,7 +13,7 @@ public struct StageRejection: StageFailure, CustomStringConvertible, Equatable {
         case sealNotUsable = "seal-not-usable", approvalInvalid = "approval-invalid", approvalStorage = "approval-storage"
         case placement, render, signing, tsaUnavailable = "tsa-unavailable", tokenLocked = "token-locked"
         case pinIncorrect = "pin-incorrect", tokenError = "token-error", verifyFailed = "verify-failed", archive
-        case sealKeyMismatch = "seal-key-mismatch"
+        case sealKeyMismatch = "seal-key-mismatch", auditUnavailable = "audit-unavailable"
         case earlierSignatureBroken = "earlier-signature-broken", visibleSealNotAllowed = "visible-seal-not-allowed"
     }
     /// The code.
@@ -61,7 +61,9 @@ public struct StageRejection: StageFailure, CustomStringConvertible, Equatable {
             return "This document was already sealed under its approval; look in the outbox and the archive."
         case .notAllowed, .sealNotUsable:
             return "Ask the official-seal administrator to check the seal and the stamping user's rights."
-        case .approvalStorage, .archive:
+        case .approvalStorage, .auditUnavailable:
+            return "The registry or its audit log cannot be written or read (read-only, disk full, checkpoint key or witness unusable); nothing was sealed or delivered and the documents are back in the inbox. Run `sealbatch check PIPELINE`, fix what it names, then run again."
+        case .archive:
             return "Report this to the administrator; then copy the original back into the inbox."
         case .placement:
             return "The seal position could not be found on this document; adjust the pipeline's placement or the document."

@@ -293,6 +293,10 @@ public final class StagesRuntime: @unchecked Sendable {
         }
     }
 
+    /// Opens the run's token without logging in (no PIN is asked): module loaded, token found, its
+    /// certificate read. For `sealbatch check` and the checks at the start of a run.
+    public func tokenWithoutLogin() async throws -> SealToken { try await openToken() }
+
     /// The run's token actor, opened once (not logged in: the first signature asks the PIN provider).
     private func openToken() async throws -> SealToken {
         if let t = lock.withLock({ openedToken }) { return t }

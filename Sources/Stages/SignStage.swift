@@ -192,9 +192,12 @@ public struct SignStage: Stage {
             if let v = s["location"] { st.location = try v.decode(String.self, path: path + ".location") }
             if let v = s["chain"] {
                 let file = try v.decode(String.self, path: path + ".chain")
-                guard let bytes = FileManager.default.contents(atPath: file),
-                      let certs = try? DetachedSignature.certificates(pemOrDER: Array(bytes)), !certs.isEmpty else {
-                    throw PipelineError(.invalidValue, path: path + ".chain", "\(file) cannot be read as PEM or DER certificates (the seal's intermediates and root)")
+                let certs: [DetachedSignature.Certificate]
+                do { certs = try DetachedSignature.certificates(pemOrDER: Array(try Data(contentsOf: URL(fileURLWithPath: file)))) } catch {
+                    throw PipelineError(.invalidValue, path: path + ".chain", "\(file) cannot be read as PEM or DER certificates (the seal's intermediates and root): \(error)")
+                }
+                guard !certs.isEmpty else {
+                    throw PipelineError(.invalidValue, path: path + ".chain", "\(file) holds no certificate (the seal's intermediates and root)")
                 }
                 st.chainDER = certs.map(\.der)
             }

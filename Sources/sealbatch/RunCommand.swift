@@ -33,6 +33,8 @@ struct RunCommand: AsyncParsableCommand {
     var logLevel: String = "notice"
     @Flag(name: .customLong("no-progress"), help: "No progress output.")
     var noProgress = false
+    @Option(name: .customLong("audit-witness"), help: ArgumentHelp("Also write audit checkpoints to this witness (files on another file system, or 'syslog'; comma separated). Overrides governance.audit-witness and $SEALBATCH_AUDIT_WITNESS.", valueName: "path"))
+    var auditWitness: String?
     @OptionGroup var pin: PINOptions
 
     func run() async throws {
@@ -59,6 +61,12 @@ struct RunCommand: AsyncParsableCommand {
         var logger = Logger(label: "sealbatch.run")
         logger.logLevel = level
         runtime.logger = logger
+        // The checks of `sealbatch check`, before anything is opened for writing or created: a pipeline whose
+        // registry, audit key, seal, trust anchors or folders are missing or broken does not start (exit 2).
+        var preflight = PipelineCheck.Report(pipeline: pipeline)
+        await PipelineCheck.check(config: config, stages: stages, runtime: runtime, mode: .runStart, auditWitness: auditWitness, into: &preflight)
+        CheckCommand.printText(preflight, okLines: false)
+        if !preflight.ok { throw ExitCode(2) }
 
         let prometheus = PrometheusRegistry()
         MetricsSystem.bootstrap(prometheus)

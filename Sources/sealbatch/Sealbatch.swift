@@ -22,6 +22,7 @@ struct Sealbatch: AsyncParsableCommand {
             ApprovalsCommand.self,
             AuditCommand.self,
             StampCommand.self,
+            CheckCommand.self,
             RunCommand.self,
             ReportCommand.self,
             ServeCommand.self,

@@ -128,4 +128,60 @@ import TestSupport
         #expect(throws: GovernanceError.self) { try w.registry.rebindSeal("by-id", tokenURI: "pkcs11:token=other", as: w.sadmin) }
         #expect(try w.registry.seal("by-id")?.tokenURI == "pkcs11:token=seal;id=%01")
     }
+
+    /// The periodic checkpoint (every `checkpointInterval` records) used to be `try?`: a checkpoint that
+    /// could not be made (here: its witness cannot be written) let the log grow unprotected. Now nothing
+    /// more is recorded, so nothing more is admitted, until a checkpoint succeeds again.
+    @Test func aFailedPeriodicCheckpointStopsFurtherRecordsUntilOneSucceeds() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World(checkpointInterval: 4)
+        let docs = World.documents(2)
+        _ = try w.approve(docs.map(\.doc))
+        w.registry.audit.useWitness(AuditWitness(targets: [.file("/nonexistent/witness-folder/audit.log")]))
+        // append until a periodic checkpoint is due: that append itself is committed
+        var appended = 0
+        while appended < 8 {
+            let rec = try w.registry.audit.append(AuditEntry(actor: "clerk", action: "test", detail: "record \(appended)"))
+            appended += 1
+            if rec.seq % 4 == 0 { break }
+        }
+        let before = try #require(try w.registry.audit.query(AuditQuery()).last?.seq)
+        #expect(throws: GovernanceError.self) { try w.registry.audit.append(AuditEntry(actor: "clerk", action: "test", detail: "one more")) }
+        do {
+            _ = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", job: "j1", at: w.now)
+            Issue.record("admitted while the audit log cannot be checkpointed")
+        } catch {
+            #expect(error.code == .storage, "\(error)")
+        }
+        #expect(try w.registry.audit.query(AuditQuery()).last?.seq == before, "nothing was recorded after the failed checkpoint")
+        // the witness is back: the pending checkpoint is written to it first, then the log goes on
+        let witness = try TestSupport.tempDir("witness-back").appendingPathComponent("audit.log").path
+        w.registry.audit.useWitness(AuditWitness(targets: [.file(witness)]))
+        let g = try w.book.admit(documentSHA256: docs[0].doc.sha256, seal: World.sealID, user: "clerk", job: "j1", at: w.now)
+        #expect(g.documentSHA256 == docs[0].doc.sha256)
+        #expect(try AuditWitness.read(path: witness).last?.seq == before)
+        #expect(try w.registry.audit.verify(witnessFiles: [witness]).ok)
+    }
+
+    /// `$SEALBATCH_AUDIT_WITNESS` naming nothing usable used to be dropped (`try?`) and the log went on
+    /// without its witness: now a command cannot end with a checkpoint, and says why (exit 2).
+    @Test func aMisconfiguredWitnessVariableFailsTheCommand() throws {
+        guard try TestSupport.haveTool("openssl"), FileManager.default.isExecutableFile(atPath: TestSupport.sealbatchBinary.path) else { return }
+        let w = try World()
+        let key = w.dir.appendingPathComponent("audit-key.pem")
+        // the world's audit key as a PEM key + certificate file for the command line
+        let p12 = w.pki.dir.appendingPathComponent("auditkey.p12").path
+        let pem = try TestSupport.run("openssl", ["pkcs12", "-in", p12, "-nodes", "-clcerts", "-passin", "pass:\(TestPKI.password)", "-out", key.path])
+        try #require(pem.status == 0, "\(pem.err)")
+        let args = ["org", "create", "beta", "--registry", w.path, "--audit-key", key.path, "--as", "root",
+                    "--key", w.pki.dir.appendingPathComponent("root.p12").path, "--key-password-fd", "0"]
+        let bad = try TestSupport.run(TestSupport.sealbatchBinary.path, args, env: ["SEALBATCH_AUDIT_WITNESS": " , "], stdin: Data((TestPKI.password + "\n").utf8))
+        #expect(bad.status == 2, "\(bad.out)\n\(bad.err)")
+        #expect(bad.err.contains("SEALBATCH_AUDIT_WITNESS"), "\(bad.err)")
+        let witness = try TestSupport.tempDir("witness-cli").appendingPathComponent("audit.log").path
+        let good = try TestSupport.run(TestSupport.sealbatchBinary.path, ["org", "create", "gamma"] + args.dropFirst(3) + ["--audit-witness", witness],
+                                       env: ["SEALBATCH_AUDIT_WITNESS": " , "], stdin: Data((TestPKI.password + "\n").utf8))
+        #expect(good.status == 0, "--audit-witness overrides the variable: \(good.err)")
+        #expect(try AuditWitness.read(path: witness).isEmpty == false)
+    }
 }
