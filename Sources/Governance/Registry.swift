@@ -268,8 +268,49 @@ public final class Registry: Sendable {
         guard try store.organisation(organisation) != nil else { throw GovernanceError(.notFound, "no organisation '\(organisation)'") }
         let c: DetachedSignature.Certificate
         do { c = try DetachedSignature.Certificate(der: certificateDER) } catch { throw GovernanceError(.invalidInput, "unreadable anchor certificate: \(error)") }
+        let existing = try trustAnchors(organisation: organisation)
+        if !existing.contains(where: { $0.der == certificateDER }) {
+            try refuseLockOut(organisation: organisation, anchors: existing + [c], change: "adding \(c.subject)", actor: actor, at: time)
+        }
         try store.addAnchor(organisation: organisation, certificateDER: certificateDER)
         try done(.manageUser, actor: actor, organisation: organisation, detail: "trust anchor \(c.subject) added", at: time)
+    }
+
+    /// Removes a trust anchor of the organisation (system administrators). Removing the last one switches the
+    /// chain check of the organisation's user certificates off, which the audit record says.
+    public func removeTrustAnchor(organisation: String, certificateDER: [UInt8], as actor: AuthenticatedUser, at time: Date = Date()) throws {
+        try authorise(.manageUser, ActionTarget(organisation: organisation), actor: actor, at: time)
+        guard try store.organisation(organisation) != nil else { throw GovernanceError(.notFound, "no organisation '\(organisation)'") }
+        let existing = try trustAnchors(organisation: organisation)
+        guard let c = existing.first(where: { $0.der == certificateDER }) else {
+            throw GovernanceError(.notFound, "\(organisation) has no such trust anchor (the certificate given is not one of its anchors)")
+        }
+        let remaining = existing.filter { $0.der != certificateDER }
+        try refuseLockOut(organisation: organisation, anchors: remaining, change: "removing \(c.subject)", actor: actor, at: time)
+        guard try store.removeAnchor(organisation: organisation, certificateDER: certificateDER) else {
+            throw GovernanceError(.storage, "the trust anchor \(c.subject) of \(organisation) could not be removed")
+        }
+        try done(.manageUser, actor: actor, organisation: organisation,
+                 detail: "trust anchor \(c.subject) removed" + (remaining.isEmpty ? "; no anchors left, user certificates of \(organisation) are no longer chain-checked" : ""),
+                 at: time)
+    }
+
+    /// Refuses (audited) an anchor set under which the acting administrator's own certificate would no longer
+    /// be trusted: they could not log in with their key any more to undo it. An empty set checks no chain.
+    private func refuseLockOut(organisation: String, anchors: [DetachedSignature.Certificate], change: String,
+                               actor: AuthenticatedUser, at time: Date) throws {
+        guard actor.user.organisation == organisation, let der = actor.user.certificateDER, !anchors.isEmpty else { return }
+        let leaf: DetachedSignature.Certificate
+        do { leaf = try DetachedSignature.Certificate(der: der) } catch {
+            throw GovernanceError(.storage, "the certificate registered for \(actor.id) cannot be read: \(error)")
+        }
+        do { try DetachedSignature.verifyChain(leaf: leaf, intermediates: [], anchors: anchors, at: max(time, leaf.notBefore)) } catch {
+            try auditRefusal(AuditEntry(actor: actor.id, action: GovernanceAction.manageUser.rawValue, organisation: organisation, outcome: .refused,
+                                        reason: GovernanceError.Code.invalidInput.rawValue, detail: "\(change) would lock \(actor.id) out"),
+                             GovernanceError(.invalidInput, "\(change) would lock you (\(actor.id)) out: your certificate \(leaf.subject) would not chain to "
+                                             + "\(organisation)'s trust anchors, so you could not log in with your key to undo it. Add the CA that "
+                                             + "issued your certificate first (or its issuing CA as an anchor itself)."), at: time)
+        }
     }
 
     // MARK: - Users and roles

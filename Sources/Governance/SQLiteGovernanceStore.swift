@@ -183,6 +183,13 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         }
     }
 
+    public func removeAnchor(organisation: String, certificateDER: [UInt8]) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "DELETE FROM org_anchor WHERE organisation = ? AND der = ?", arguments: [organisation, Data(certificateDER)])
+            return db.changesCount > 0
+        }
+    }
+
     // MARK: - users
 
     static func userArgs(_ u: User) -> StatementArguments {

@@ -193,6 +193,8 @@ public protocol GovernanceStore: Sendable {
     func anchors(organisation: String) throws -> [[UInt8]]
     /// Adds a trust anchor.
     func addAnchor(organisation: String, certificateDER: [UInt8]) throws
+    /// Removes a trust anchor; false when the organisation had no such anchor.
+    func removeAnchor(organisation: String, certificateDER: [UInt8]) throws -> Bool
 
     // Users
     /// Inserts; `alreadyExists` if taken.

@@ -99,9 +99,18 @@ struct OrgCommand: AsyncParsableCommand {
         }
     }
 
-    /// `sealbatch org anchor`
+    /// `sealbatch org anchor [add|remove]`
     struct Anchor: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Trust a CA for the organisation's user certificates (system administrators).")
+        static let configuration = CommandConfiguration(
+            abstract: "Trust a CA for the organisation's user certificates, or stop trusting one (system administrators).",
+            subcommands: [AnchorAdd.self, AnchorRemove.self], defaultSubcommand: AnchorAdd.self)
+    }
+
+    /// `sealbatch org anchor add` (the default: `org anchor ORG --cert FILE`)
+    struct AnchorAdd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add",
+            abstract: "Trust a CA for the organisation's user certificates. Refused when your own certificate would no longer be trusted.")
         @OptionGroup var reg: GovRegistryOptions
         @OptionGroup var auth: GovAuthOptions
         @Argument(help: "Organisation id.") var organisation: String
@@ -114,6 +123,28 @@ struct OrgCommand: AsyncParsableCommand {
                 let c = try GovCLI.readCertificate(cert)
                 try registry.addTrustAnchor(organisation: organisation, certificateDER: c.der, as: actor)
                 GovCLI.print("\(organisation) now trusts \(c.subject)")
+            }
+        }
+    }
+
+    /// `sealbatch org anchor remove`
+    struct AnchorRemove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "remove",
+            abstract: "Stop trusting a CA for the organisation's user certificates. Refused when your own certificate would no longer be trusted.")
+        @OptionGroup var reg: GovRegistryOptions
+        @OptionGroup var auth: GovAuthOptions
+        @Argument(help: "Organisation id.") var organisation: String
+        @Option(help: ArgumentHelp("The anchor's CA certificate (PEM/DER).", valueName: "file")) var cert: String
+
+        func run() async throws {
+            let registry = try reg.open()
+            try await GovCLI.run(registry) {
+                let actor = try await auth.authenticate(registry)
+                let c = try GovCLI.readCertificate(cert)
+                try registry.removeTrustAnchor(organisation: organisation, certificateDER: c.der, as: actor)
+                let left = try registry.trustAnchors(organisation: organisation).count
+                GovCLI.print("\(organisation) no longer trusts \(c.subject)" + (left == 0 ? "; it has no trust anchors left, so user certificates are not chain-checked" : " (\(left) anchor(s) left)"))
             }
         }
     }

@@ -159,4 +159,39 @@ import TestSupport
         #expect(throws: GovernanceError.self) { try w.registry.setSealStatus(World.sealID, .active, as: w.sadmin) }
         #expect(try w.registry.seal(World.sealID)?.status == .revoked)
     }
+
+    /// `org anchor` / `org anchor remove` refuse a set of anchors under which the acting system administrator's
+    /// own certificate would not be trusted (they could not log in with their key to undo it); both are audited.
+    @Test func anchorChangesThatWouldLockOutTheActingAdminAreRefused() throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try World()
+        let acme = try DetachedSignature.Certificate(pemOrDER: Array(try Data(contentsOf: w.pki.caCert)))
+        let otherPKI = try TestPKI() // another CA, which did not issue sys's certificate
+        let other = try DetachedSignature.Certificate(pemOrDER: Array(try Data(contentsOf: otherPKI.caCert)))
+        // The first anchor being a CA that does not cover sys: refused, nothing stored, audited.
+        do {
+            try w.registry.addTrustAnchor(organisation: "acme", certificateDER: other.der, as: w.sys)
+            Issue.record("an anchor set that locks sys out was accepted")
+        } catch let e as GovernanceError {
+            #expect(e.code == .invalidInput && e.detail.contains("lock you (sys) out"), "\(e)")
+        }
+        #expect(try w.registry.trustAnchors(organisation: "acme").isEmpty)
+        let refusal = try w.registry.audit.query(AuditQuery(action: "user.manage")).last
+        #expect(refusal?.entry.outcome == .refused && refusal?.entry.detail.contains("would lock sys out") == true, "\(String(describing: refusal))")
+        // With the CA that issued sys's certificate first, the other CA may be added too.
+        try w.registry.addTrustAnchor(organisation: "acme", certificateDER: acme.der, as: w.sys)
+        try w.registry.addTrustAnchor(organisation: "acme", certificateDER: other.der, as: w.sys)
+        #expect(try w.registry.trustAnchors(organisation: "acme").count == 2)
+        // Removing the CA that covers sys while another remains: refused.
+        #expect(throws: GovernanceError.self) { try w.registry.removeTrustAnchor(organisation: "acme", certificateDER: acme.der, as: w.sys) }
+        // Removing the other one, then the last: allowed (no anchors: no chain check).
+        try w.registry.removeTrustAnchor(organisation: "acme", certificateDER: other.der, as: w.sys)
+        try w.registry.removeTrustAnchor(organisation: "acme", certificateDER: acme.der, as: w.sys)
+        #expect(try w.registry.trustAnchors(organisation: "acme").isEmpty)
+        #expect(throws: GovernanceError.self) { try w.registry.removeTrustAnchor(organisation: "acme", certificateDER: acme.der, as: w.sys) }
+        let last = try w.registry.audit.query(AuditQuery(action: "user.manage")).last
+        #expect(last?.entry.detail.contains("no anchors left") == true)
+        // sys still logs in with the key.
+        _ = try w.registry.authenticate(.identity(user: "sys", try w.pki.identity("sys")))
+    }
 }
