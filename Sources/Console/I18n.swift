@@ -117,6 +117,7 @@ public enum ConsoleText {
         "my-requests": ("My requests", "我的申请"),
         "place-hint": ("Click on the page where the seal goes.", "在页面上点击盖章位置。"),
         "page": ("Page", "页"),
+        "pages": ("pages", "页"),
         "purpose": ("Purpose", "用途"),
         "approver": ("Approver", "审批人"),
         "submit-request": ("Submit the stamping request", "提交用印申请"),

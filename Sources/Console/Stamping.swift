@@ -206,7 +206,7 @@ extension ConsoleServer {
         let placed = r.page != nil
         return try render(a, page: .stamp, template: "request", [
             "id": r.id, "name": r.name, "sha": r.sha256, "pages": r.pages, "status_label": statusLabel(r, a.lang), "reason": r.reason ?? "",
-            "editable": editable, "placed": placed, "v": Int(r.updated.timeIntervalSince1970),
+            "has_reason": !(r.reason ?? "").isEmpty, "editable": editable, "placed": placed, "v": Int(r.updated.timeIntervalSince1970),
             "place_page": r.page ?? 0, "place_x": String(format: "%.1f", (r.xMM ?? 0) * 72 / 25.4), "place_y": String(format: "%.1f", (r.yMM ?? 0) * 72 / 25.4),
             "seals": seals,
             "page_list": (1...max(1, r.pages)).map { n -> [String: Any] in

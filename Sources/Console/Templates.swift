@@ -163,8 +163,8 @@ enum ConsoleTemplates {
     """
 
     static let request = """
-    <p><b>{{t.document}}</b>: {{name}} · <b>SHA-256</b> <span class="hash" id="req-sha">{{sha}}</span> · {{pages}} {{t.page}} · <b>{{t.status}}</b>: <span id="req-status">{{status_label}}</span></p>
-    {{#reason}}<p class="error">{{t.reason}}: {{reason}}</p>{{/reason}}
+    <p><b>{{t.document}}</b>: {{name}} · <b>SHA-256</b> <span class="hash" id="req-sha">{{sha}}</span> · {{pages}} {{t.pages}} · <b>{{t.status}}</b>: <span id="req-status">{{status_label}}</span></p>
+    {{#has_reason}}<p class="error">{{t.reason}}: {{reason}}</p>{{/has_reason}}
     {{#editable}}<p>{{t.place_hint}}</p>{{/editable}}
     <div class="pages">{{#page_list}}<figure><img class="page-img{{#editable}} clickable{{/editable}}" id="page-{{n}}" data-page="{{n}}" data-w="{{w}}" data-h="{{h}}" src="/stamp/r/{{id}}/page/{{n}}.png{{#placed}}?seal=1&amp;v={{v}}{{/placed}}" alt="{{t.page}} {{n}}"><figcaption>{{t.page}} {{n}}</figcaption></figure>{{/page_list}}</div>
     {{#editable}}
@@ -186,7 +186,7 @@ enum ConsoleTemplates {
     {{#requests}}<article class="card request" data-request="{{id}}">
       <img class="thumb" src="/stamp/r/{{id}}/page/{{place_page}}.png?seal=1&amp;v={{v}}" alt="{{t.preview}}">
       <div>
-      <p><b>{{t.document}}</b>: {{name}} ({{pages}} {{t.page}})</p>
+      <p><b>{{t.document}}</b>: {{name}} ({{pages}} {{t.pages}})</p>
       <p><b>SHA-256</b>: <span class="hash">{{sha}}</span></p>
       <p><b>{{t.requester}}</b>: {{requester}} · <b>{{t.seal}}</b>: {{seal}} · <b>{{t.purpose}}</b>: {{purpose}} · <b>{{t.status}}</b>: <span class="status">{{status_label}}</span></p>
       <p><a href="/stamp/r/{{id}}/document.pdf">{{t.download_document}}</a></p>
