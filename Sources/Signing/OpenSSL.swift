@@ -68,6 +68,12 @@ final class Digest {
         default: return nil
         }
     }
+    private init(copying other: Digest) {
+        ctx = EVP_MD_CTX_new()
+        EVP_MD_CTX_copy_ex(ctx, other.ctx)
+    }
+    /// An independent copy of the running state (the bytes hashed so far, not finished).
+    func copy() -> Digest { Digest(copying: self) }
     func update(_ bytes: UnsafeRawBufferPointer) { EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count) }
     func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
     func finish() -> [UInt8] {
@@ -231,3 +237,42 @@ extension Date {
 }
 
 func hex(_ bytes: [UInt8]) -> String { DetachedSignature.hex(bytes) }
+
+/// The running SHA-256 state of a file's first `length` bytes, kept unfinished so that a later stage can
+/// continue it instead of reading those bytes again: the input of a seal is the prefix of its first byte
+/// range, so the signed digest is this state continued with the update's bytes. Immutable; every use
+/// works on a copy.
+public final class SHA256Prefix: @unchecked Sendable {
+    private let state: Digest
+    /// How many bytes were hashed.
+    public let length: Int
+    /// SHA-256 of those bytes.
+    public let digest: [UInt8]
+
+    /// Hashes the file `url` front to back (`read(2)` in 1 MiB chunks, libcrypto's SHA-256). `body`
+    /// sees the open descriptor before the first read, e.g. to note the file's identity.
+    public init(file url: URL, beforeReading body: (Int32) throws -> Void = { _ in }) throws {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SigningError(.io, "cannot read the file: \(String(cString: strerror(errno)))", file: url.lastPathComponent) }
+        defer { close(fd) }
+        try body(fd)
+        let d = Digest()
+        let size = 1 << 20
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buf.deallocate() }
+        var n = 0
+        while true {
+            let r = read(fd, buf, size)
+            if r < 0 { if errno == EINTR { continue }; throw SigningError(.io, "read failed: \(String(cString: strerror(errno)))", file: url.lastPathComponent) }
+            if r == 0 { break }
+            d.update(UnsafeRawBufferPointer(start: buf, count: r))
+            n += r
+        }
+        state = d
+        length = n
+        digest = d.copy().finish()
+    }
+
+    /// The state, continued by the caller (a fresh copy each time).
+    func continued() -> Digest { state.copy() }
+}

@@ -102,6 +102,14 @@ public struct SealOptions: Sendable {
     /// pass that computes the signed digest), so a file changed after its approval — a writer still
     /// appending to it, an edit in place — is refused (`input-changed`) instead of sealed.
     public var expectedInputSHA256: [UInt8]? = nil
+    /// The input's SHA-256 state from when it was taken in (ingest), continued into the signed digest
+    /// instead of reading the input's copy in the output again: the token then signs exactly the bytes
+    /// hashed (and approved) then, followed by the update. Its length must be the input's size and its
+    /// digest `expectedInputSHA256` (when set), else `input-changed`. The output's copy of the input is not
+    /// re-read here: a caller using this must verify the output by reading it (the verify stage does, and
+    /// checks its first `length` bytes against the approved hash), since a copy that differs from the
+    /// hashed bytes leaves a signature that does not match the file.
+    public var inputPrefix: SHA256Prefix? = nil
 
     public init(level: PAdESLevel = .bB, tsaURLs: [URL] = [], fieldName: String? = nil, name: String? = nil,
                 reason: String? = nil, location: String? = nil, contactInfo: String? = nil,
@@ -227,7 +235,8 @@ public struct PAdESSealer: Sendable {
                 guard let h = try update.write(to: output) else { throw SigningError(.io, "the update has no signature hole", file: name) }
                 hole = h
             } catch let e as PDFError { throw SigningError(.io, "cannot write the sealed file: \(e.message)", file: output.lastPathComponent) }
-            let digest = try signedDigest(output: output, hole: hole, inputSize: doc.fileSize, expected: options.expectedInputSHA256, file: name)
+            let digest = try signedDigest(output: output, hole: hole, inputSize: doc.fileSize, expected: options.expectedInputSHA256,
+                                          prefix: options.inputPrefix, file: name)
             var tsTime: Date? = nil
             let stamper: (@Sendable ([UInt8]) async throws -> [UInt8]?)?
             if options.level >= .bT {
@@ -269,11 +278,24 @@ public struct PAdESSealer: Sendable {
 
     /// SHA-256 over the /ByteRange of the written output; with `expected`, also over its first `inputSize`
     /// bytes (the input's revision, copied unchanged), which must be the approved bytes.
-    func signedDigest(output: URL, hole: ByteRangeHole, inputSize: Int, expected: [UInt8]?, file name: String) throws -> [UInt8] {
-        guard let expected else { return try sha256(file: output, ranges: hole.byteRange) }
-        guard hole.byteRange.count >= 2, hole.byteRange[0] == 0, hole.byteRange[1] >= inputSize else {
+    func signedDigest(output: URL, hole: ByteRangeHole, inputSize: Int, expected: [UInt8]?, prefix: SHA256Prefix? = nil, file name: String) throws -> [UInt8] {
+        if prefix == nil, expected == nil { return try sha256(file: output, ranges: hole.byteRange) }
+        guard hole.byteRange.count == 4, hole.byteRange[0] == 0, hole.byteRange[1] >= inputSize else {
             throw SigningError(.signingFailed, "the signature hole lies inside the original revision", file: name)
         }
+        if let prefix {
+            // The state of the bytes taken in: the update follows them in the first range, then the second range.
+            guard prefix.length == inputSize, expected.map({ $0 == prefix.digest }) ?? true else {
+                let what = prefix.length != inputSize ? "it is \(inputSize) bytes now, \(prefix.length) when it was taken in"
+                                                      : "the bytes taken in have SHA-256 \(hex(prefix.digest).prefix(16))…, the approved bytes \(hex(expected ?? []).prefix(16))…"
+                throw SigningError(.inputChanged, "the document changed after it was approved: \(what)", file: name)
+            }
+            let d = prefix.continued()
+            let br = hole.byteRange
+            try ByteRange.stream(file: output, ranges: [inputSize, br[1] - inputSize, br[2], br[3]]) { d.update($0) }
+            return d.finish()
+        }
+        guard let expected else { return try sha256(file: output, ranges: hole.byteRange) }
         let all = Digest(), input = Digest()
         var seen = 0
         try ByteRange.stream(file: output, ranges: hole.byteRange) { chunk in

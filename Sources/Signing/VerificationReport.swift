@@ -191,6 +191,15 @@ public struct FileReport: Codable, Sendable, Equatable {
     public var changedAfterLastSignature: Bool? = nil
     /// Time spent verifying this file, in seconds.
     public var seconds: Double? = nil
+    /// SHA-256 of the file's first bytes, when asked for (`Verifier.Options.prefixLength`).
+    public var prefix: PrefixDigest? = nil
+}
+
+/// SHA-256 of the first `length` bytes of a file.
+public struct PrefixDigest: Codable, Sendable, Equatable {
+    public var length: Int
+    public var sha256: String
+    public init(length: Int, sha256: String) { self.length = length; self.sha256 = sha256 }
 }
 
 /// The whole `sealbatch verify` result. JSON schema: docs/signing.md, `schema` = "sealbatch.verify/1".

@@ -29,12 +29,23 @@ public struct Verifier: Sendable {
         public var validationTime: Date? = nil
         /// What a document signer's certificate must allow (key usage, extended key usage).
         public var signerPolicy: SignerCertificatePolicy = .default
+        /// Also report the SHA-256 of the file's first `prefixLength` bytes (`FileReport.prefix`), taken in
+        /// the same read as everything else: the verify stage checks with it that a sealed output starts
+        /// with exactly the approved bytes, without reading the original again.
+        public var prefixLength: Int? = nil
         public init() {}
     }
 
     let anchors: [[UInt8]]
     public let options: Options
     private let logger = Logger(label: "sealbatch.signing.verifier")
+
+    /// The same verifier, also reporting the SHA-256 of each file's first `prefixLength` bytes.
+    public func with(prefixLength: Int) -> Verifier {
+        var o = options
+        o.prefixLength = prefixLength
+        return Verifier(trustAnchorsDER: anchors, options: o)
+    }
 
     /// Trust anchors as DER certificates.
     public init(trustAnchorsDER: [[UInt8]], options: Options = Options()) {
@@ -92,21 +103,28 @@ public struct Verifier: Sendable {
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
         report.size = size
         guard let size else { report.error = "file not found or unreadable"; return report }
-        if size > 0, let h = try? sha256(file: url, ranges: [0, size]) { report.sha256 = hex(h) } // informational only
         let doc: PDFDocument
-        do { doc = try PDFDocument(url: url) } catch let e as PDFError {
-            report.error = "not a readable PDF: \(e.message)"
+        do { doc = try PDFDocument(url: url) } catch {
+            if size > 0, let h = try? sha256(file: url, ranges: [0, size]) { report.sha256 = hex(h) } // informational only
+            report.error = "not a readable PDF: \((error as? PDFError)?.message ?? "\(error)")"
             return report
-        } catch {
-            report.error = "not a readable PDF: \(error)"
-            return report
+        }
+        let fields = doc.signatureFields.filter(\.isSigned)
+        // One read of the file gives the whole file's hash (informational), the requested prefix's and the
+        // SHA-256 of every byte range that starts at 0; a range it cannot serve is hashed on its own below.
+        let pass = Self.onePass(url: url, size: size, ranges: fields.compactMap(\.byteRange), prefix: options.prefixLength)
+        if let pass { report.sha256 = hex(pass.whole) }
+        else if size > 0, let h = try? sha256(file: url, ranges: [0, size]) { report.sha256 = hex(h) }
+        if let n = options.prefixLength {
+            let p = pass?.prefix ?? (n >= 0 && n <= size ? try? sha256(file: url, ranges: [0, n]) : nil)
+            report.prefix = p.map { PrefixDigest(length: n, sha256: hex($0)) }
         }
         let info = doc.info
         report.title = info.title ?? info.xmpTitle
         report.pages = doc.pageCount
         report.revisions = doc.revisions.count
         let ctx = Context(doc: doc, url: url, anchors: OSSLCert.chain(anchors), now: options.validationTime ?? Date())
-        let fields = doc.signatureFields.filter(\.isSigned)
+        ctx.sha256Ranges = pass?.ranges ?? [:]
         for f in fields {
             report.signatures.append(await verifySignature(f, ctx: ctx, allFields: fields))
         }
@@ -128,6 +146,8 @@ public struct Verifier: Sendable {
         let anchors: [OSSLCert]
         let now: Date
         lazy var dss: DSSContent = DSSContent(doc: doc)
+        /// SHA-256 of byte ranges, computed from the file in `onePass` (the same file, read by this verification).
+        var sha256Ranges: [[Int]: [UInt8]] = [:]
         private var revisionDocs: [Int: PDFDocument] = [:]
         init(doc: PDFDocument, url: URL, anchors: [OSSLCert], now: Date) {
             self.doc = doc
@@ -214,7 +234,7 @@ public struct Verifier: Sendable {
         if cms.signingTime != nil && f.subFilter == "ETSI.CAdES.detached" { r.notes.append("signingTime attribute present (PAdES baseline forbids it)") }
 
         // 3. Integrity.
-        guard let digest = digestRanges(ctx.url, br, oid: cms.digestOID) else {
+        guard let digest = digestRanges(ctx, br, oid: cms.digestOID) else {
             return fail(.totalFailed, .formatFailure, "unsupported digest algorithm \(cms.digestOID)")
         }
         guard let md = cms.messageDigest else { return fail(.totalFailed, .formatFailure, "no message-digest attribute") }
@@ -336,7 +356,7 @@ public struct Verifier: Sendable {
         guard let ts = TimeStampInfo(der: contents) else { return fail(.totalFailed, .formatFailure, "/Contents is not an RFC 3161 time-stamp token") }
         r.digestAlgorithm = algorithmName(ts.imprintOID)
         r.signatureAlgorithm = nil
-        guard let d = digestRanges(ctx.url, br, oid: ts.imprintOID) else { return fail(.totalFailed, .formatFailure, "unsupported digest in time-stamp") }
+        guard let d = digestRanges(ctx, br, oid: ts.imprintOID) else { return fail(.totalFailed, .formatFailure, "unsupported digest in time-stamp") }
         r.integrity = Check(d == ts.imprint, d == ts.imprint ? "the time-stamped bytes are unchanged" : "the time-stamped bytes were changed")
         if d != ts.imprint { return fail(.totalFailed, .hashFailure, "the document was changed inside the time-stamped byte range") }
         r.cryptographic = Check(ts.signatureValid, ts.signatureValid ? "time-stamp token signature verifies" : "time-stamp token signature does not verify")
@@ -444,10 +464,63 @@ public struct Verifier: Sendable {
         return lta ? .bLTA : .bLT
     }
 
-    func digestRanges(_ url: URL, _ br: [Int], oid: String) -> [UInt8]? {
+    func digestRanges(_ ctx: Context, _ br: [Int], oid: String) -> [UInt8]? {
+        if oid == "2.16.840.1.101.3.4.2.1", let known = ctx.sha256Ranges[br] { return known }
         guard let d = Digest.named(oid: oid) else { return nil }
-        do { try ByteRange.stream(file: url, ranges: br) { d.update($0) } } catch { return nil }
+        do { try ByteRange.stream(file: ctx.url, ranges: br) { d.update($0) } } catch { return nil }
         return d.finish()
+    }
+
+    /// What one read of a file gave: its SHA-256, the SHA-256 of its first `prefix` bytes, and of byte ranges.
+    struct OnePass {
+        var whole: [UInt8]
+        var prefix: [UInt8]?
+        var ranges: [[Int]: [UInt8]]
+    }
+
+    /// Reads the file once, front to back, hashing it whole; a byte range `[0, a, b, c]` is the file's
+    /// first `a` bytes followed by `[b, b + c)`, so its hash is a copy of the running hash taken at `a`,
+    /// continued with the bytes of `[b, b + c)` as the read passes them (the gap, usually the newest
+    /// signature's tail, is all that is hashed twice). nil when the file cannot be read to its end.
+    static func onePass(url: URL, size: Int, ranges: [[Int]], prefix: Int?) -> OnePass? {
+        let usable = Set(ranges.filter { r in
+            r.count == 4 && r[0] == 0 && r[1] >= 0 && r[2] >= r[1] && r[3] >= 0 && r[2] <= size && r[3] <= size - r[2]
+        })
+        var pending = usable.sorted { $0[1] < $1[1] }   // waiting for the read to reach their `a`
+        var running: [(br: [Int], d: Digest)] = []
+        let prefixAt = prefix.flatMap { $0 >= 0 && $0 <= size ? $0 : nil }
+        var prefixDigest: [UInt8]? = nil
+        let whole = Digest()
+        var pos = 0
+        func cut() {
+            while let f = pending.first, f[1] == pos { running.append((f, whole.copy())); pending.removeFirst() }
+            if prefixAt == pos, prefixDigest == nil { prefixDigest = whole.copy().finish() }
+        }
+        cut()
+        do {
+            if size > 0 {
+                try ByteRange.stream(file: url, ranges: [0, size]) { chunk in
+                    var off = 0
+                    while off < chunk.count {
+                        var next = pos + (chunk.count - off)
+                        if let f = pending.first, f[1] < next { next = f[1] }
+                        if let p = prefixAt, prefixDigest == nil, p > pos, p < next { next = p }
+                        whole.update(UnsafeRawBufferPointer(rebasing: chunk[off..<(off + next - pos)]))
+                        for r in running {
+                            let lo = max(pos, r.br[2]), hi = min(next, r.br[2] + r.br[3])
+                            if hi > lo { r.d.update(UnsafeRawBufferPointer(rebasing: chunk[(off + lo - pos)..<(off + hi - pos)])) }
+                        }
+                        off += next - pos
+                        pos = next
+                        cut()
+                    }
+                }
+            }
+        } catch { return nil }
+        guard pos == size, pending.isEmpty else { return nil }
+        var out: [[Int]: [UInt8]] = [:]
+        for r in running { out[r.br] = r.d.finish() }
+        return OnePass(whole: whole.finish(), prefix: prefixAt == nil ? nil : prefixDigest, ranges: out)
     }
 
     func docMDPOf(_ sig: PDFDictionary, doc: PDFDocument) -> Int? {

@@ -59,8 +59,12 @@ public struct ArchiveStage: Stage {
     /// The registry's folder: the stamp is audited there.
     public var durableFolders: [URL] { runtime?.registryFolder.map { [$0] } ?? [] }
 
+    /// Keep the copies and the receipt (false: `sealbatch stamp` without `--archive`, which only needs the
+    /// stage's audit record; nothing is written into an archive that would be thrown away).
+    public var keepsCopies = true
+
     /// Creates the stage.
-    public init(runtime: StagesRuntime?) { self.runtime = runtime }
+    public init(runtime: StagesRuntime?, keepsCopies: Bool = true) { self.runtime = runtime; self.keepsCopies = keepsCopies }
 
     public func process(_ job: Job, context: StageContext) async throws -> Job {
         var job = job
@@ -70,7 +74,14 @@ public struct ArchiveStage: Stage {
         let seal = job.facts[StageFacts.seal]
         let report = job.facts[StageFacts.verification]
         var after = job.digest
-        do {
+        // What the verify stage read of the sealed output, if it is still that file: its first bytes are the
+        // approved original, checked then, and its hash is known.
+        let verified = job.facts[StageFacts.verifiedOutput].flatMap { v -> VerifiedOutput? in
+            signed && v.path == job.currentURL.path && FileIdentity(url: job.currentURL)?.size == Int64(v.size) ? v : nil
+        }
+        if !keepsCopies {
+            after = try signed ? (verified?.sha256 ?? SHA256Stream.hexDigest(ofFile: job.currentURL)) : job.digest
+        } else { do {
             try FileManager.default.createDirectory(at: job.archiveDir, withIntermediateDirectories: true)
             // Written without flushing: the engine's durability barrier before delivery (one syncfs shared
             // by the documents delivering together) makes the entry durable before the work folder goes.
@@ -78,13 +89,26 @@ public struct ArchiveStage: Stage {
             // The original first, copied and hashed in one pass: the archive holds exactly the bytes taken in
             // at ingest (and admitted), whatever a program still writing to the claimed file does later. A
             // hard link would share the file with such a writer.
-            do {
-                try FileOps.copyHashing(job.originalURL, to: job.archiveDir.appendingPathComponent(job.originalURL.lastPathComponent), expected: job.digest)
-            } catch let e as PipelineError where e.code == .contentChanged {
-                throw StageRejection(.documentAltered, "\(job.sourceName) changed while it was being processed (a program was still writing to it); the sealed copy was not delivered")
+            let changed = "\(job.sourceName) changed while it was being processed (a program was still writing to it); the sealed copy was not delivered"
+            let originalCopy = job.archiveDir.appendingPathComponent(job.originalURL.lastPathComponent)
+            if let verified, let before = job.facts[StageFacts.inputIdentity] {
+                // Sealed and verified: both copies come from the output without reading it again (a reflink, or a
+                // copy in the kernel): its first bytes are the approved original (the verify stage read and
+                // hashed them), the whole of it is the sealed document. The claimed file is not read either:
+                // that nobody wrote to it since ingest shows in its size and change times.
+                guard FileIdentity(url: job.originalURL) == before else { throw StageRejection(.documentAltered, changed) }
+                try FileOps.copyWithoutReading(job.currentURL, to: originalCopy, length: verified.originalLength)
+                try FileOps.copyWithoutReading(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf"))
+                after = verified.sha256
+            } else {
+                do {
+                    try FileOps.copyHashing(job.originalURL, to: originalCopy, expected: job.digest)
+                } catch let e as PipelineError where e.code == .contentChanged {
+                    throw StageRejection(.documentAltered, changed)
+                }
+                // the sealed copy, hashed as it is copied (one read of the output for both)
+                if signed { after = try FileOps.copyHashing(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf")) }
             }
-            // the sealed copy, hashed as it is copied (one read of the output for both)
-            if signed { after = try FileOps.copyHashing(job.currentURL, to: job.archiveDir.appendingPathComponent("sealed.pdf")) }
             let receipt = Receipt(document: job.sourceName, documentID: job.id, pipeline: context.pipeline,
                                   claimedAt: iso.format(job.claimedAt), sha256Before: job.digest, sha256After: after,
                                   approval: grant?.approval, approver: grant?.approver, requester: grant?.requester,
@@ -98,7 +122,7 @@ public struct ArchiveStage: Stage {
                                         syncFolder: false, syncFile: false)
         } catch let r as StageRejection { throw r } catch {
             throw StageRejection(.archive, "\(job.sourceName): the archive copy could not be written: \(error)")
-        }
+        } }
         job.facts[StageFacts.outputDigest] = after
         if let runtime, runtime.governanceSection != nil || runtime.registryIfOpen != nil {
             // The audit record of this use is written when the document is delivered (`delivering`), not

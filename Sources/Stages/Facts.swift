@@ -20,6 +20,25 @@ public enum StageFacts {
     public static let verification = FactKey<VerifySummary>("verify.report")
     /// SHA-256 of the delivered artefact, once known.
     public static let outputDigest = FactKey<String>("output.sha256")
+    /// The original's SHA-256 state as ingest hashed it (continued by the sign stage instead of a second read).
+    public static let inputHash = FactKey<SHA256Prefix>("ingest.sha256-state")
+    /// The claimed original as ingest found it before hashing (the archive stage sees from it that nobody wrote
+    /// to the file since, without reading it again).
+    public static let inputIdentity = FactKey<FileIdentity>("ingest.identity")
+    /// What the verify stage read in the sealed output: its size and SHA-256, and that its first bytes are
+    /// exactly the approved original (the archive stage copies both from it without reading them again).
+    public static let verifiedOutput = FactKey<VerifiedOutput>("verify.output")
+}
+
+/// The sealed output as the verify stage read it, byte for byte.
+public struct VerifiedOutput: Sendable, Equatable {
+    /// The file read (the job's current file).
+    public var path: String
+    /// Its size and SHA-256 (hex).
+    public var size: Int
+    public var sha256: String
+    /// Its first `originalLength` bytes have the approved original's SHA-256.
+    public var originalLength: Int
 }
 
 /// What ingest found: page count, PDF version, existing signatures.

@@ -13,8 +13,12 @@ public struct IngestStage: Stage {
     public static let kind: StageKind = "ingest"
     public static let requires: Set<Fact> = []
     public static let produces: Set<Fact> = [.ingested]
-    /// Reject files larger than this.
-    public var maxBytes: Int = 512 << 20
+    /// Reject files larger than this (`max-size-mb`, default 2048: large scans).
+    public var maxBytes: Int = IngestStage.defaultMaxBytes
+    /// The default limit: 2 GiB.
+    public static let defaultMaxBytes = 2048 << 20
+    /// How the refusal of a too-large file tells the clerk to raise the limit.
+    public var limitHint = "raise max-size-mb in the pipeline's ingest stage if it must be sealed"
     /// `false` for verify-only pipelines: signed/certified/encrypted documents are accepted as they are.
     public var requireSealable = true
 
@@ -23,7 +27,7 @@ public struct IngestStage: Stage {
     public var allowBrokenSignatures = false
 
     /// Creates the stage.
-    public init(maxBytes: Int = 512 << 20, requireSealable: Bool = true, allowBrokenSignatures: Bool = false) {
+    public init(maxBytes: Int = IngestStage.defaultMaxBytes, requireSealable: Bool = true, allowBrokenSignatures: Bool = false) {
         self.maxBytes = maxBytes; self.requireSealable = requireSealable; self.allowBrokenSignatures = allowBrokenSignatures
     }
 
@@ -33,9 +37,19 @@ public struct IngestStage: Stage {
             throw StageRejection(.unreadable, "\(job.sourceName) could not be read.")
         }
         if info.size > Int64(maxBytes) {
-            throw StageRejection(.tooLarge, "\(job.sourceName) is \(info.size >> 20) MB, above the pipeline's limit of \(maxBytes >> 20) MB.")
+            throw StageRejection(.tooLarge, "\(job.sourceName) is \(info.size >> 20) MB, above the limit of \(maxBytes >> 20) MB (\(limitHint)).")
         }
-        job.digest = try SHA256Stream.hexDigest(ofFile: job.originalURL)
+        // One read: the digest the approval is checked against, and the unfinished state the sign stage
+        // continues into the signed digest; the file's identity is taken first, so a write during the read
+        // shows as a change.
+        var identity: FileIdentity? = nil
+        let state: SHA256Prefix
+        do { state = try SHA256Prefix(file: job.originalURL) { identity = FileIdentity(fd: $0) } } catch {
+            throw StageRejection(.unreadable, "\(job.sourceName) could not be read: \(error)")
+        }
+        job.digest = SHA256Stream.hex(state.digest)
+        job.facts[StageFacts.inputHash] = state
+        job.facts[StageFacts.inputIdentity] = identity
         let doc: PDFDocument
         do {
             doc = try PDFDocument(url: job.originalURL)

@@ -60,12 +60,16 @@ public struct SignStage: Stage {
         // The approval is of the original's bytes: the sealer checks that what it seals is exactly them.
         if job.currentURL == job.originalURL, let d = job.facts[StageFacts.grant]?.documentSHA256 ?? job.digest, let bytes = unhex(d) {
             options.expectedInputSHA256 = bytes
+            // the original's hash state from ingest: its bytes are not read again for the signed digest (the
+            // verify stage reads the whole output, including them, and checks them against the approval)
+            options.inputPrefix = job.facts[StageFacts.inputHash]
         }
         let output = job.workDir.appendingPathComponent("sealed.pdf")
         let t0 = Date()
         do {
             let result = try await PAdESSealer().seal(input: job.currentURL, output: output, key: key, options: options)
             context.recordDuration("seal.document", seconds: Date().timeIntervalSince(t0))
+            FileOps.startWriteback(output) // the delivery's flush then finds the output (mostly) on disk already
             let leaf = key.certificateChainDER.first ?? []
             job.facts[StageFacts.seal] = SealRecord(sealID: runtime.sealSection?.id ?? "", result: result,
                                                     certificateSHA256: hex(sha256(leaf)), tokenSerial: key.token?.tokenSerial)

@@ -22,6 +22,8 @@ public struct Stamper: Sendable {
     public var trust: [URL] = []
     /// Keep an archive entry (sealed copy + receipt) under this folder.
     public var archive: URL?
+    /// Refuse documents larger than this (`--max-size-mb`, default 2 GiB).
+    public var maxBytes = IngestStage.defaultMaxBytes
 
     /// Creates a stamper.
     public init(runtime: StagesRuntime, manifest: SignedApprovalManifest?) { self.runtime = runtime; self.manifest = manifest }
@@ -39,7 +41,9 @@ public struct Stamper: Sendable {
         // the token must hold the registered seal's certificate before anything is admitted (and its key
         // before the signature: the sign stage checks that)
         try await runtime.checkSealCertificate()
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("sealbatch-stamp-\(UUID().uuidString.prefix(8))")
+        // The work folder sits beside OUT (same file system): the sealed file is renamed into place at the end,
+        // not copied (a big scan is not written twice).
+        let work = output.deletingLastPathComponent().appendingPathComponent(".sealbatch-stamp-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) } // our own temporary folder; nothing in it outlives the stamp
         let id = String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16))
@@ -53,10 +57,12 @@ public struct Stamper: Sendable {
                       claimedAt: now, attempt: 1)
         var verify = VerifyStage(runtime: runtime, trust: trust)
         verify.requireSignature = true
-        var stages: [any Stage] = [IngestStage(), ApprovalStage(runtime: runtime, manifests: nil, manifest: manifest),
+        var ingest = IngestStage(maxBytes: maxBytes)
+        ingest.limitHint = "sealbatch stamp --max-size-mb raises it"
+        var stages: [any Stage] = [ingest, ApprovalStage(runtime: runtime, manifests: nil, manifest: manifest),
                                    RenderStage(runtime: runtime, placement: placement),
                                    SignStage(runtime: runtime, level: level, tsa: tsa), verify]
-        if archive != nil || runtime.governanceSection != nil || runtime.registryIfOpen != nil { stages.append(ArchiveStage(runtime: runtime)) }
+        if archive != nil || runtime.governanceSection != nil || runtime.registryIfOpen != nil { stages.append(ArchiveStage(runtime: runtime, keepsCopies: archive != nil)) }
         let folders = Folders(root: work)
         func context(_ i: Int) -> StageContext {
             StageContext(pipeline: "stamp", index: i, stageName: type(of: stages[i]).kind.name, logger: logger, folders: folders)
@@ -83,7 +89,12 @@ public struct Stamper: Sendable {
         let records = stages.flatMap(\.durableFolders).filter { FileOps.exists($0) }
         if !records.isEmpty { try DurabilityBarrier(folders: records).sync() }
         try FileOps.fsync(job.currentURL)
-        try FileOps.copyAtomically(job.currentURL, to: output, link: false)
-        return Outcome(job: job, outputSHA256: try SHA256Stream.hexDigest(ofFile: output))
+        guard rename(job.currentURL.path, output.path) == 0 else {
+            throw PipelineError(.io, path: output.path, "cannot move the sealed file into place: \(String(cString: strerror(errno)))")
+        }
+        try FileOps.fsync(output.deletingLastPathComponent())
+        // the hash of the bytes the verify stage read (the file renamed into place), else read once more
+        let digest = job.facts[StageFacts.verifiedOutput].flatMap { $0.path == job.currentURL.path ? $0.sha256 : nil }
+        return Outcome(job: job, outputSHA256: try digest ?? SHA256Stream.hexDigest(ofFile: output))
     }
 }

@@ -67,12 +67,19 @@ public struct VerifyStage: Stage {
         var job = job
         var checks: [String] = []
         var failed: [String] = []
+        var prefixFailed = false
         /// Records a check: `passed` says what held, `failure` what went wrong (the words a clerk reads).
         func check(_ ok: Bool, _ passed: @autoclosure () -> String, else failure: @autoclosure () -> String) {
             if ok { checks.append("ok: " + passed()) } else { let f = failure(); checks.append("FAILED: " + f); failed.append(f) }
         }
         func verdict(_ s: SignatureReport) -> String { s.indication.rawValue + (s.subIndication.map { "/" + $0.rawValue } ?? "") }
-        let report = await (try verifier()).verify(url: job.currentURL)
+        // After a seal, the output's first bytes must be the approved original: the verifier hashes them in
+        // the same read that checks the signatures (the original is not read again).
+        let sealed = job.established.contains(.signed)
+        let originalLength = sealed ? job.facts[StageFacts.sniff]?.size : nil
+        var v = try await verifier()
+        if let originalLength { v = v.with(prefixLength: originalLength) }
+        let report = await v.verify(url: job.currentURL)
         if let e = report.error { check(false, "", else: "the document cannot be read (\(e))") }
         // Every signature counts, document time-stamps included — the same count as ingest's.
         let sigs = report.signatures
@@ -81,8 +88,17 @@ public struct VerifyStage: Stage {
             check(sigs.count == before + 1, "one signature added (\(before) → \(sigs.count))",
                   else: sigs.count <= before ? "the seal is missing from the output (\(before) signature(s) before, \(sigs.count) after)"
                                              : "\(sigs.count - before) signatures were added instead of one (\(before) before, \(sigs.count) after)")
-            check(Self.isPrefix(job.originalURL, of: job.currentURL), "the original bytes are unchanged (incremental update)",
-                  else: "the output does not start with the original's bytes (the update is not incremental)")
+            if let originalLength, let digest = job.digest {
+                let p = report.prefix
+                let same = p?.length == originalLength && p?.sha256 == digest.lowercased()
+                check(same, "the output starts with the approved original, unchanged (incremental update; \(originalLength) bytes, sha256 \(digest.prefix(16))…)",
+                      else: p == nil ? "the output's first \(originalLength) bytes (the original) could not be read"
+                                     : "the output does not start with the approved original's bytes (sha256 \(p!.sha256.prefix(16))… instead of \(digest.prefix(16))…): the original changed while it was sealed, or the update is not incremental")
+                if !same { prefixFailed = true }
+            } else {
+                check(Self.isPrefix(job.originalURL, of: job.currentURL), "the original bytes are unchanged (incremental update)",
+                      else: "the output does not start with the original's bytes (the update is not incremental)")
+            }
             // The new seal is the signature whose byte range ends last.
             func end(_ s: SignatureReport) -> Int { s.coverage.map { $0.byteRange.count == 4 ? $0.byteRange[2] &+ $0.byteRange[3] : 0 } ?? -1 }
             if let mine = sigs.max(by: { end($0) < end($1) }) {
@@ -101,7 +117,11 @@ public struct VerifyStage: Stage {
         }
         job.facts[StageFacts.verification] = VerifySummary(passed: failed.isEmpty, checks: checks, signatures: sigs.count, report: report)
         if !failed.isEmpty {
-            throw StageRejection(.verifyFailed, "\(job.sourceName): \(failed.joined(separator: "; "))")
+            // output bytes that are not the approved ones: the sender's file changed under the seal
+            throw StageRejection(prefixFailed ? .documentAltered : .verifyFailed, "\(job.sourceName): \(failed.joined(separator: "; "))")
+        }
+        if let originalLength, let size = report.size, let sha = report.sha256 {
+            job.facts[StageFacts.verifiedOutput] = VerifiedOutput(path: job.currentURL.path, size: size, sha256: sha, originalLength: originalLength)
         }
         return job
     }

@@ -18,8 +18,16 @@ struct StampCommand: AsyncParsableCommand {
         The stamping user (--as, with --key or a password) must be an official-seal user with the use right on
         the seal; the document's exact bytes must be listed in the approval manifest. The original is never
         modified; OUT is written to a temporary name, fsynced and renamed.
+        Documents above --max-size-mb (default 2048 MB) are refused (too-large) before anything is read.
         Exit codes: 0 stamped; 1 refused (reason code on stderr); 2 usage or configuration error.
         """)
+
+    func validate() throws {
+        guard maxSizeMB > 0, maxSizeMB <= 1 << 30 else { throw ValidationError("--max-size-mb: a number of megabytes above 0") }
+        let a = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
+        let b = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
+        guard a != b else { throw ValidationError("-o names the document itself; the original is never modified: choose another output") }
+    }
 
     @Argument(help: "The PDF to stamp.") var file: String
     @Option(name: .shortAndLong, help: "Where to write the sealed PDF.") var output: String
@@ -32,6 +40,8 @@ struct StampCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seal design as JSON (default: the registered seal's appearance).", valueName: "json")) var design: String?
     @Option(help: "Trust anchor for the final verification (default: the seal chain's root).") var trust: [String] = []
     @Option(help: "Keep a sealed copy and receipt under this archive folder.") var archive: String?
+    @Option(name: .customLong("max-size-mb"), help: ArgumentHelp("Refuse documents larger than this many MB (too-large).", valueName: "MB"))
+    var maxSizeMB: Int = IngestStage.defaultMaxBytes >> 20
     @OptionGroup var reg: GovRegistryOptions
     @OptionGroup var auth: GovAuthOptions
     @OptionGroup var pin: PINOptions
@@ -63,6 +73,7 @@ struct StampCommand: AsyncParsableCommand {
         }
         stamper.trust = trust.map { URL(fileURLWithPath: $0) }
         stamper.archive = archive.map { URL(fileURLWithPath: $0) }
+        stamper.maxBytes = maxSizeMB << 20
         do {
             let out = try await stamper.stamp(input: URL(fileURLWithPath: file), output: URL(fileURLWithPath: output))
             let grant = out.job.facts[StageFacts.grant]
