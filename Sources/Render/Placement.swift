@@ -32,6 +32,9 @@ public struct PlacementResult: Sendable {
     public var warnings: [String]
     /// The existing empty signature field the seal fills (the first widget is its rectangle), if any.
     public var fieldName: String? = nil
+    /// The pages (0-based) whose text was searched for the anchor, in the order searched, one entry per text
+    /// tried on a page. Empty when the placement needed no text (coordinates, a signature field).
+    public var textSearches: [Int] = []
 }
 
 /// Decides where seals go: explicit position, anchor text (found with poppler), cross-page slices.
@@ -48,10 +51,14 @@ public enum Placement {
                      signatureWidgets: signatureWidgetRects(document, p), emptyFields: empty[p.index] ?? [])
         }
         var poppler: PopplerFile?
+        var searched: [Int] = []
         let name = fileURL.lastPathComponent
+        // One page's text at a time, only for the pages the engine asks for (it stops at the page that holds
+        // the wanted occurrence); poppler is not even opened when the placement needs no text.
         let engine = PlacementEngine(pages: infos, sealWidth: sealSizeMM.width * pointsPerMM, sealHeight: sealSizeMM.height * pointsPerMM,
                                      fileName: name) { page, text in
             if poppler == nil { poppler = try PopplerFile(url: fileURL) }
+            searched.append(page)
             return try poppler!.find(text, page: page, geometry: infos[page].geometry)
         }
         let (boxes, warnings) = try engine.resolve(spec)
@@ -64,7 +71,7 @@ public enum Placement {
         return PlacementResult(widgets: boxes.map { b in
             WidgetPlacement(pageIndex: b.pageIndex, rect: PDFRect(b.box.llx, b.box.lly, b.box.urx, b.box.ury), rotation: b.rotation,
                             slice: b.slice.map { SealSlice(index: $0.0, count: $0.1) })
-        }, warnings: warnings, fieldName: boxes.first?.fieldName)
+        }, warnings: warnings, fieldName: boxes.first?.fieldName, textSearches: searched)
     }
 
     /// Convenience: resolves for a rendered seal's size.

@@ -64,12 +64,12 @@ struct PlacementEngine {
                 out.append(try place(centreX: cx, centreY: cy, page: pageIndex, spec: spec, warnings: &warnings))
             } else if anchor.fallback == .lastPage {
                 let idx = try explicitPage(spec, default: .last)
-                warnings.append("anchor text \(Self.quoted(anchor.texts)) not found; seal placed at the fallback position on page \(idx + 1)")
+                warnings.append("anchor text \(Self.quoted(anchor.texts)) not found\(Self.window(anchor.pages)); seal placed at the fallback position on page \(idx + 1)")
                 out.append(try explicitBox(spec, pageIndex: idx, warnings: &warnings))
             } else {
                 throw RenderError(.anchorNotFound,
-                    "anchor text \(Self.quoted(anchor.texts)) (occurrence \(anchor.occurrence)) is not in the document's text; "
-                    + "check the wording (full-width brackets matter), add \"alternatives\", or configure \"fallback\": \"last-page\"", file: fileName)
+                    "anchor text \(Self.quoted(anchor.texts)) (occurrence \(anchor.occurrence)) is not in the document's text\(Self.window(anchor.pages)); "
+                    + "check the wording (full-width brackets matter), add \"alternatives\", widen \"pages\", or configure \"fallback\": \"last-page\"", file: fileName)
             }
         } else if spec.hasExplicitPosition {
             let idx = try explicitPage(spec, default: .last)
@@ -118,30 +118,36 @@ struct PlacementEngine {
         return try place(centreX: cx, centreY: cy, page: pageIndex, spec: spec, warnings: &warnings)
     }
 
-    /// The nth occurrence over all pages in order (negative: from the end).
     /// The anchor's box: the chosen occurrence of `text`, else of the first alternative found.
-    private func findAnchor(_ a: AnchorSpec) throws -> (Int, Box)? {
+    func findAnchor(_ a: AnchorSpec) throws -> (Int, Box)? {
+        let window = a.pages.indices(pageCount: pages.count)
         for text in a.texts {
-            if let hit = try findAnchor(text, occurrence: a.occurrence) { return hit }
+            if let hit = try findAnchor(text, occurrence: a.occurrence, in: window) { return hit }
         }
         return nil
     }
 
-    private func findAnchor(_ text: String, occurrence: Int) throws -> (Int, Box)? {
-        var hits: [(Int, Box)] = []
+    /// The nth occurrence inside `window`: forwards from its first page for n > 0, backwards from its last
+    /// page for n < 0 (-1 = last). Stops at the page that holds it: pages beyond are never read.
+    private func findAnchor(_ text: String, occurrence: Int, in window: Range<Int>) throws -> (Int, Box)? {
+        var seen = 0
         if occurrence > 0 {
-            for p in pages.indices {
-                hits += try find(p, text).map { (p, $0) }
-                if hits.count >= occurrence { return hits[occurrence - 1] }
+            for p in window {
+                let hits = try find(p, text)
+                if seen + hits.count >= occurrence { return (p, hits[occurrence - 1 - seen]) }
+                seen += hits.count
             }
             return nil
         }
-        for p in pages.indices.reversed() {
-            hits = try find(p, text).map { (p, $0) } + hits
-            if hits.count >= -occurrence { return hits[hits.count + occurrence] }
+        for p in window.reversed() {
+            let hits = try find(p, text)   // reading order on the page; counted from its end
+            if seen + hits.count >= -occurrence { return (p, hits[hits.count - (-occurrence - seen)]) }
+            seen += hits.count
         }
         return nil
     }
+
+    static func window(_ w: SearchWindow) -> String { w == .all ? "" : " (searched the \(w) pages)" }
 
     static func quoted(_ texts: [String]) -> String { texts.map { "\"\($0)\"" }.joined(separator: " or ") }
 

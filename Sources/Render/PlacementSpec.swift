@@ -4,7 +4,7 @@ import Foundation
 /// or an anchor with an explicit fallback. JSON with kebab-case keys; unknown keys rejected.
 ///
 /// ```json
-/// {"anchor": {"text": "甲方（盖章）", "occurrence": -1, "position": "over", "fallback": "last-page"},
+/// {"anchor": {"text": "甲方（盖章）", "occurrence": -1, "position": "over", "fallback": "last-page", "pages": "last 3"},
 ///  "page": "last", "corner": "bottom-right", "x-mm": 50, "y-mm": 60,
 ///  "cross-page": {"pages": "all", "edge": "right", "y-mm": 148},
 ///  "signature-overlap": "move"}
@@ -80,6 +80,10 @@ public struct PlacementSpec: Codable, Sendable, Equatable {
             if a.text.trimmingCharacters(in: .whitespaces).isEmpty { throw bad("anchor.text must not be empty") }
             if a.alternatives.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) { throw bad("anchor.alternatives must not hold empty texts") }
             if a.occurrence == 0 { throw bad("anchor.occurrence counts from 1 (or from -1 = last)") }
+            switch a.pages {
+            case .first(let n), .last(let n): if n < 1 { throw bad("anchor.pages needs at least 1 page (\"first N\" or \"last N\")") }
+            case .all: break
+            }
         }
         if let cp = crossPage {
             if case .list(let l) = cp.pages, l.count < 2 { throw bad("cross-page.pages needs at least 2 pages") }
@@ -155,15 +159,18 @@ public struct AnchorSpec: Codable, Sendable, Equatable {
     public var dyMM: Double = 0
     /// What to do when the text is not found.
     public var fallback: AnchorFallback = .error
+    /// The pages searched for the text: `"all"` (default), `"first 2"`, `"last 3"`. Occurrences count inside
+    /// this window; pages outside it are never read.
+    public var pages: SearchWindow = .all
 
     public init(text: String, alternatives: [String] = [], occurrence: Int = 1, position: AnchorPosition = .over, dxMM: Double = 0, dyMM: Double = 0,
-                fallback: AnchorFallback = .error) {
+                fallback: AnchorFallback = .error, pages: SearchWindow = .all) {
         self.text = text; self.alternatives = alternatives; self.occurrence = occurrence; self.position = position
-        self.dxMM = dxMM; self.dyMM = dyMM; self.fallback = fallback
+        self.dxMM = dxMM; self.dyMM = dyMM; self.fallback = fallback; self.pages = pages
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case text, alternatives, occurrence, position, dxMM = "dx-mm", dyMM = "dy-mm", fallback
+        case text, alternatives, occurrence, position, dxMM = "dx-mm", dyMM = "dy-mm", fallback, pages
     }
 
     public init(from decoder: any Decoder) throws {
@@ -176,6 +183,59 @@ public struct AnchorSpec: Codable, Sendable, Equatable {
         dxMM = try c.decodeIfPresent(Double.self, forKey: .dxMM) ?? 0
         dyMM = try c.decodeIfPresent(Double.self, forKey: .dyMM) ?? 0
         fallback = try c.decodeIfPresent(AnchorFallback.self, forKey: .fallback) ?? .error
+        pages = try c.decodeIfPresent(SearchWindow.self, forKey: .pages) ?? .all
+    }
+}
+
+/// The pages an anchor text is searched on: all of them, the first n or the last n. JSON: `"all"`,
+/// `"first 2"`, `"last 3"` (n ≥ 1; a window larger than the document is the whole document).
+public enum SearchWindow: Codable, Sendable, Equatable, CustomStringConvertible {
+    case all
+    case first(Int)
+    case last(Int)
+
+    /// Parses `"all"`, `"first N"` or `"last N"`; nil for anything else or N < 1.
+    public init?(_ text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        if parts == ["all"] { self = .all; return }
+        guard parts.count == 2, let n = Int(parts[1]), n >= 1 else { return nil }
+        switch parts[0] {
+        case "first": self = .first(n)
+        case "last": self = .last(n)
+        default: return nil
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let s = try c.decode(String.self)
+        guard let w = SearchWindow(s) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "pages '\(s)' is not \"all\", \"first N\" or \"last N\" (N a whole number from 1)"))
+        }
+        self = w
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    public var description: String {
+        switch self {
+        case .all: return "all"
+        case .first(let n): return "first \(n)"
+        case .last(let n): return "last \(n)"
+        }
+    }
+
+    /// The 0-based page indices inside the window, in document order.
+    public func indices(pageCount count: Int) -> Range<Int> {
+        switch self {
+        case .all: return 0..<count
+        case .first(let n): return 0..<min(n, count)
+        case .last(let n): return max(0, count - n)..<count
+        }
     }
 }
 
