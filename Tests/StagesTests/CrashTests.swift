@@ -24,11 +24,12 @@ struct SplitMix64: RandomNumberGenerator {
 /// What one crash run measured.
 struct CrashRunResult: CustomStringConvertible {
     var seed: UInt64, documents: Int, kills: Int, runs: Int, resumed: Int, delivered: Int, quarantined: Int
-    var stamps: Int, uses: Int, consumes: Int, releases: Int, crashLoops: Int, seconds: Double
+    var stamps: Int, uses: Int, consumes: Int, releases: Int, crashLoops: Int, tokenRepairs: Int, seconds: Double
     var description: String {
         "crash run seed \(seed): \(documents) documents, \(kills) kills, \(runs) runs, \(resumed) resumed, \(delivered) delivered, "
             + "\(quarantined) quarantined (\(crashLoops) crash-loop), \(stamps) stamp records, \(uses) approval uses, "
-            + "\(consumes) approval.consume, \(releases) approval.release, \(String(format: "%.1f", seconds)) s"
+            + "\(consumes) approval.consume, \(releases) approval.release, SoftHSM token file restored \(tokenRepairs)x, "
+            + "\(String(format: "%.1f", seconds)) s"
     }
 }
 
@@ -74,6 +75,14 @@ struct CrashRunResult: CustomStringConvertible {
         let manifest = try world.approve(docs)
         let cfg = root.appendingPathComponent("pipeline.json")
         let journalURL = root.appendingPathComponent("work/journal.sqlite")
+        // A private copy of the world's SoftHSM token (same key and certificate). SoftHSM's file store rewrites
+        // its token.object in place at every login; a kill -9 in the middle of that write leaves it empty and
+        // the token gone ("no token matches"): a flaw of the test token, not of a hardware token, which the
+        // pipeline meets as a token fault (the batch stops, every document back in the inbox). Restored from
+        // the copy after such a kill, and counted; on the shared token it would break the tests running beside.
+        let tokenDir = root.appendingPathComponent("token")
+        let (tokenObject, goodTokenObject) = try Self.privateToken(copying: world.token.directory, to: tokenDir)
+        var tokenRepairs = 0
         // The token's delay makes the batch last long enough that every kill lands mid-batch: the kills
         // together take at most 80 % of the token time the batch needs (the token works one at a time).
         let tokenMS = n >= 150 ? 60 : 150
@@ -82,7 +91,9 @@ struct CrashRunResult: CustomStringConvertible {
         // Lighter stages than the end-to-end test (no visible seal, no verify stage: pyHanko checks below).
         let stages = #"[{"kind": "ingest"}, {"kind": "approval"}, {"kind": "render", "invisible": true}, {"kind": "sign", "concurrency": 3}, {"kind": "archive"}]"#
         // the default crash-loop limit (10): kills from outside must not come near it
-        try Data(world.pipelineJSON(name: name, extraStages: stages, tokenDelayMS: tokenMS).utf8).write(to: cfg)
+        try Data(world.pipelineJSON(name: name, extraStages: stages, tokenDelayMS: tokenMS)
+            .replacingOccurrences(of: world.token.directory.appendingPathComponent("token.json").path, with: tokenDir.appendingPathComponent("token.json").path)
+            .utf8).write(to: cfg)
         let inputs = Set(docs.map(\.lastPathComponent))
 
         var g = SplitMix64(state: seed)
@@ -100,6 +111,11 @@ struct CrashRunResult: CustomStringConvertible {
             usleep(UInt32(Double.random(in: 0.03...maxDelay, using: &g) * 1e6))
             if p.isRunning { p.signal(SIGKILL); kills += 1 }
             p.killAndWait()
+            // emptied (or cut short) by the kill; other differences are SoftHSM's own flag updates
+            if (try? Data(contentsOf: tokenObject))?.count ?? 0 < goodTokenObject.count / 2 {
+                try goodTokenObject.write(to: tokenObject)
+                tokenRepairs += 1
+            }
             if !running { break }
             let journal = try Journal(url: journalURL, readOnly: true)
             if listing(inbox).isEmpty, try journal.unfinished().isEmpty { break } // done before all kills: fails below
@@ -157,7 +173,28 @@ struct CrashRunResult: CustomStringConvertible {
         #expect(verify.status == 0 && verify.out.contains("intact"), "\(verify.out)\n\(verify.err)")
         return CrashRunResult(seed: seed, documents: n, kills: kills, runs: started, resumed: resumed, delivered: outbox.count,
                               quarantined: quarantined.count, stamps: stamps.count, uses: uses.count, consumes: consumes,
-                              releases: releases, crashLoops: crashLoops, seconds: Date().timeIntervalSince(t0))
+                              releases: releases, crashLoops: crashLoops, tokenRepairs: tokenRepairs, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// Copies a SoftHSM dev token folder (its config and token.json point into the copy). Returns the copy's
+    /// token.object and its intact bytes (copied again if another process was rewriting it at that moment).
+    static func privateToken(copying source: URL, to dir: URL) throws -> (URL, Data) {
+        for _ in 0..<50 {
+            try? FileManager.default.removeItem(at: dir) // our own folder, from an attempt that copied a file mid-write
+            try FileManager.default.copyItem(at: source, to: dir)
+            for f in ["softhsm2.conf", "token.json"] {
+                let url = dir.appendingPathComponent(f)
+                try Data(try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: source.path, with: dir.path).utf8).write(to: url)
+            }
+            let tokens = dir.appendingPathComponent("softhsm-tokens")
+            let slots = try FileManager.default.contentsOfDirectory(atPath: tokens.path).filter { !$0.hasPrefix(".") }
+            try #require(slots.count == 1, "one SoftHSM token in \(tokens.path)")
+            let object = tokens.appendingPathComponent(slots[0]).appendingPathComponent("token.object")
+            let bytes = try Data(contentsOf: object)
+            if !bytes.isEmpty { return (object, bytes) }
+            usleep(20_000)
+        }
+        throw CancellationError()
     }
 }
 
