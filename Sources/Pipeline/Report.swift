@@ -67,28 +67,36 @@ public struct JournalReport: Sendable, Codable, Equatable {
                              quarantinedDocuments: qd)
     }
 
-    /// Plain-text rendering.
-    public func text() -> String {
+    /// Plain-text rendering, in English or Chinese (headings; reason codes stay as they are).
+    public func text(_ lang: ClerkLanguage = .en) -> String {
+        let zh = lang == .zhCN
+        func t(_ en: String, _ cn: String) -> String { zh ? cn : en }
         let f = ISO8601DateFormatter()
-        var l = ["since \(f.string(from: since)): \(runs) run(s)",
-                 "sealed and delivered: \(delivered)",
-                 "quarantined:          \(quarantined.values.reduce(0, +))"]
+        var l = [t("since \(f.string(from: since)): \(runs) run(s)", "自 \(f.string(from: since)) 起：运行 \(runs) 次"),
+                 t("sealed and delivered: \(delivered)", "已盖章并交付：\(delivered)"),
+                 t("quarantined:          \(quarantined.values.reduce(0, +))", "已隔离：\(quarantined.values.reduce(0, +))")]
         for (c, n) in quarantined.sorted(by: { $0.key < $1.key }) { l.append("  \(c): \(n)") }
-        if inProgress > 0 { l.append("still in progress:    \(inProgress)") }
-        if resumed > 0 { l.append("resumed after interruption: \(resumed)") }
-        if let perHour { l.append(String(format: "throughput:           %.0f documents/hour", perHour)) }
-        else if let deliverySpan, delivered > 0 { l.append(String(format: "throughput:           %d document(s) in %.1f s (too short a time for an hourly rate)", delivered, deliverySpan)) }
-        if tokenEvents.isEmpty { l.append("token events:         none") }
-        else { l.append("token events:"); for (d, n) in tokenEvents.sorted(by: { $0.key < $1.key }) { l.append("  \(d): \(n)") } }
-        for s in stops { l.append("batch stopped: \(s)") }
+        if inProgress > 0 { l.append(t("still in progress:    \(inProgress)", "仍在处理中：\(inProgress)")) }
+        if resumed > 0 { l.append(t("resumed after interruption: \(resumed)", "中断后继续处理：\(resumed)")) }
+        if let perHour { l.append(zh ? String(format: "处理速度：每小时 %.0f 份", perHour) : String(format: "throughput:           %.0f documents/hour", perHour)) }
+        else if let deliverySpan, delivered > 0 {
+            l.append(zh ? String(format: "处理速度：%.1f 秒内 %d 份（时间太短，不计每小时速度）", deliverySpan, delivered)
+                        : String(format: "throughput:           %d document(s) in %.1f s (too short a time for an hourly rate)", delivered, deliverySpan))
+        }
+        if tokenEvents.isEmpty { l.append(t("token events:         none", "USB key 事件：无")) }
+        else { l.append(t("token events:", "USB key 事件：")); for (d, n) in tokenEvents.sorted(by: { $0.key < $1.key }) { l.append("  \(d): \(n)") } }
+        for s in stops { l.append(t("batch stopped: \(s)", "批次已停止：\(s)")) }
         if !stageMeans.isEmpty {
-            l.append("mean time per stage:")
+            l.append(t("mean time per stage:", "各阶段平均用时："))
             for (s, m) in stageMeans.sorted(by: { $0.key < $1.key }) { l.append(String(format: "  %@: %.1f ms", s, m * 1000)) }
         }
         if !quarantinedDocuments.isEmpty {
-            l.append("quarantined documents:")
-            for d in quarantinedDocuments.prefix(50) { l.append("  \(d[0]): \(d[1])") }
-            if quarantinedDocuments.count > 50 { l.append("  … and \(quarantinedDocuments.count - 50) more") }
+            l.append(t("quarantined documents:", "已隔离的文件："))
+            for d in quarantinedDocuments.prefix(50) {
+                l.append("  \(d[0]): \(d[1])")
+                if zh, let next = ClerkText.nextStepZH(d[1]) { l.append("    下一步：\(next)") }
+            }
+            if quarantinedDocuments.count > 50 { l.append(t("  … and \(quarantinedDocuments.count - 50) more", "  …… 另有 \(quarantinedDocuments.count - 50) 份")) }
         }
         return l.joined(separator: "\n")
     }

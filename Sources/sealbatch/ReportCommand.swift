@@ -17,6 +17,8 @@ struct ReportCommand: ParsableCommand {
     var since: String = "24h"
     @Flag(help: "Print JSON.")
     var json = false
+    @Option(help: "Language of the text report: en or zh-CN (default: from LC_ALL / LC_MESSAGES / LANG).")
+    var lang: String?
 
     func run() throws {
         let journalURL: URL
@@ -36,7 +38,7 @@ struct ReportCommand: ParsableCommand {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]; enc.dateEncodingStrategy = .iso8601
             print(String(decoding: try enc.encode(report), as: UTF8.self))
         } else {
-            print(report.text())
+            print(report.text(ClerkLanguage.choose(lang)))
         }
     }
 }

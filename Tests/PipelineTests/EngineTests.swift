@@ -130,9 +130,13 @@ import Testing
 
     @Test func reportCountsEachDocumentInItsFinalStateAndNoRateOverAnInstant() async throws {
         let (dir, config) = try Bench.setUp(files: 3)
-        try Data("junk".utf8).write(to: dir.appendingPathComponent("inbox/late.pdf"))
         _ = try await engine(config).run(mode: .once)
-        // The clerk fixes the document and puts it back under the same name: delivered this time.
+        // late.pdf has the bytes of a document already delivered: quarantined as a duplicate.
+        let archived = FileManager.default.enumerator(atPath: dir.appendingPathComponent("archive").path)!.compactMap { $0 as? String }.first { $0.hasSuffix("original.pdf") }!
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("archive/\(archived)"), to: dir.appendingPathComponent("inbox/late.pdf"))
+        let s1 = try await engine(config).run(mode: .once)
+        #expect(s1.quarantined == ["duplicate": 1])
+        // The clerk puts the right document back under the same name: delivered this time.
         var g = SystemRandomNumberGenerator()
         try Data((0..<1500).map { _ in UInt8.random(in: 0...255, using: &g) }).write(to: dir.appendingPathComponent("inbox/late.pdf"))
         let s2 = try await engine(config).run(mode: .once)
@@ -145,6 +149,30 @@ import Testing
         #expect(r.perHour == nil)
         #expect(r.text().contains("too short a time for an hourly rate"))
         #expect(!r.text().contains("documents/hour"))
+    }
+
+    @Test func clerkTextsComeInChineseByLocaleAndReasonFilesCarryBoth() async throws {
+        #expect(ClerkLanguage.choose(environment: ["LANG": "zh_CN.UTF-8"]) == .zhCN)
+        #expect(ClerkLanguage.choose(environment: ["LANG": "zh_CN.UTF-8", "LC_ALL": "C"]) == .en, "LC_ALL wins")
+        #expect(ClerkLanguage.choose(environment: ["LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_CN"]) == .zhCN)
+        #expect(ClerkLanguage.choose("en", environment: ["LANG": "zh_CN.UTF-8"]) == .en, "--lang wins")
+        #expect(ClerkLanguage.choose(environment: [:]) == .en)
+        let (dir, config) = try Bench.setUp(files: 1)
+        try Data("junk".utf8).write(to: dir.appendingPathComponent("inbox/damaged.pdf"))
+        _ = try await engine(config).run(mode: .once)
+        let reasonFile = try #require(try FileManager.default.contentsOfDirectory(atPath: config.folders.quarantine.path).first { $0.hasSuffix(".reason.json") })
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: config.folders.quarantine.appendingPathComponent(reasonFile))) as? [String: Any])
+        let code = try #require(json["code"] as? String)
+        #expect(json["next-step"] as? String != nil, "the English next step stays")
+        #expect(json["next-step-zh-CN"] as? String == ClerkText.nextStepZH(code), "\(json)")
+        #expect(ClerkText.nextStepZH(code) != nil, "code \(code) has a Chinese next step")
+        // The reason file still decodes (scripts and the console read it).
+        let decoded = try JSONDecoder().decode(QuarantineReason.self, from: Data(contentsOf: config.folders.quarantine.appendingPathComponent(reasonFile)))
+        #expect(decoded.code == code)
+        let r = try JournalReport.make(journal: try Journal(url: config.journal), since: Date().addingTimeInterval(-3600))
+        let zh = r.text(.zhCN)
+        #expect(zh.contains("已盖章并交付：1") && zh.contains("已隔离：1") && zh.contains("下一步："), "\(zh)")
+        #expect(r.text(.en).contains("sealed and delivered: 1"))
     }
 
     @Test func exportsStageMetrics() async throws {
