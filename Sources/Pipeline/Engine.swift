@@ -652,7 +652,7 @@ public final class Engine: Sendable {
         // outside (kill -9, power cut: no marker)? Only the first counts against the documents in flight:
         // the one processed alone (`isolated`) if there was one, else all of them. The marker goes first: a
         // crash before the journal records the blame counts one crash less, never one more.
-        let crash = consumeCrashMarker()
+        let crash = try consumeCrashMarker()
         let records = try journal.unfinished()
         let alone = crash == nil ? nil : records.first(where: { $0.isolated && ($0.state == .claimed || $0.state == .processing) })?.id
         if let crash {
@@ -762,10 +762,13 @@ public final class Engine: Sendable {
     /// Where a crash of the program itself leaves its marker (`sb_install_crash_marker`).
     var crashMarker: URL { config.folders.work.appendingPathComponent(".sealbatch-crashed") }
 
-    /// Reads and removes the crash marker: its text ("signal N") if the previous run crashed by itself.
-    func consumeCrashMarker() -> String? {
+    /// Reads and removes the crash marker: its text ("signal N") if the previous run crashed by itself. A
+    /// marker that cannot be removed would blame the same crash again at every start: the run is refused.
+    func consumeCrashMarker() throws -> String? {
         guard let data = FileManager.default.contents(atPath: crashMarker.path) else { return nil }
-        unlink(crashMarker.path)
+        if unlink(crashMarker.path) != 0 && errno != ENOENT {
+            throw PipelineError(.folder, path: crashMarker.path, "cannot remove the crash marker of the previous run: \(FileOps.errnoString())")
+        }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? "a fault signal" : text
     }
