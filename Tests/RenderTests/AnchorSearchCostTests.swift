@@ -126,9 +126,9 @@ import TestSupport
     }
 
     /// The old search: every page's hits in document order (restricted to the window), then the nth.
-    static func fullScan(_ file: PopplerFile, _ pages: [PageInfo], _ text: String, occurrence: Int, window: SearchWindow) throws -> (Int, Box)? {
+    static func fullScan(pageCount: Int, _ find: (Int, String) throws -> [Box], _ text: String, occurrence: Int, window: SearchWindow) throws -> (Int, Box)? {
         var all: [(Int, Box)] = []
-        for p in window.indices(pageCount: pages.count) { all += try file.find(text, page: p, geometry: pages[p].geometry).map { (p, $0) } }
+        for p in window.indices(pageCount: pageCount) { all += try find(p, text).map { (p, $0) } }
         let i = occurrence > 0 ? occurrence - 1 : all.count + occurrence
         return all.indices.contains(i) ? all[i] : nil
     }
@@ -153,14 +153,20 @@ import TestSupport
             let infos = doc.pages.map { p in
                 PageInfo(geometry: PageGeometry(crop: Box(p.cropBox.llx, p.cropBox.lly, p.cropBox.urx, p.cropBox.ury), rotation: p.rotate), signatureWidgets: [])
             }
-            let engine = PlacementEngine(pages: infos, sealWidth: 100, sealHeight: 100, fileName: url.lastPathComponent) { p, t in
-                try poppler.find(t, page: p, geometry: infos[p].geometry)
+            // poppler's hits per (page, text), read once: the engine and the old full scan choose from the same hits
+            var hitCache: [String: [Box]] = [:]
+            func hits(_ p: Int, _ t: String) throws -> [Box] {
+                if let h = hitCache["\(p)\u{0}\(t)"] { return h }
+                let h = try poppler.find(t, page: p, geometry: infos[p].geometry)
+                hitCache["\(p)\u{0}\(t)"] = h
+                return h
             }
+            let engine = PlacementEngine(pages: infos, sealWidth: 100, sealHeight: 100, fileName: url.lastPathComponent) { p, t in try hits(p, t) }
             for text in texts {
                 for occurrence in [1, 2, 3, -1, -2, -3] {
                     for window in [SearchWindow.all, .first(2), .last(2)] {
                         let ours = try engine.findAnchor(AnchorSpec(text: text, occurrence: occurrence, pages: window))
-                        let old = try Self.fullScan(poppler, infos, text, occurrence: occurrence, window: window)
+                        let old = try Self.fullScan(pageCount: infos.count, hits, text, occurrence: occurrence, window: window)
                         #expect(ours?.0 == old?.0 && ours?.1 == old?.1, "\(url.lastPathComponent) \"\(text)\" occurrence \(occurrence) \(window)")
                         compared += 1
                         if old != nil { found += 1 }
