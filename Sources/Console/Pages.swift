@@ -322,7 +322,8 @@ extension ConsoleServer {
 
     func quarantinePage(_ a: Acting) throws -> Response {
         let items = quarantineItems().map { i -> [String: Any] in
-            ["pipeline": i.pipeline, "name": i.name, "code": i.code, "message": i.message, "next": i.next, "time": i.time, "csrf": a.session.csrf,
+            ["pipeline": i.pipeline, "name": i.name, "code": i.code, "message": i.message,
+             "next": ClerkText.nextStep(i.code, english: i.next, a.lang == .zh ? .zhCN : .en), "time": i.time, "csrf": a.session.csrf,
              "pipeline_q": i.pipeline.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "",
              "name_q": i.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""]
         }

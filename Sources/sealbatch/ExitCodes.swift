@@ -14,10 +14,15 @@ extension Sealbatch {
     static func runMain(arguments: [String]) async {
         do {
             var command = try parseAsRoot(arguments)
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            do {
+                if var asyncCommand = command as? AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+            } catch let e where CLIMessage.isOurs(e) {
+                // An error of ours that no command turned into text: the one error shape (CLIMessage).
+                throw GovCLI.exit(e)
             }
         } catch {
             let code = exitCode(for: error)

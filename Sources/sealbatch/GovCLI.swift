@@ -144,19 +144,19 @@ enum GovCLI {
     }
 
     static func exit(_ error: Error) -> Error {
-        let (code, text): (Int32, String)
+        let code: Int32
         switch error {
-        case let e as Failure: (code, text) = (e.code, e.message)
+        case let e as Failure:
+            // Failure messages are whole sentences with no code of their own: the exit code says which kind.
+            CLIMessage.write(e.code == 2 ? "configuration" : "refused", e.message)
+            return ExitCode(e.code)
         case let e as GovernanceError:
             code = (e.code == .invalidInput || e.code == .notFound || e.code == .alreadyExists || e.code == .storage || e.code == .registryNotEmpty) ? 2 : 1
-            text = "refused: \(e)"
-        case let e as ApprovalRefusal: (code, text) = (1, "refused: \(e)")
-        case let e as DetachedSignature.Error: (code, text) = (2, "\(e)")
+        case is ApprovalRefusal: code = 1
         case let e as ExitCode: return e
-        case let e as TokenError: (code, text) = (2, "token: \(e)")
-        default: (code, text) = (2, "\(error)")
+        default: code = 2
         }
-        FileHandle.standardError.write(Data("sealbatch: \(text)\n".utf8))
+        CLIMessage.write(error)
         return ExitCode(code)
     }
 

@@ -35,7 +35,7 @@ struct InspectCommand: ParsableCommand {
         } catch let e as PDFError {
             let r = InspectReport(rejected: e, file: url)
             if json { print(r.jsonString()) } else {
-                FileHandle.standardError.write(Data("rejected: \(e.description)\n".utf8))
+                CLIMessage.write(e)
             }
             throw ExitCode(1)
         }

@@ -49,7 +49,7 @@ struct PreviewCommand: ParsableCommand {
     func run() throws {
         let settings: RenderSettings
         do { settings = try loadSettings() } catch let e as ConfigProblem {
-            FileHandle.standardError.write(Data("sealbatch preview: \(e.message)\n".utf8))
+            CLIMessage.write("invalid-settings", e.message)
             throw ExitCode(2)
         }
         let url = URL(fileURLWithPath: file)
@@ -58,12 +58,12 @@ struct PreviewCommand: ParsableCommand {
             let count = try pageCount(url)
             let list: [Int]?
             do { list = try pageList(count: count) } catch let e as ConfigProblem {
-                FileHandle.standardError.write(Data("sealbatch preview: \(e.message)\n".utf8))
+                CLIMessage.write("invalid-pages", e.message)
                 throw ExitCode(2)
             }
             result = try Preview.render(fileURL: url, settings: settings, pages: list, dpi: dpi)
         } catch let e as RenderError {
-            FileHandle.standardError.write(Data("sealbatch preview: \(e.description)\n".utf8))
+            CLIMessage.write(e)
             throw ExitCode([.invalidDesign, .invalidPlacement, .fontNotFound, .imageUnreadable].contains(e.code) ? 2 : 1)
         }
         let dir = URL(fileURLWithPath: output)

@@ -25,12 +25,12 @@ struct ReportCommand: ParsableCommand {
         if let journal { journalURL = URL(fileURLWithPath: journal) }
         else if let pipeline {
             do { journalURL = try PipelineConfig.load(from: URL(fileURLWithPath: pipeline), registry: StandardStages.registry()).journal }
-            catch let e as PipelineError { FileHandle.standardError.write(Data("error: \(pipeline): \(e)\n".utf8)); throw ExitCode(2) }
+            catch let e as PipelineError { CLIMessage.write(e.code.rawValue, "\(pipeline): \(e)"); throw ExitCode(2) }
         } else { throw ValidationError("give a pipeline file or --journal") }
         let start: Date
         do { start = try TimeSpec.parse(since, .past, option: "--since") } catch { throw ValidationError("\(error)") }
         guard FileManager.default.fileExists(atPath: journalURL.path) else {
-            FileHandle.standardError.write(Data("error: no journal at \(journalURL.path) (has the pipeline run yet?)\n".utf8))
+            CLIMessage.write("journal", "no journal at \(journalURL.path)", next: "Run the pipeline first (sealbatch run PIPELINE --once), or give the journal with --journal.")
             throw ExitCode(2)
         }
         let report = try JournalReport.make(journal: try Journal(url: journalURL, readOnly: true), since: start)

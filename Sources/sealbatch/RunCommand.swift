@@ -52,7 +52,7 @@ struct RunCommand: AsyncParsableCommand {
             config = try PipelineConfig.load(from: URL(fileURLWithPath: pipeline), registry: registry)
             stages = try config.makeStages(registry: registry, shared: shared)
         } catch let e as PipelineError {
-            FileHandle.standardError.write(Data("error: \(pipeline): \(e)\n".utf8))
+            CLIMessage.write(e.code.rawValue, "\(pipeline): \(e)")
             throw ExitCode(2)
         }
         let env = StageEnvironment(sections: config.sections, baseDir: config.baseDir, folders: config.folders, shared: shared)
@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
                 server = try MetricsServer(port: port, registry: prometheus)
                 FileHandle.standardError.write(Data("metrics: http://127.0.0.1:\(server!.port)/metrics\n".utf8))
             } catch {
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                CLIMessage.write("metrics", "the metrics endpoint could not start: \(error)")
                 throw ExitCode(2)
             }
         }
@@ -84,7 +84,7 @@ struct RunCommand: AsyncParsableCommand {
 
         let journal: Journal
         do { journal = try Journal(url: config.journal) } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            CLIMessage.write("journal", "the journal \(config.journal.path) cannot be opened: \(error)")
             throw ExitCode(2)
         }
         let shutdown = ShutdownSignal()
@@ -96,7 +96,7 @@ struct RunCommand: AsyncParsableCommand {
         // refuses the run before anything is claimed (exit 2, audited `seal.key-mismatch`).
         if stages.contains(where: { $0.stage is SignStage }) {
             do { try await runtime.checkSealCertificate() } catch {
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                CLIMessage.write(error)
                 if let registry = runtime.registryIfOpen { do { try await GovCLI.checkpoint(registry) } catch { _ = GovCLI.exit(error) } }
                 throw ExitCode(2)
             }
@@ -107,7 +107,7 @@ struct RunCommand: AsyncParsableCommand {
         do { summary = try await engine.run(mode: once ? .once : .watch) }
         catch let e as PipelineError {
             progress?.finish()
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            CLIMessage.write(e)
             throw ExitCode(2)
         }
         progress?.finish()
@@ -137,7 +137,7 @@ struct RunCommand: AsyncParsableCommand {
         // a seal-key mismatch found at the first signature (the token's key is not its certificate's) is a
         // configuration error like one found before the run
         if let refusal = runtime.bindingFailure {
-            FileHandle.standardError.write(Data("error: \(refusal.message)\n".utf8))
+            CLIMessage.write(refusal, next: refusal.nextStep)
             throw ExitCode(2)
         }
         if checkpointFailed { throw ExitCode(2) }

@@ -68,7 +68,7 @@ struct TokenSelection: ParsableArguments {
 /// Turns token errors into one line of text and exit code 2 (configuration / token problem).
 func reportingTokenErrors<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let e as TokenError {
-        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        CLIMessage.write(e)
         throw ExitCode(2)
     }
 }

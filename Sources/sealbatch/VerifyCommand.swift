@@ -46,7 +46,7 @@ struct VerifyCommand: AsyncParsableCommand {
     var files: [String] = []
 
     func usage(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        CLIMessage.write("usage", message)
         return ExitCode(2)
     }
 

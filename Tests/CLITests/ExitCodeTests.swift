@@ -62,4 +62,33 @@ import TestSupport
         let tail = try TestSupport.run(bin, ["audit", "tail", "-n", "5", "--help"])
         #expect(tail.status == 0 && tail.out.contains("-n, --lines"), "\(tail.out)")
     }
+
+    /// One error shape everywhere: `sealbatch: <kebab-case code>: <message>`, once, with no Swift type or
+    /// case names, and a `next:` line where there is one.
+    @Test func errorsHaveOneShapeWithAStableCodeAndNoTypeNames() throws {
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let junk = dir.appendingPathComponent("letter.pdf")
+        try Data("Dear clerk, this is not a PDF.\n".utf8).write(to: junk)
+        let cases: [([String], String)] = [
+            (["inspect", junk.path], "sealbatch: not-a-pdf: "),
+            (["token", "status", "--module", dir.appendingPathComponent("missing.so").path, "--key", "pkcs11:token=x;object=y;type=private"], "sealbatch: invalid-configuration: "),
+            (["report", "--journal", dir.appendingPathComponent("none.sqlite").path], "sealbatch: journal: "),
+            (["audit", "verify", "--registry", dir.appendingPathComponent("none.sqlite").path], "sealbatch: configuration: no registry"),
+        ]
+        for (args, prefix) in cases {
+            let r = try TestSupport.run(bin, args)
+            #expect(r.status != 0, "\(args)")
+            let lines = r.err.split(separator: "\n").filter { !$0.hasPrefix("  next:") }
+            #expect(lines.count == 1, "one line, not the same refusal twice: \(r.err)")
+            #expect(r.err.hasPrefix(prefix), "\(args): \(r.err)")
+            for leaked in ["Error(", "chainInvalid", "moduleLoadFailed", "notAPDF", "TokenError", "PipelineError", "refused: ", "error: "] {
+                #expect(!r.err.contains(leaked), "\(args) leaks \(leaked): \(r.err)")
+            }
+        }
+        let next = try TestSupport.run(bin, ["report", "--journal", dir.appendingPathComponent("none.sqlite").path])
+        #expect(next.err.contains("\n  next: Run the pipeline first"), "\(next.err)")
+        let zh = try TestSupport.run(bin, ["inspect", junk.path], env: ["LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""])
+        #expect(zh.err.contains("next: 请发件人重新导出完整的 PDF"), "\(zh.err)")
+    }
 }
