@@ -60,6 +60,31 @@ public final class ApprovalBook: Sendable {
     public func approve(documents: [ApprovalManifest.Document], seal sealID: String, purpose: String, requester: String,
                         validUntil: Date, uses: Int? = nil, identity: DetachedSignature.Identity, as actor: AuthenticatedUser,
                         at time: Date = Date()) throws -> SignedApprovalManifest {
+        let (seal, m) = try prepareApproval(documents: documents, seal: sealID, purpose: purpose, requester: requester, validUntil: validUntil,
+                                            uses: uses, signerSHA256: identity.certificate.sha256Fingerprint, as: actor, at: time)
+        return try registerApproval(try SignedApprovalManifest.sign(m, with: identity), seal: seal, as: actor, at: time)
+    }
+
+    /// The same with the approver's key on their own token (or any `SignatureKey`): the manifest's detached
+    /// CMS is made by the key (CAdES signed attributes over the manifest's SHA-256), its certificate must be
+    /// the one registered for `actor`.
+    public func approve(documents: [ApprovalManifest.Document], seal sealID: String, purpose: String, requester: String,
+                        validUntil: Date, uses: Int? = nil, key: any SignatureKey, as actor: AuthenticatedUser,
+                        at time: Date = Date()) async throws -> SignedApprovalManifest {
+        guard let leaf = key.certificateChainDER.first else { throw GovernanceError(.invalidInput, "the signing key has no certificate") }
+        let cert: DetachedSignature.Certificate
+        do { cert = try DetachedSignature.Certificate(der: leaf) } catch { throw GovernanceError(.invalidInput, "the key's certificate cannot be read: \(error)") }
+        let (seal, m) = try prepareApproval(documents: documents, seal: sealID, purpose: purpose, requester: requester, validUntil: validUntil,
+                                            uses: uses, signerSHA256: cert.sha256Fingerprint, as: actor, at: time)
+        let payload = m.encoded()
+        let cms = try await CAdESBuilder.build(contentDigest: DetachedSignature.sha256(payload), key: key)
+        return try registerApproval(SignedApprovalManifest(manifest: m, payload: payload, signature: cms.der), seal: seal, as: actor, at: time)
+    }
+
+    /// The checks before an approval is signed, and the manifest to sign.
+    private func prepareApproval(documents: [ApprovalManifest.Document], seal sealID: String, purpose: String, requester: String,
+                                 validUntil: Date, uses: Int?, signerSHA256: String, as actor: AuthenticatedUser,
+                                 at time: Date) throws -> (Seal, ApprovalManifest) {
         guard let seal = try store.seal(sealID) else { throw GovernanceError(.notFound, "no seal '\(sealID)'") }
         try registry.authorise(.approve, ActionTarget(organisation: seal.organisation, seal: sealID, requester: requester), actor: actor, at: time)
         guard let req = try store.user(requester), req.status == .active else {
@@ -70,17 +95,22 @@ public final class ApprovalBook: Sendable {
         if let uses, uses < 1 || uses > documents.count {
             throw GovernanceError(.invalidInput, "uses must be between 1 and the number of documents (\(documents.count))")
         }
-        guard identity.certificate.sha256Fingerprint == actor.user.certificateSHA256 else {
+        guard signerSHA256 == actor.user.certificateSHA256 else {
             try registry.refused(GovernanceAction.approve.rawValue,
                                  GovernanceError(.authenticationFailed, "the signing key is not the one registered for \(actor.id)"),
                                  actor: actor.id, organisation: seal.organisation, seal: sealID, at: time)
         }
         let m = ApprovalManifest(seal: sealID, purpose: purpose, requester: requester, approver: actor.id, issuedAt: time,
                                  validUntil: validUntil, uses: uses, documents: documents)
-        let signed = try SignedApprovalManifest.sign(m, with: identity)
+        return (seal, m)
+    }
+
+    /// Registers a signed approval (it must pass its own admission checks) with its audit record.
+    private func registerApproval(_ signed: SignedApprovalManifest, seal: Seal, as actor: AuthenticatedUser, at time: Date) throws -> SignedApprovalManifest {
+        let m = signed.manifest
         let entry = AuditEntry(actor: actor.id, action: GovernanceAction.approve.rawValue, organisation: seal.organisation,
-                               seal: sealID, documentsBefore: documents.map(\.sha256), approval: m.id,
-                               detail: "approved \(documents.count) document(s) for \(requester): \(purpose); valid until \(iso(validUntil)); \(m.uses) use(s)")
+                               seal: m.seal, documentsBefore: m.documents.map(\.sha256), approval: m.id,
+                               detail: "approved \(m.documents.count) document(s) for \(m.requester): \(m.purpose); valid until \(iso(m.validUntil)); \(m.uses) use(s)")
         do { _ = try storeManifest(signed, at: time, recording: entry) } catch {
             if error.code == .storage { throw GovernanceError(.storage, "the approval was not registered: \(error.detail)") }
             throw GovernanceError(.invalidInput, "the new approval does not pass its own checks: \(error)")

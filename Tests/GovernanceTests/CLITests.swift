@@ -74,7 +74,9 @@ import TestSupport
         try env.sb(["audit", "query", "--as", "pat", "--password-fd", "0"], secret: "pat's long password")
         try env.sb(["audit", "query", "--as", "pat", "--password-fd", "0"], secret: "pat's wrong password", expect: 1)
         // a user who logs in with their own token (a bare signature over a challenge, checked with the registered certificate)
+        var tinaToken: String? = nil
         if let own = try devToken(env, label: "tina-token", keyType: "ec-p256") {
+            tinaToken = own.config
             try env.sb(["user", "add", "tina", "--org", "acme", "--cert", own.cert] + env.key("sys"))
             let q = try env.sb(["audit", "query", "--as", "tina", "--login-token-config", own.config, "--login-pin-fd", "0", "--format", "json"], secret: "123456")
             #expect(q.out.hasPrefix("["))
@@ -119,6 +121,22 @@ import TestSupport
         #expect(parsed.manifest.documents.count == 3)
         if !expectedPages.isEmpty { #expect(parsed.manifest.documents.map(\.pages) == expectedPages.map { Optional($0) }) }
         #expect(parsed.manifest.documents.map(\.sha256) == files.map { DetachedSignature.hex(try! DetachedSignature.sha256(fileAt: URL(fileURLWithPath: $0))) })
+        // an approver who signs with the key on her own USB key (PKCS#11), not a PKCS#12 file
+        if let tinaToken {
+            try env.sb(["seal", "grant", "acme-contract", "--user", "tina", "--right", "approve"] + env.key("sadmin"))
+            let tokenManifest = env.dir.appendingPathComponent("approval-tina.json").path
+            try env.sb(["approve", files[0], "--seal", "acme-contract", "--requester", "clerk", "--purpose", "signed on a token",
+                        "-o", tokenManifest, "--as", "tina", "--login-token-config", tinaToken, "--login-pin-fd", "0"], secret: "123456")
+            let t = try SignedApprovalManifest.parse(Array(Data(contentsOf: URL(fileURLWithPath: tokenManifest))))
+            #expect(t.manifest.approver == "tina" && t.signature != nil)
+            let ok = try env.sb(["approvals", "check", files[0], "--seal", "acme-contract", "--user", "clerk", "--approval", tokenManifest], secret: nil)
+            #expect(ok.out.contains("admitted"), "\(ok.out)")
+            // the wrong PIN signs nothing and writes no manifest
+            let other = env.dir.appendingPathComponent("approval-tina-2.json").path
+            try env.sb(["approve", files[1], "--seal", "acme-contract", "--requester", "clerk", "--purpose", "x",
+                        "-o", other, "--as", "tina", "--login-token-config", tinaToken, "--login-pin-fd", "0"], secret: "999999", expect: 2)
+            #expect(!FileManager.default.fileExists(atPath: other))
+        }
         // clerk may not approve his own request; boss may not approve a request by himself
         try env.sb(["approve", files[0], "--seal", "acme-contract", "--requester", "clerk", "--purpose", "x", "-o", "x.json"] + env.key("clerk"), expect: 1)
         try env.sb(["approve", files[0], "--seal", "acme-contract", "--requester", "boss", "--purpose", "x", "-o", "x.json"] + env.key("boss"), expect: 1)
