@@ -79,7 +79,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
                         GovCLI.print("\(f): approval \(r.id) registered (seal \(r.seal), approver \(r.approver))")
                     } catch let e as ApprovalRefusal {
                         failed += 1
-                        FileHandle.standardError.write(Data("sealbatch: \(f): refused: \(e)\n".utf8))
+                        CLIMessage.write(e.code.rawValue, "\(f): \(e.detail)")
                         // a refusal whose record cannot be written stops the import (exit 2), never silently
                         do {
                             try registry.audit.append(AuditEntry(actor: "import", action: "approval.import", approval: e.approval, outcome: .refused,

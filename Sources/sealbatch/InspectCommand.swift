@@ -18,7 +18,7 @@ struct InspectCommand: ParsableCommand {
 
     /// Usage problems exit 2 (house convention), not ArgumentParser's 64.
     private func usage(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("sealbatch inspect: \(message)\nUsage: sealbatch inspect FILE [--json]\n".utf8))
+        CLIMessage.write("usage", "\(message) (usage: sealbatch inspect FILE [--json])")
         return ExitCode(2)
     }
 

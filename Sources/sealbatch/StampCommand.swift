@@ -61,7 +61,7 @@ struct StampCommand: AsyncParsableCommand {
         var manifest: SignedApprovalManifest?
         if let approval {
             do { manifest = try SignedApprovalManifest.parse(Array(try Data(contentsOf: URL(fileURLWithPath: approval)))) }
-            catch { FileHandle.standardError.write(Data("error: \(approval): \(error)\n".utf8)); throw ExitCode(2) }
+            catch { CLIMessage.write("approval-unreadable", "\(approval): \(error)"); throw ExitCode(2) }
         }
         var stamper = Stamper(runtime: runtime, manifest: manifest)
         guard let l = PAdESLevel(rawValue: level.uppercased()) else { throw ValidationError("--level: B-B, B-T, B-LT or B-LTA") }
@@ -80,11 +80,11 @@ struct StampCommand: AsyncParsableCommand {
             print("stamped \(file) -> \(output) (seal \(seal), approval \(grant?.approval ?? "-"), sha256 \(out.outputSHA256))")
             do { try await GovCLI.checkpoint(registry) } catch { throw GovCLI.exit(error) }
         } catch let r as StageRejection {
-            FileHandle.standardError.write(Data("refused: \(r.code.rawValue): \(r.message)\n  next: \(r.nextStep)\n".utf8))
+            CLIMessage.write(r.code.rawValue, r.message, next: r.nextStep)
             do { try await GovCLI.checkpoint(registry) } catch { throw GovCLI.exit(error) }
             throw ExitCode(r.routing == .stopBatch ? 2 : 1)
         } catch let e as PipelineError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            CLIMessage.write(e)
             throw ExitCode(2)
         }
     }
