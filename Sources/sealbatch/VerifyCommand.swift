@@ -27,7 +27,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Require at least this PAdES level: B-B, B-T, B-LT or B-LTA.", valueName: "LEVEL"))
     var level: String?
 
-    @Option(name: .long, help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "FILE"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "FILE"))
     var output: String?
 
     @Flag(name: .long, help: "Do not check revocation at all.")
