@@ -46,6 +46,23 @@ public final class PDFDocument: @unchecked Sendable {
     private var lazyScan: ScanResult?
     private var _revisions: [Revision]?
     private var lengthDepth = 0
+    /// Computed once per document (objects never change once read): the page list and the signature fields,
+    /// which a verification asks for several times (page count, DocMDP, each signature's checks).
+    private var _pages: [PDFPage]?
+    private var _signatureFields: [SignatureField]?
+
+    /// The value cached under `slot`, computed by `make` on first use (outside the lock: `make` resolves
+    /// objects, which takes the lock itself; two threads racing compute the same value).
+    func memo<T>(_ slot: ReferenceWritableKeyPath<PDFDocument, T?>, _ make: () -> T) -> T {
+        lock.lock()
+        if let v = self[keyPath: slot] { lock.unlock(); return v }
+        lock.unlock()
+        let v = make()
+        lock.lock(); self[keyPath: slot] = v; lock.unlock()
+        return v
+    }
+    var pagesSlot: ReferenceWritableKeyPath<PDFDocument, [PDFPage]?> { \._pages }
+    var signatureFieldsSlot: ReferenceWritableKeyPath<PDFDocument, [SignatureField]?> { \._signatureFields }
 
     /// Problems found and repaired or tolerated while reading (never silent).
     public var warnings: [PDFWarning] { lock.lock(); defer { lock.unlock() }; return _warnings }

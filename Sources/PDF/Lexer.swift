@@ -164,6 +164,9 @@ struct Lexer {
     private mutating func hexString() -> Token {
         pos += 1
         var out: [UInt8] = []
+        var close = pos
+        while close < end, src[close] != 0x3E { close += 1 }
+        out.reserveCapacity((close - pos + 1) / 2)
         var hi: UInt8? = nil
         while pos < end {
             let b = src[pos]; pos += 1

@@ -26,7 +26,9 @@ public struct PDFPage: Sendable {
 
 extension PDFDocument {
     /// All pages in order. Cycles and bad nodes in the page tree are skipped with a warning.
-    public var pages: [PDFPage] {
+    public var pages: [PDFPage] { memo(pagesSlot) { walkPages() } }
+
+    private func walkPages() -> [PDFPage] {
         var out: [PDFPage] = []
         guard let root = catalog["Pages"] else {
             warn(PDFWarning(.pageTree, "the catalog has no /Pages", offset: nil))

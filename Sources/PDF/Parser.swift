@@ -168,7 +168,15 @@ struct Parser {
             guard case .name(let n) = k else { return nil }
             lex.skipWhitespaceAndComments()
             let start = lex.pos
-            _ = try parseObject()
+            if lex.pos + 1 < lex.end, src[lex.pos] == 0x3C, src[lex.pos + 1] != 0x3C {
+                // A hex string (a signature's /Contents is tens of kilobytes): find its end, do not decode it.
+                var q = lex.pos + 1
+                while q < lex.end, src[q] != 0x3E { q += 1 }
+                guard q < lex.end else { return nil }
+                lex.pos = q + 1
+            } else {
+                _ = try parseObject()
+            }
             if PDFName(bytes: n) == key { return start..<lex.pos }
         }
     }

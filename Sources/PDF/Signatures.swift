@@ -54,7 +54,9 @@ extension PDFDocument {
     public var acroForm: PDFDictionary? { resolve(catalog, "AcroForm")?.dictionaryValue }
 
     /// Every signature field in the AcroForm (filled or empty), in field-tree order.
-    public var signatureFields: [SignatureField] {
+    public var signatureFields: [SignatureField] { memo(signatureFieldsSlot) { walkSignatureFields() } }
+
+    private func walkSignatureFields() -> [SignatureField] {
         guard let form = acroForm, let fields = resolve(form, "Fields")?.arrayValue else { return [] }
         var out: [SignatureField] = []
         var visited = Set<ObjectRef>()
