@@ -50,15 +50,25 @@ certutil -A -d sql:$W/nss -n root -t "C,C,C" -i $ROOT
 
 now() { python3 -c 'import time; print(time.monotonic())'; }
 best() { python3 -c 'import sys; print(min(float(x) for x in sys.argv[1:]))' "$@"; }
+# "min / median / max" of the files/s of each round
+spread() { python3 -c 'import sys, statistics as st; n=float(sys.argv[1]); r=sorted(n/float(x) for x in sys.argv[2:]); print(f"{r[0]:.1f} / {st.median(r):.1f} / {r[-1]:.1f}")' "$N" "$@"; }
 
-ours=(); pdfsig_t=(); ph=()
+ours=(); pdfsig_t=(); ph=(); phloop=()
+# A/B: BIN_B=<other sealbatch binary> also times that binary in every round (same files, same load)
+BIN_B=${BIN_B:-}
+oursb=()
 for r in $(seq $ROUNDS); do
+  if [ -n "$BIN_B" ]; then
+    t0=$(now); "$BIN_B" verify --trust "$ROOT" --no-revocation-check --format json "${FILES[@]}" > "$W/oursb.json" || true; t1=$(now)
+    oursb+=($(python3 -c "print($t1-$t0)"))
+  fi
   t0=$(now); "$BIN" verify --trust "$ROOT" --no-revocation-check --format json "${FILES[@]}" > "$W/ours.json" || true; t1=$(now)
   ours+=($(python3 -c "print($t1-$t0)"))
   t0=$(now); for f in "${FILES[@]}"; do pdfsig -nssdir sql:$W/nss "$f" > /dev/null 2>&1 || true; done; t1=$(now)
   pdfsig_t+=($(python3 -c "print($t1-$t0)"))
-  t0=$(now); python3 $SUP/pyhanko_validate.py "$ROOT" none "${FILES[@]}" > "$W/ph.jsonl"; t1=$(now)
+  t0=$(now); PYHANKO_TIMING_FILE=$W/ph.time python3 $SUP/pyhanko_validate.py "$ROOT" none "${FILES[@]}" > "$W/ph.jsonl"; t1=$(now)
   ph+=($(python3 -c "print($t1-$t0)"))
+  phloop+=($(cut -d' ' -f2 "$W/ph.time"))
 done
 passed=$(python3 -c "import json,sys; r=json.load(open('$W/ours.json')); print(sum(1 for f in r['files'] if f['passed']))")
 phpass=$(python3 -c "import json; print(sum(1 for l in open('$W/ph.jsonl') if all(s['bottom_line'] for s in json.loads(l)['signatures']) and json.loads(l)['signatures']))")
@@ -66,5 +76,10 @@ O=$(best "${ours[@]}"); P=$(best "${pdfsig_t[@]}"); H=$(best "${ph[@]}")
 OR=$(python3 -c "print($N/$O)"); PR=$(python3 -c "print($N/$P)"); HR=$(python3 -c "print($N/$H)")
 echo "files=$N ours passed=$passed pyHanko passed=$phpass"
 echo "verify throughput (files/s, best of $ROUNDS, whole run incl. process start): ours $OR, pdfsig $PR, pyHanko(API, one process) $HR"
+echo "files/s min / median / max of $ROUNDS rounds: ours $(spread "${ours[@]}"); pdfsig $(spread "${pdfsig_t[@]}"); pyHanko whole run $(spread "${ph[@]}"); pyHanko validation loop only (imports excluded) $(spread "${phloop[@]}")"
+[ -n "$BIN_B" ] && echo "files/s min / median / max, BIN_B=$BIN_B: $(spread "${oursb[@]}")"
+HL=$(python3 -c "print($N/$(best "${phloop[@]}"))")
+echo "ratios (best rounds): ours/pdfsig $(python3 -c "print(round($OR/$PR,2))"), ours/pyHanko whole run $(python3 -c "print(round($OR/$HR,2))"), ours/pyHanko loop only $(python3 -c "print(round($OR/$HL,2))")"
 python3 scripts/bench-record.py signing verify-throughput-vs-pdfsig files/s "$OR" "$PR" pdfsig --target "higher is better; same $N files, one process for ours"
 python3 scripts/bench-record.py signing verify-throughput-vs-pyhanko files/s "$OR" "$HR" pyhanko --target "higher is better; pyHanko library loop in one process"
+python3 scripts/bench-record.py signing verify-throughput-vs-pyhanko-loop-only files/s "$OR" "$HL" pyhanko --target "higher is better; pyHanko's validation loop without its one-time imports (ours includes its process start)"
