@@ -47,7 +47,7 @@ t0=$(now); for i in 1 2 3; do "$BIN" org list $R >/dev/null; done; t1=$(now)
 startup=$(python3 -c "print(($t1-$t0)/3)")
 t0=$(now); "$BIN" audit verify $R >/dev/null; t1=$(now)
 rec governance audit-verify-records-per-s records/s "$(python3 -c "print(round($RECS/max(0.001, $t1-$t0-$startup)))")" --target "$RECS records, hash chain + checkpoints, start-up excluded"
-"$BIN" org init --user x --password-fd 0 --registry "$T/pw.sqlite" >/dev/null <<<"long password 1"
+"$BIN" org init --user x --new-password-fd 0 --registry "$T/pw.sqlite" >/dev/null <<<"long password 1"
 t0=$(now); for i in 1 2 3 4 5; do "$BIN" org list --registry "$T/pw.sqlite" >/dev/null; done; t1=$(now)
 base=$(python3 -c "print(($t1-$t0)/5)")
 t0=$(now); for i in 1 2 3 4 5; do "$BIN" audit query --as x --password-fd 0 --registry "$T/pw.sqlite" >/dev/null <<<"long password 1"; done; t1=$(now)

@@ -27,7 +27,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List registered approvals, newest first.")
         @OptionGroup var reg: GovRegistryOptions
         @Option(help: "Only this seal.") var seal: String?
-        @Option(help: "table, json or csv.") var format: GovFormat = .table
+        @Option(help: "Output format.") var format: ListingFormat = .text
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
@@ -38,7 +38,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
                 switch format {
                 case .json: GovCLI.print(GovCLI.json(rows))
                 case .csv: GovCLI.print(GovCLI.csv(header, cells))
-                case .table: GovCLI.print(GovCLI.table(header.map { $0.uppercased() }, cells))
+                case .text: GovCLI.print(GovCLI.table(header.map { $0.uppercased() }, cells))
                 }
             }
         }

@@ -19,11 +19,11 @@ struct AuditCommand: AsyncParsableCommand {
                 e.approval.map { short ? String($0.prefix(8)) : $0 } ?? "", e.tokenSerial ?? "", docs(e.documentsBefore), docs(e.documentsAfter), e.detail]
     }
 
-    static func render(_ recs: [AuditRecord], _ format: GovFormat) -> String {
+    static func render(_ recs: [AuditRecord], _ format: ListingFormat) -> String {
         switch format {
         case .json: return GovCLI.json(recs)
         case .csv: return GovCLI.csv(header, recs.map { cells($0, short: false) })
-        case .table: return GovCLI.table(header.map { $0.uppercased() }, recs.map { cells($0, short: true) })
+        case .text: return GovCLI.table(header.map { $0.uppercased() }, recs.map { cells($0, short: true) })
         }
     }
 
@@ -39,7 +39,7 @@ struct AuditCommand: AsyncParsableCommand {
         var adminCert: [String] = []
         @Option(help: ArgumentHelp("A witness of the audit head kept outside the registry (the witness file, or a syslog / journal export); repeatable. Also $SEALBATCH_AUDIT_WITNESS.", valueName: "file"))
         var witness: [String] = []
-        @Option(help: "text or json.") var format: String = "text"
+        @Option(help: "Output format.") var format: TextOrJSON = .text
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
@@ -47,7 +47,7 @@ struct AuditCommand: AsyncParsableCommand {
                 let pinned = auditCert.isEmpty ? nil : try auditCert.map { try GovCLI.readCertificate($0).der }
                 let admins = adminCert.isEmpty ? nil : try adminCert.map { try GovCLI.readCertificate($0).der }
                 let v = try registry.audit.verify(trustedSigners: pinned, trustedAdministrators: admins, witnessFiles: witness)
-                if format == "json" {
+                if format == .json {
                     struct Out: Encodable {
                         let ok: Bool; let problem: String?; let firstBadRecord: Int64?; let checkpoint: Int64?; let detail: String
                         let recordsChecked: Int; let checkpointsChecked: Int; let lastCheckpointedSeq: Int64; let uncheckpointedRecords: Int
@@ -77,7 +77,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Only this action (or a prefix ending in '.', e.g. 'seal.').") var action: String?
         @Option(parsing: .unconditional, help: "From (inclusive): 2026-11-24, 2026-11-24T18:00:00Z, or an offset back from now (7d, -7d, 12h).") var since: String?
         @Option(parsing: .unconditional, help: "Until (exclusive): a date, a date-time, or an offset back from now.") var until: String?
-        @Option(help: "table, json or csv.") var format: GovFormat = .table
+        @Option(help: "Output format.") var format: ListingFormat = .text
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
@@ -98,7 +98,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(name: [.customShort("n"), .long], help: "How many of the latest records to show first.") var lines: Int = 20
         @Flag(name: .shortAndLong, help: "Keep watching for new records.") var follow = false
         @Option(help: "Only this seal.") var seal: String?
-        @Option(help: "table (one line per record), json (one object per line) or csv.") var format: GovFormat = .table
+        @Option(help: "Output format: json is one object per line.") var format: ListingFormat = .text
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
@@ -120,7 +120,7 @@ struct AuditCommand: AsyncParsableCommand {
                 let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]; e.dateEncodingStrategy = .iso8601
                 GovCLI.print(String(decoding: (try? e.encode(r)) ?? Data(), as: UTF8.self))
             case .csv: GovCLI.print(GovCLI.csv([], [AuditCommand.cells(r, short: false)]).trimmingCharacters(in: .newlines))
-            case .table: GovCLI.print(AuditCommand.cells(r, short: true).joined(separator: "  "))
+            case .text: GovCLI.print(AuditCommand.cells(r, short: true).joined(separator: "  "))
             }
         }
     }

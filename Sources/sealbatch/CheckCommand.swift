@@ -9,20 +9,18 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Check a pipeline before running it: configuration, registry and audit log, seal, token, certificate, trust anchors, folders.",
         discussion: """
-        Nothing is sealed, no PIN is asked and nothing is created. Each problem is one line
-        `sealbatch: <code>: <what was found>` followed by the fix. `sealbatch run` makes the same checks when it
-        starts (a token that is not plugged in is then left to the run, which stops the batch or waits).
+        Nothing is sealed, no PIN is asked and nothing is created. Each problem is one line \
+        `sealbatch: <code>: <what was found>` followed by the fix. `sealbatch run` makes the same checks when it \
+        starts (a token that is not plugged in is then left to the run, which stops the batch or waits). \
         Exit codes: 0 everything needed is there (warnings allowed), 2 something is missing or wrong.
         """)
 
     @Argument(help: "Pipeline file (JSON with // comments).")
     var pipeline: String
-    @Option(help: "text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format.")
+    var format: TextOrJSON = .text
     @Option(name: .customLong("audit-witness"), help: ArgumentHelp("Also write audit checkpoints to this witness (files on another file system, or 'syslog'; comma separated). Overrides governance.audit-witness and $SEALBATCH_AUDIT_WITNESS.", valueName: "path"))
     var auditWitness: String?
-
-    enum OutputFormat: String, ExpressibleByArgument { case text, json }
 
     func run() async throws {
         let report = await PipelineCheck.run(pipeline: URL(fileURLWithPath: pipeline), mode: .check, auditWitness: auditWitness)

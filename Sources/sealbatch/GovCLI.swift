@@ -110,11 +110,6 @@ struct GovActingUserOptions: ParsableArguments {
     }
 }
 
-/// Output format of listings.
-enum GovFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json, csv
-}
-
 enum GovCLI {
     /// A CLI failure with its exit code (1: refused or failed, 2: usage or configuration).
     struct Failure: Error, CustomStringConvertible {

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PDF
 
-/// `sealbatch inspect FILE [--json]`: what a PDF is and whether it can be sealed.
+/// `sealbatch inspect FILE [--format text|json]`: what a PDF is and whether it can be sealed.
 /// Exit 0 readable, 1 rejected (with the reason), 2 usage.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,12 +13,13 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "The PDF file to inspect.")
     var file: String?
 
-    @Flag(name: .long, help: "Print a JSON report instead of text.")
-    var json = false
+    @Option(help: "Output format.")
+    var format: TextOrJSON = .text
+    @OptionGroup var deprecated: DeprecatedJSONFlag
 
     /// Usage problems exit 2 (house convention), not ArgumentParser's 64.
     private func usage(_ message: String) -> ExitCode {
-        CLIMessage.write("usage", "\(message) (usage: sealbatch inspect FILE [--json])")
+        CLIMessage.write("usage", "\(message) (usage: sealbatch inspect FILE [--format text|json])")
         return ExitCode(2)
     }
 
@@ -28,6 +29,7 @@ struct InspectCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else { throw usage("no such file: \(file)") }
         if isDir.boolValue { throw usage("\(file) is a directory, not a PDF file") }
         let url = URL(fileURLWithPath: file)
+        let json = deprecated.resolve(format) == .json
         let report: InspectReport
         do {
             let doc = try PDFDocument(url: url)

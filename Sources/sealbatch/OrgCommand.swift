@@ -20,8 +20,10 @@ struct OrgCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Certificate (PEM/DER) of the administrator's key.", valueName: "file")) var cert: String?
         @Option(help: ArgumentHelp("Or the administrator's PKCS#12 file (its certificate is registered).", valueName: "file.p12")) var key: String?
         @Option(help: ArgumentHelp("PKCS#12 password file descriptor.", valueName: "fd")) var keyPasswordFd: Int32?
-        @Flag(help: "Give the administrator a local password (asked for, or read from --password-fd).") var setPassword = false
-        @Option(help: ArgumentHelp("Read the new password from this file descriptor.", valueName: "fd")) var passwordFd: Int32?
+        @Flag(help: "Give the administrator a local password (asked for, or read from --new-password-fd).") var setPassword = false
+        @Option(help: ArgumentHelp("Read the new password from this file descriptor.", valueName: "fd")) var newPasswordFd: Int32?
+        /// `--password-fd`, the old name of `--new-password-fd` here (elsewhere it is the acting user's password).
+        @Option(name: .customLong("password-fd"), help: .hidden) var oldPasswordFd: Int32?
 
         func run() async throws {
             try await GovCLI.run(nil) {
@@ -33,6 +35,7 @@ struct OrgCommand: AsyncParsableCommand {
                     certDER = identity?.certificate.der
                 }
                 var pw: [UInt8]? = nil
+                let passwordFd = try aliased(newPasswordFd, oldPasswordFd, old: "--password-fd", new: "--new-password-fd")
                 if setPassword || passwordFd != nil { pw = try GovCLI.secret(fd: passwordFd, prompt: "New password for \(user): ") }
                 guard certDER != nil || pw != nil else { throw GovCLI.Failure(2, "give --cert, --key or --set-password") }
                 if !FileManager.default.fileExists(atPath: reg.auditKeyPath) {
@@ -83,7 +86,7 @@ struct OrgCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List organisations.")
         @OptionGroup var reg: GovRegistryOptions
-        @Option(help: "table, json or csv.") var format: GovFormat = .table
+        @Option(help: "Output format.") var format: ListingFormat = .text
 
         func run() async throws {
             let registry = try reg.open()
@@ -93,7 +96,7 @@ struct OrgCommand: AsyncParsableCommand {
                 switch format {
                 case .json: GovCLI.print(GovCLI.json(orgs))
                 case .csv: GovCLI.print(GovCLI.csv(["id", "name", "created"], rows))
-                case .table: GovCLI.print(GovCLI.table(["ID", "NAME", "CREATED"], rows))
+                case .text: GovCLI.print(GovCLI.table(["ID", "NAME", "CREATED"], rows))
                 }
             }
         }

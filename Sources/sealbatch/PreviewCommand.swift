@@ -9,9 +9,9 @@ struct PreviewCommand: ParsableCommand {
         commandName: "preview",
         abstract: "Render pages as they will look after sealing (PNG), without the token.",
         discussion: """
-        The seal design and placement come from the `render` stage of a pipeline (--pipeline), from one
-        JSON file {"design": …, "placement": …} (--config), or from two files (--design, --placement).
-        See docs/render.md for the JSON. Writes DIR/<name>-page-<n>.png and prints where each seal went.
+        The seal design and placement come from the `render` stage of a pipeline (--pipeline), from one \
+        JSON file {"design": …, "placement": …} (--config), or from two files (--design, --placement). \
+        See docs/render.md for the JSON. Writes DIR/<name>-page-<n>.png and prints where each seal went. \
         Exit codes: 0 ok, 1 the document could not be previewed, 2 configuration error, 3 done with warnings.
         """)
 

@@ -15,8 +15,9 @@ struct ReportCommand: ParsableCommand {
     var journal: String?
     @Option(parsing: .unconditional, help: "Start of the period: 2026-11-24, 2026-11-24T18:00:00Z, or an offset back from now (12h, 7d, -7d).")
     var since: String = "24h"
-    @Flag(help: "Print JSON.")
-    var json = false
+    @Option(help: "Output format.")
+    var format: TextOrJSON = .text
+    @OptionGroup var deprecated: DeprecatedJSONFlag
     @Option(help: "Language of the text report: en or zh-CN (default: from LC_ALL / LC_MESSAGES / LANG).")
     var lang: String?
 
@@ -34,7 +35,7 @@ struct ReportCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let report = try JournalReport.make(journal: try Journal(url: journalURL, readOnly: true), since: start)
-        if json {
+        if deprecated.resolve(format) == .json {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]; enc.dateEncodingStrategy = .iso8601
             print(String(decoding: try enc.encode(report), as: UTF8.self))
         } else {

@@ -13,11 +13,11 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a pipeline (pipelines/*.json): drain the inbox once, or watch it as a daemon.",
         discussion: """
-        Exit codes: 0 every document delivered; 1 some documents quarantined or the batch stopped (e.g. the
-        token refused the PIN); 2 configuration error (also: the token does not hold the registered seal's
-        certificate and key; nothing is sealed, audited seal.key-mismatch); 3 finished with warnings.
-        Progress goes to stderr (a bar on a terminal, plain lines otherwise); the summary table to stdout.
-        The first SIGTERM/SIGINT stops taking new documents and finishes those in flight; a second exits at once
+        Exit codes: 0 every document delivered; 1 some documents quarantined or the batch stopped (e.g. the \
+        token refused the PIN); 2 configuration error (also: the token does not hold the registered seal's \
+        certificate and key; nothing is sealed, audited seal.key-mismatch); 3 finished with warnings. \
+        Progress goes to stderr (a bar on a terminal, plain lines otherwise); the summary table to stdout. \
+        The first SIGTERM/SIGINT stops taking new documents and finishes those in flight; a second exits at once \
         (the journal resolves everything on the next start).
         """)
 

@@ -185,7 +185,7 @@ struct SealCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List seals.")
         @OptionGroup var reg: GovRegistryOptions
         @Option(help: "Organisation.") var org: String?
-        @Option(help: "table, json or csv.") var format: GovFormat = .table
+        @Option(help: "Output format.") var format: ListingFormat = .text
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(nil) {
@@ -196,7 +196,7 @@ struct SealCommand: AsyncParsableCommand {
                 switch format {
                 case .json: GovCLI.print(GovCLI.json(rows))
                 case .csv: GovCLI.print(GovCLI.csv(header, cells))
-                case .table: GovCLI.print(GovCLI.table(header.map { $0.uppercased() }, cells))
+                case .text: GovCLI.print(GovCLI.table(header.map { $0.uppercased() }, cells))
                 }
             }
         }

@@ -8,9 +8,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the web console (dashboard, approvals, stamping requests, audit log, seals, users, quarantine, verify).",
         discussion: """
-        Users log in with their local-account password (`sealbatch user add --set-password`). Every page and API route is
-        checked against the same Policy as the CLI; every login, failure and action is written to the registry's audit log.
-        Without --tls-cert/--tls-key the console speaks plain HTTP: keep it on 127.0.0.1 or put a TLS proxy in front.
+        Users log in with their local-account password (`sealbatch user add --set-password`). Every page and API route is \
+        checked against the same Policy as the CLI; every login, failure and action is written to the registry's audit log. \
+        Without --tls-cert/--tls-key the console speaks plain HTTP: keep it on 127.0.0.1 or put a TLS proxy in front. \
         Prints "console listening on URL" once the socket is bound. Exit codes: 0 stopped, 2 configuration error.
         """)
 

@@ -15,10 +15,10 @@ struct StampCommand: AsyncParsableCommand {
         commandName: "stamp",
         abstract: "Seal one approved document through the same checks and audit as the pipeline.",
         discussion: """
-        The stamping user (--as, with --key or a password) must be an official-seal user with the use right on
-        the seal; the document's exact bytes must be listed in the approval manifest. The original is never
-        modified; OUT is written to a temporary name, fsynced and renamed.
-        Documents above --max-size-mb (default 2048 MB) are refused (too-large) before anything is read.
+        The stamping user (--as, with --key or a password) must be an official-seal user with the use right on \
+        the seal; the document's exact bytes must be listed in the approval manifest. The original is never \
+        modified; OUT is written to a temporary name, fsynced and renamed. \
+        Documents above --max-size-mb (default 2048 MB) are refused (too-large) before anything is read. \
         Exit codes: 0 stamped; 1 refused (reason code on stderr); 2 usage or configuration error.
         """)
 

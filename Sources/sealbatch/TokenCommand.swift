@@ -8,7 +8,7 @@ struct TokenCommand: AsyncParsableCommand {
         commandName: "token",
         abstract: "Inspect and test the seal token (PKCS#11 module, PC/SC reader).",
         discussion: """
-        The PIN is read from a prompt without echo, from --pin-fd N, from --pin-file PATH (mode 0600), or,
+        The PIN is read from a prompt without echo, from --pin-fd N, from --pin-file PATH (mode 0600), or, \
         only with --allow-insecure-pin-env, from --pin-env VAR. A wrong PIN is never retried.
         """,
         subcommands: [TokenList.self, TokenStatus.self, TokenTestSign.self, TokenInitDev.self, TokenBenchCommand.self]
@@ -37,8 +37,11 @@ struct TokenSelection: ParsableArguments {
     var config: String?
     @Option(name: .customLong("module"), help: "PKCS#11 module path (instead of --token-config).")
     var module: String?
-    @Option(name: .customLong("key"), help: "RFC 7512 URI of the seal key, e.g. 'pkcs11:token=Seal;object=seal;type=private'.")
-    var key: String?
+    @Option(name: .customLong("token-uri"), help: ArgumentHelp("RFC 7512 URI of the seal key, e.g. 'pkcs11:token=Seal;object=seal;type=private' (as in `seal register --token-uri`).", valueName: "pkcs11:…"))
+    var tokenURI: String?
+    /// `--key`, the old name of `--token-uri` (`--key` elsewhere is a PKCS#12 file).
+    @Option(name: .customLong("key"), help: .hidden)
+    var oldKey: String?
     @Option(name: .customLong("softhsm-conf"), help: "SOFTHSM2_CONF for a SoftHSM2 module.")
     var softhsmConf: String?
     @Option(name: .customLong("presence-reader"), help: "PC/SC reader whose card gates signing.")
@@ -51,8 +54,8 @@ struct TokenSelection: ParsableArguments {
         if let config {
             c = try TokenConfiguration.load(from: URL(fileURLWithPath: config))
         } else {
-            guard let module, let key else {
-                throw ValidationError("give --token-config FILE, or --module PATH and --key URI")
+            guard let module, let key = try aliased(tokenURI, oldKey, old: "--key", new: "--token-uri") else {
+                throw ValidationError("give --token-config FILE, or --module PATH and --token-uri URI")
             }
             c = TokenConfiguration(module: module, key: try PKCS11URI(key))
         }

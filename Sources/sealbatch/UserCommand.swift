@@ -130,7 +130,7 @@ struct UserCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List users with their roles and seal rights.")
         @OptionGroup var reg: GovRegistryOptions
         @Option(help: "Organisation.") var org: String?
-        @Option(help: "table, json or csv.") var format: GovFormat = .table
+        @Option(help: "Output format.") var format: ListingFormat = .text
 
         struct Row: Encodable {
             let id: String, organisation: String?, name: String, status: String, roles: [String], sealRights: [String]
@@ -153,7 +153,7 @@ struct UserCommand: AsyncParsableCommand {
                 switch format {
                 case .json: GovCLI.print(GovCLI.json(rows))
                 case .csv: GovCLI.print(GovCLI.csv(header, cells))
-                case .table: GovCLI.print(GovCLI.table(header.map { $0.uppercased() }, cells))
+                case .text: GovCLI.print(GovCLI.table(header.map { $0.uppercased() }, cells))
                 }
             }
         }

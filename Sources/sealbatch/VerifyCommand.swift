@@ -8,21 +8,19 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Verify the signatures and seals of PDF files (ETSI EN 319 102-1 indications).",
         discussion: """
-        Reports per signature: signer, seal name, claimed and time-stamped signing time, method and PAdES level,
-        byte-range coverage, integrity, cryptographic validity, certificate path, revocation, and changes made
-        after signing. Exit codes: 0 every signature of every file is TOTAL-PASSED and nothing was changed after
-        the newest signature; 3 every signature is TOTAL-PASSED but later changes were made that its permissions
-        allow (a form filled in, validation data added); 1 a signature failed or a file could not be read;
+        Reports per signature: signer, seal name, claimed and time-stamped signing time, method and PAdES level, \
+        byte-range coverage, integrity, cryptographic validity, certificate path, revocation, and changes made \
+        after signing. Exit codes: 0 every signature of every file is TOTAL-PASSED and nothing was changed after \
+        the newest signature; 3 every signature is TOTAL-PASSED but later changes were made that its permissions \
+        allow (a form filled in, validation data added); 1 a signature failed or a file could not be read; \
         2 usage error. JSON output follows the schema "sealbatch.verify/1" (docs/signing.md).
         """)
-
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, junit }
 
     @Option(name: .long, help: ArgumentHelp("Trust anchor certificate file or directory of PEM/DER certificates (repeatable).", valueName: "FILE|DIR"))
     var trust: [String] = []
 
-    @Option(name: .long, help: "Output format: text, json or junit.")
-    var format: Format = .text
+    @Option(name: .long, help: "Output format.")
+    var format: VerifyFormat = .text
 
     @Option(name: .long, help: ArgumentHelp("Require at least this PAdES level: B-B, B-T, B-LT or B-LTA.", valueName: "LEVEL"))
     var level: String?

@@ -72,7 +72,7 @@ import TestSupport
         try Data("Dear clerk, this is not a PDF.\n".utf8).write(to: junk)
         let cases: [([String], String)] = [
             (["inspect", junk.path], "sealbatch: not-a-pdf: "),
-            (["token", "status", "--module", dir.appendingPathComponent("missing.so").path, "--key", "pkcs11:token=x;object=y;type=private"], "sealbatch: invalid-configuration: "),
+            (["token", "status", "--module", dir.appendingPathComponent("missing.so").path, "--token-uri", "pkcs11:token=x;object=y;type=private"], "sealbatch: invalid-configuration: "),
             (["report", "--journal", dir.appendingPathComponent("none.sqlite").path], "sealbatch: journal: "),
             (["audit", "verify", "--registry", dir.appendingPathComponent("none.sqlite").path], "sealbatch: configuration: no registry"),
         ]

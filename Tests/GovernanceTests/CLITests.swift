@@ -172,7 +172,7 @@ import TestSupport
 
     @Test func passwordAccountsThroughDescriptorsAndTailFollow() async throws {
         guard let env = try setUp() else { return }
-        try env.sb(["org", "init", "--user", "root", "--password-fd", "0"], secret: "root password 1")
+        try env.sb(["org", "init", "--user", "root", "--new-password-fd", "0"], secret: "root password 1")
         try env.sb(["org", "create", "acme", "--as", "root", "--password-fd", "0"], secret: "root password 1")
         try env.sb(["org", "create", "evil", "--as", "root", "--password-fd", "0"], secret: "wrong password", expect: 1)
         // tail --follow sees records appended by another process

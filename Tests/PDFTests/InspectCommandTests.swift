@@ -14,7 +14,7 @@ import TestSupport
 
     @Test func readableFileExitsZeroWithPagesRevisionsAndSignatures() throws {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { Issue.record("sealbatch not built at \(binary.path)"); return }
-        let r = try inspect([corpus("signed-twice-xrefstream-pyhanko.pdf"), "--json"])
+        let r = try inspect([corpus("signed-twice-xrefstream-pyhanko.pdf"), "--format", "json"])
         #expect(r.status == 0)
         let j = try json(r)
         #expect(j["readable"] as? Bool == true)
@@ -49,7 +49,7 @@ import TestSupport
         let r = try inspect([corpus("encrypted-aes256-r6-userpw-qpdf.pdf")])
         #expect(r.status == 1)
         #expect(r.err.contains("password"))
-        let j = try json(try inspect([corpus("damaged-truncated-linearized-acrobat-dss.pdf"), "--json"]))
+        let j = try json(try inspect([corpus("damaged-truncated-linearized-acrobat-dss.pdf"), "--format", "json"]))
         #expect(j["readable"] as? Bool == false)
         #expect((j["rejection"] as? [String: Any])?["code"] as? String == "truncated")
     }

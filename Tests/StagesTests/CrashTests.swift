@@ -163,7 +163,7 @@ struct CrashRunResult: CustomStringConvertible {
         #expect(try journal.events(since: .distantPast, kind: "crash").isEmpty)
         let resumed = try journal.events(since: .distantPast).filter { $0.detail?.hasPrefix("resumed after interruption") == true }.count
         #expect(resumed >= target / 3, "seed \(seed): the kills interrupted only \(resumed) documents")
-        let report = try TestSupport.run(bin.path, ["report", cfg.path, "--since", "1h", "--json"])
+        let report = try TestSupport.run(bin.path, ["report", cfg.path, "--since", "1h", "--format", "json"])
         #expect(report.status == 0, "\(report.err)")
         let json = try JSONSerialization.jsonObject(with: report.stdout) as? [String: Any]
         #expect(json?["delivered"] as? Int == n)
