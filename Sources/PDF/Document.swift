@@ -73,9 +73,11 @@ public final class PDFDocument: @unchecked Sendable {
     }
 
     /// Opens a file (memory-mapped; nothing is loaded up front).
-    public convenience init(url: URL) throws {
+    /// An encrypted file that the empty user password does not open is opened with `password` (its user or
+    /// owner password; default: the one bound to `PDFPassword.current`).
+    public convenience init(url: URL, password: PDFPassword? = PDFPassword.current) throws {
         let src = try ByteSource(url: url)
-        do { try self.init(source: src, url: url) } catch var e as PDFError {
+        do { try self.init(source: src, url: url, password: password) } catch var e as PDFError {
             if e.file == nil { e.file = url.lastPathComponent }
             throw e
         }
@@ -84,16 +86,16 @@ public final class PDFDocument: @unchecked Sendable {
     /// Parses PDF bytes held in memory (copied once).
     public convenience init(data: Data) throws {
         let src = data.withUnsafeBytes { ByteSource(bytes: $0) }
-        try self.init(source: src, url: nil)
+        try self.init(source: src, url: nil, password: PDFPassword.current)
     }
 
     /// Parses PDF bytes held in memory (copied once).
     public convenience init(bytes: [UInt8]) throws {
         let src = bytes.withUnsafeBytes { ByteSource(bytes: $0) }
-        try self.init(source: src, url: nil)
+        try self.init(source: src, url: nil, password: PDFPassword.current)
     }
 
-    init(source src: ByteSource, url: URL?) throws {
+    init(source src: ByteSource, url: URL?, password: PDFPassword? = nil) throws {
         self.src = src
         self.url = url
         var warnings: [PDFWarning] = []
@@ -307,7 +309,7 @@ public final class PDFDocument: @unchecked Sendable {
                 throw PDFError(.damaged, "the file says it is encrypted but its encryption dictionary cannot be read")
             }
             security = try SecurityHandler(dictionary: ed, fileID: trailer["ID"]?.arrayValue?.first?.stringValue?.bytes ?? [],
-                                           encryptRef: enc.referenceValue)
+                                           encryptRef: enc.referenceValue, password: password)
         } else { security = nil }
 
         lock.lock(); _warnings = warnings; lock.unlock()
@@ -585,6 +587,9 @@ public final class PDFDocument: @unchecked Sendable {
 
     /// Encryption parameters, when encrypted.
     public var encryption: EncryptionInfo? { security?.info }
+
+    /// Which password opened an encrypted document (nil when not encrypted).
+    public var openedWith: PDFOpenedWith? { security?.openedWith }
 
     /// The /Linearized parameter dictionary if the first object in the file is one (§F.2).
     public var linearizationDictionary: PDFDictionary? {

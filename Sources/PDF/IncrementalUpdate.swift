@@ -64,11 +64,11 @@ public final class IncrementalUpdate: @unchecked Sendable {
     /// Overrides the /ID written in the new trailer (default: the file's /ID, or one derived from the file).
     public var fileID: [[UInt8]]? = nil
 
-    /// Starts an update. An encrypted document (opened with the empty user password) gets an update
+    /// Starts an update. An encrypted document (opened with the empty user password or a given one) gets an update
     /// encrypted with its own security handler (§7.6: every string and stream of the new objects, under
     /// their own object keys; the trailer keeps /Encrypt and /ID), as pyHanko writes it.
     public init(document: PDFDocument) throws {
-        if let e = document.encryption, e.userPasswordRequired || document.security == nil {
+        if let e = document.encryption, document.security == nil {
             throw PDFError(.encrypted(userPasswordRequired: true),
                 "the file is protected with a password needed to open it (\(e.cipher)); it cannot be updated",
                 file: document.url?.lastPathComponent)

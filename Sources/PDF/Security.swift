@@ -17,16 +17,36 @@ public struct EncryptionInfo: Sendable, Equatable, Codable {
     public var userPasswordRequired: Bool
 }
 
-/// Standard security handler (§7.6.4) with the empty user password: decides whether a password is
-/// needed and decrypts strings and streams for reading.
+/// The password a document that does not open with the empty user password is opened with: its user or
+/// owner password, from a source like the PIN's (a descriptor or an owner-only file, never argv). Bound for
+/// the work on one document with `PDFPassword.$current.withValue(…)`; `PDFDocument(url:)` and the renderer
+/// read it there. Its bytes never appear in a description, error or log.
+public struct PDFPassword: Sendable, CustomStringConvertible {
+    /// The password as given (UTF-8 / PDFDocEncoding bytes; trailing CR/LF removed by the reader).
+    public let bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public var description: String { "PDF password (\(bytes.count) bytes, not shown)" }
+    /// The password for documents opened in this task and its child tasks (nil: only the empty user password).
+    @TaskLocal public static var current: PDFPassword?
+}
+
+/// How an encrypted document was opened.
+public enum PDFOpenedWith: String, Sendable, Codable {
+    case emptyUserPassword = "empty-user-password", userPassword = "user-password", ownerPassword = "owner-password"
+}
+
+/// Standard security handler (§7.6.4) with the empty user password or a given password: decides whether a
+/// password is needed and decrypts strings and streams for reading.
 final class SecurityHandler: @unchecked Sendable {
     let info: EncryptionInfo
     let encryptRef: ObjectRef?
+    /// Which password opened the document.
+    private(set) var openedWith: PDFOpenedWith = .emptyUserPassword
     private var key: [UInt8] = []
     private var stmAES = false, strAES = false, identityStm = false, identityStr = false
     let encryptMetadata: Bool
 
-    init(dictionary d: PDFDictionary, fileID: [UInt8], encryptRef: ObjectRef?) throws {
+    init(dictionary d: PDFDictionary, fileID: [UInt8], encryptRef: ObjectRef?, password: PDFPassword? = nil) throws {
         self.encryptRef = encryptRef
         let filter = d.name("Filter")?.string ?? "Standard"
         let v = d.int("V") ?? 0
@@ -59,21 +79,36 @@ final class SecurityHandler: @unchecked Sendable {
         }
         let o = d["O"]?.stringValue?.bytes ?? []
         let u = d["U"]?.stringValue?.bytes ?? []
-        var needsPassword = true
-        var fileKey: [UInt8]? = nil
-        if r >= 5 {
-            let ue = d["UE"]?.stringValue?.bytes ?? []
-            fileKey = StandardSecurity.authenticateUserR6(password: [], u: u, ue: ue, revision: r)
-        } else if r >= 2 {
-            fileKey = StandardSecurity.authenticateUserLegacy(password: [], o: o, u: u, p: p, id: fileID, revision: r,
-                                                              keyLength: length / 8, encryptMetadata: encryptMetadata)
+        let ue = d["UE"]?.stringValue?.bytes ?? [], oe = d["OE"]?.stringValue?.bytes ?? []
+        let encryptMetadata = d["EncryptMetadata"]?.boolValue ?? true
+        func user(_ pw: [UInt8]) -> [UInt8]? {
+            if r >= 5 { return StandardSecurity.authenticateUserR6(password: pw, u: u, ue: ue, revision: r) }
+            if r >= 2 { return StandardSecurity.authenticateUserLegacy(password: pw, o: o, u: u, p: p, id: fileID, revision: r,
+                                                                         keyLength: length / 8, encryptMetadata: encryptMetadata) }
+            return nil
         }
-        if let k = fileKey { needsPassword = false; key = k }
-        info = EncryptionInfo(filter: filter, version: v, revision: r, keyLength: length, cipher: cipher, permissions: p, userPasswordRequired: needsPassword)
-        if needsPassword {
+        func owner(_ pw: [UInt8]) -> [UInt8]? {
+            if r >= 5 { return StandardSecurity.authenticateOwnerR6(password: pw, o: o, oe: oe, u: u, revision: r) }
+            if r >= 2, let upw = StandardSecurity.userPasswordFromOwner(password: pw, o: o, revision: r, keyLength: length / 8) { return user(upw) }
+            return nil
+        }
+        let empty = user([])
+        // The empty user password first (what every reader does); then the given password as user, then as owner password.
+        var fileKey = empty
+        if fileKey == nil, let pw = password?.bytes {
+            if let k = user(pw) { fileKey = k; openedWith = .userPassword }
+            else if let k = owner(pw) { fileKey = k; openedWith = .ownerPassword }
+        }
+        info = EncryptionInfo(filter: filter, version: v, revision: r, keyLength: length, cipher: cipher, permissions: p, userPasswordRequired: empty == nil)
+        guard let k = fileKey else {
+            if password != nil {
+                throw PDFError(.encrypted(userPasswordRequired: true),
+                    "the file is protected with a password needed to open it (\(cipher), revision \(r)), and the PDF password given does not open it. Check the password file, or ask the sender for an unprotected copy")
+            }
             throw PDFError(.encrypted(userPasswordRequired: true),
-                "the file is protected with a password needed to open it (\(cipher), revision \(r)). Ask the sender for an unprotected copy")
+                "the file is protected with a password needed to open it (\(cipher), revision \(r)). Give its password (pipeline \"pdf-password-file\", stamp --pdf-password-fd), or ask the sender for an unprotected copy")
         }
+        key = k
         if v < 4 { stmAES = false; strAES = false }
     }
 

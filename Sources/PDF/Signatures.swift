@@ -148,7 +148,7 @@ extension PDFDocument {
     /// empty signature field to seal into (ISO 32000-2 §7.6.4.2, table 22).
     public func checkSealable() throws {
         if let e = encryption {
-            if e.userPasswordRequired {
+            if e.userPasswordRequired && openedWith == nil {
                 throw PDFError(.encrypted(userPasswordRequired: true),
                     "the file is protected with a password needed to open it (\(e.cipher)); ask the sender for an unprotected copy",
                     file: url?.lastPathComponent)

@@ -1,5 +1,6 @@
 import CPoppler
 import Foundation
+import PDF
 
 /// A rectangle in a page's default user space (PDF points, origin bottom-left, unrotated).
 /// Internal mirror of `PDFRect`, so geometry code stays independent of the PDF module.
@@ -77,7 +78,9 @@ final class PopplerFile: @unchecked Sendable {
         name = url.lastPathComponent
         var err: UnsafeMutablePointer<GError>?
         let uri = url.absoluteURL.absoluteString
-        let d = CLibraries.locked { poppler_document_new_from_file(uri, nil, &err) }
+        // an input that the empty user password does not open: the PDF password bound for this document
+        let password = PDFPassword.current.map { String(decoding: $0.bytes, as: UTF8.self) }
+        let d = CLibraries.locked { poppler_document_new_from_file(uri, password, &err) }
         guard let d else { throw PopplerFile.error(err, name: url.lastPathComponent) }
         doc = d
         bytes = nil
@@ -88,7 +91,8 @@ final class PopplerFile: @unchecked Sendable {
         self.name = name
         var err: UnsafeMutablePointer<GError>?
         let gb = data.withUnsafeBytes { g_bytes_new($0.baseAddress, gsize($0.count)) }
-        let d = CLibraries.locked { poppler_document_new_from_bytes(gb, nil, &err) }
+        let password = PDFPassword.current.map { String(decoding: $0.bytes, as: UTF8.self) }
+        let d = CLibraries.locked { poppler_document_new_from_bytes(gb, password, &err) }
         guard let d else {
             g_bytes_unref(gb)
             throw PopplerFile.error(err, name: name)

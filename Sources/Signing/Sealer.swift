@@ -96,6 +96,9 @@ public struct SealOptions: Sendable {
     /// The seal's certificate chain beyond what the key supplies (intermediates and root, DER; from the registered
     /// seal or configuration): added to the CMS and used for the DSS. A token usually holds only the seal certificate.
     public var chainDER: [[UInt8]] = []
+    /// Password of an encrypted input that the empty user password does not open (its user or owner password;
+    /// default: the one bound to `PDFPassword.current`). Never logged or written.
+    public var pdfPassword: PDFPassword? = nil
     /// Clock for /M (tests fix it).
     public var now: @Sendable () -> Date = { Date() }
     /// SHA-256 of the input as approved. The bytes the seal covers are checked against it (in the same
@@ -182,7 +185,10 @@ public struct PAdESSealer: Sendable {
             throw SigningError(.tsaUnavailable, "PAdES \(options.level.rawValue) needs a time-stamp authority URL", file: name)
         }
         do {
-            return try await sealChecked(input: input, output: output, key: key, options: options)
+            // every reading of the input and of the output (DSS, document time-stamp) opens it with the same password
+            return try await PDFPassword.$current.withValue(options.pdfPassword ?? PDFPassword.current) {
+                try await sealChecked(input: input, output: output, key: key, options: options)
+            }
         } catch {
             // Never leave a half-made output behind (unfilled hole, missing DSS): the caller sees only the error.
             try? FileManager.default.removeItem(at: output)
@@ -201,7 +207,8 @@ public struct PAdESSealer: Sendable {
             while names.contains(n == 1 ? "Seal" : "Seal\(n)") { n += 1 }
             options.fieldName = n == 1 ? "Seal" : "Seal\(n)"
         }
-        let plan = try planField(doc: doc, options: options, file: name)
+        var plan = try planField(doc: doc, options: options, file: name)
+        plan.warnings = Self.inputWarnings(doc) + plan.warnings
         options.appearance = plan.appearance
         if let f = plan.existing { options.fieldName = f.name }
         for w in plan.warnings { logger.notice("seal placement", metadata: ["file": "\(name)", "warning": "\(w)"]) }
@@ -313,6 +320,27 @@ public struct PAdESSealer: Sendable {
     }
 
     // MARK: - Opening
+
+    /// What the receipt must say about how the input was read: repairs (a seal over a reconstructed
+    /// cross-reference table is never silent), pages given a default size, the password that opened it.
+    static func inputWarnings(_ doc: PDFDocument) -> [String] {
+        var out: [String] = []
+        let repairs = doc.warnings.filter(\.isRepair)
+        if !repairs.isEmpty {
+            out.append("the input PDF is damaged and was repaired to be read (" + repairs.prefix(4).map(\.message).joined(separator: "; ")
+                + (repairs.count > 4 ? "; and \(repairs.count - 4) more" : "") + ")"
+                + (doc.wasReconstructed ? "; its cross-reference data was rebuilt, and the seal's update carries a complete cross-reference section" : "")
+                + "; the seal covers the file byte for byte as received")
+        }
+        let noBox = doc.warnings.filter { $0.kind == .missingMediaBox }
+        if !noBox.isEmpty {
+            out.append(noBox.map(\.message).joined(separator: "; ") + ": the seal was placed on that page size")
+        }
+        if let how = doc.openedWith, how != .emptyUserPassword, let e = doc.encryption {
+            out.append("the input is protected with a password (\(e.cipher)); opened with the configured PDF password (\(how == .ownerPassword ? "owner" : "user") password), the seal written encrypted with the document's own security handler")
+        }
+        return out
+    }
 
     func openForUpdate(_ url: URL) throws -> PDFDocument {
         let doc: PDFDocument

@@ -43,11 +43,13 @@ enum Validators {
         func get(_ k: Int) -> Result<[String: PyHankoFile], Error> { lock.lock(); defer { lock.unlock() }; return items[k] ?? .success([:]) }
     }
 
-    /// Runs `Support/pyhanko_validate.py`; `mode` is none / fetch / ltv.
-    static func pyhanko(_ files: [URL], root: URL, mode: String = "none") throws -> [String: PyHankoFile] {
+    /// Runs `Support/pyhanko_validate.py`; `mode` is none / fetch / ltv; `password` opens files protected with a
+    /// user password (given to the script in its environment, not its arguments).
+    static func pyhanko(_ files: [URL], root: URL, mode: String = "none", password: String? = nil) throws -> [String: PyHankoFile] {
         if files.isEmpty { return [:] }
         let script = TestSupport.packageRoot.appendingPathComponent("Tests/SigningTests/Support/pyhanko_validate.py")
-        let r = try TestSupport.run("python3", [script.path, root.path, mode] + files.map(\.path))
+        let r = try TestSupport.run("python3", [script.path, root.path, mode] + files.map(\.path),
+                                    env: password.map { ["PYHANKO_PDF_PASSWORD": $0] } ?? [:])
         var out: [String: PyHankoFile] = [:]
         for line in r.out.split(separator: "\n") {
             if let f = try? JSONDecoder().decode(PyHankoFile.self, from: Data(line.utf8)) { out[f.file] = f }
@@ -59,8 +61,8 @@ enum Validators {
     struct PdfsigSignature { var field: String = ""; var valid = false; var trusted = false; var total = false; var raw = "" }
 
     /// Runs pdfsig with an NSS db trusting the test root; pdfsig exits 0 even for broken signatures, so parse.
-    static func pdfsig(_ file: URL, nssDir: URL) throws -> [PdfsigSignature] {
-        let r = try TestSupport.run("pdfsig", ["-nssdir", "sql:" + nssDir.path, file.path])
+    static func pdfsig(_ file: URL, nssDir: URL, userPassword: String? = nil) throws -> [PdfsigSignature] {
+        let r = try TestSupport.run("pdfsig", ["-nssdir", "sql:" + nssDir.path] + (userPassword.map { ["-upw", $0] } ?? []) + [file.path])
         var sigs: [PdfsigSignature] = []
         for line in r.out.split(separator: "\n", omittingEmptySubsequences: false) {
             let l = line.trimmingCharacters(in: .whitespaces)

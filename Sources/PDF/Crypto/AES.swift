@@ -188,7 +188,7 @@ extension AES {
     }
 }
 
-/// Standard security handler password checks (§7.6.4.3–4), for the empty user password.
+/// Standard security handler password checks (§7.6.4.3–4): the user password (empty or given) and the owner password.
 enum StandardSecurity {
     static let padding: [UInt8] = [0x28, 0xBF, 0x4E, 0x5E, 0x4E, 0x75, 0x8A, 0x41, 0x64, 0x00, 0x4E, 0x56, 0xFF, 0xFA, 0x01, 0x08,
                                    0x2E, 0x2E, 0x00, 0xB6, 0xD0, 0x68, 0x3E, 0x80, 0x2F, 0x0C, 0xA9, 0xFE, 0x64, 0x53, 0x69, 0x7A]
@@ -223,6 +223,29 @@ enum StandardSecurity {
         let k = hash(pw, salt: keySalt, udata: [], revision: revision)
         guard let c = AESCipher(key: k) else { return nil }
         return c.cbcDecrypt(iv: [UInt8](repeating: 0, count: 16), Array(ue[0..<32]))
+    }
+
+    /// Algorithm 7 (R2–R4): the padded user password recovered from /O with the owner password.
+    static func userPasswordFromOwner(password: [UInt8], o: [UInt8], revision: Int, keyLength: Int) -> [UInt8]? {
+        guard o.count >= 32 else { return nil }
+        let n = revision == 2 ? 5 : max(5, min(16, keyLength))
+        var h = MD5.hash(Array((password + padding).prefix(32)))
+        if revision >= 3 { for _ in 0..<50 { h = MD5.hash(Array(h[0..<16])) } }
+        let key = Array(h[0..<n])
+        if revision == 2 { return RC4.apply(key: key, Array(o.prefix(32))) }
+        var x = Array(o.prefix(32))
+        for i in stride(from: 19, through: 0, by: -1) { x = RC4.apply(key: key.map { $0 ^ UInt8(i) }, x) }
+        return x
+    }
+
+    /// Algorithm 2.A / 12: returns the file key when `password` is the owner password (R5, R6).
+    static func authenticateOwnerR6(password: [UInt8], o: [UInt8], oe: [UInt8], u: [UInt8], revision: Int) -> [UInt8]? {
+        guard o.count >= 48, oe.count >= 32, u.count >= 48 else { return nil }
+        let pw = Array(password.prefix(127)), udata = Array(u[0..<48])
+        guard hash(pw, salt: Array(o[32..<40]), udata: udata, revision: revision) == Array(o[0..<32]) else { return nil }
+        let k = hash(pw, salt: Array(o[40..<48]), udata: udata, revision: revision)
+        guard let c = AESCipher(key: k) else { return nil }
+        return c.cbcDecrypt(iv: [UInt8](repeating: 0, count: 16), Array(oe[0..<32]))
     }
 
     /// Algorithm 2.B (R6) or plain SHA-256 (R5).

@@ -35,8 +35,8 @@ async def one(path):
         with open(path, "rb") as f:
             r = PdfFileReader(f, strict=False)
             if r.encrypted:
-                # owner-password-only files open with the empty user password
-                r.decrypt("")
+                # owner-password-only files open with the empty user password; PYHANKO_PDF_PASSWORD opens the others
+                r.decrypt(os.environ.get("PYHANKO_PDF_PASSWORD", ""))
             for sig in r.embedded_regular_signatures:
                 d = {"field": sig.field_name, "kind": "signature"}
                 try:
