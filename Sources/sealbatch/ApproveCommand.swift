@@ -9,7 +9,7 @@ import Token
 /// `sealbatch approve` — the approver lists documents and signs an approval manifest.
 struct ApproveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "approve", abstract: "Approve the use of a seal on documents: create and sign an approval manifest.",
+        commandName: "approve", abstract: localizedSummary("Approve the use of a seal on documents: create and sign an approval manifest.", zh: "批准在文件上用印：生成并签署用印审批单。"),
         discussion: "The approver signs with the key on their own USB key (--as USER --login-token-config FILE, PIN from --login-pin-fd or the prompt), or with a PKCS#12 file (--as USER --key FILE.p12, the weaker option). The manifest lists each file's SHA-256, name and page count; only those exact bytes may be stamped.")
 
     @OptionGroup var reg: GovRegistryOptions

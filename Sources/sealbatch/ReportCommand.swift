@@ -7,7 +7,7 @@ import Stages
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Summarise a pipeline's journal: sealed, quarantined by reason, token events, throughput.")
+        abstract: localizedSummary("Summarise a pipeline's journal: sealed, quarantined by reason, token events, throughput.", zh: "汇总流水线日志：已盖章的文件、按原因列出的隔离文件、密钥事件和处理速度。"))
 
     @Argument(help: "Pipeline file (its journal is read), or --journal.")
     var pipeline: String?

@@ -6,7 +6,7 @@ import Signing
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify the signatures and seals of PDF files (ETSI EN 319 102-1 indications).",
+        abstract: localizedSummary("Verify the signatures and seals of PDF files (ETSI EN 319 102-1 indications).", zh: "验证 PDF 文件上的签名和印章（按 ETSI EN 319 102-1 给出结论）。"),
         discussion: """
         Reports per signature: signer, seal name, claimed and time-stamped signing time, method and PAdES level, \
         byte-range coverage, integrity, cryptographic validity, certificate path, revocation, and changes made \
