@@ -1,6 +1,7 @@
 import Foundation
 import Governance
 import Logging
+import PDF
 import Pipeline
 import Render
 import Signing
@@ -24,6 +25,9 @@ public struct Stamper: Sendable {
     public var archive: URL?
     /// Refuse documents larger than this (`--max-size-mb`, default 2 GiB).
     public var maxBytes = IngestStage.defaultMaxBytes
+    /// Password of an input that the empty user password does not open (`--pdf-password-fd`); bound for every
+    /// stage of this stamp (ingest, render, sign, verify open the document with it).
+    public var pdfPassword: PDFPassword?
 
     /// Creates a stamper.
     public init(runtime: StagesRuntime, manifest: SignedApprovalManifest?) { self.runtime = runtime; self.manifest = manifest }
@@ -38,6 +42,12 @@ public struct Stamper: Sendable {
 
     /// Stamps `input` into `output`. Throws `StageRejection` (with a reason code) when a check refuses.
     public func stamp(input: URL, output: URL, logger: Logger = Logger(label: "sealbatch.stamp")) async throws -> Outcome {
+        try await PDFPassword.$current.withValue(pdfPassword ?? PDFPassword.current) {
+            try await stampBound(input: input, output: output, logger: logger)
+        }
+    }
+
+    private func stampBound(input: URL, output: URL, logger: Logger) async throws -> Outcome {
         // the token must hold the registered seal's certificate before anything is admitted (and its key
         // before the signature: the sign stage checks that)
         try await runtime.checkSealCertificate()

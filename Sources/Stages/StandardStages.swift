@@ -16,6 +16,7 @@ public enum StandardStages {
         r.acceptSection("token") { v, path in _ = try v.decode(TokenSection.self, path: path) }
         r.acceptSection("seal") { v, path in _ = try v.decode(SealSection.self, path: path) }
         r.acceptSection("governance") { v, path in _ = try v.decode(GovernanceSection.self, path: path) }
+        r.acceptSection(PDFPasswordSource.sectionKey) { v, path in _ = try PDFPasswordSource.from(sections: [path: v], baseDir: URL(fileURLWithPath: "/")) }
         return r
     }
 

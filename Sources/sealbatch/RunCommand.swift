@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Metrics
+import PDF
 import Pipeline
 import Stages
 import Token
@@ -36,6 +37,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("audit-witness"), help: ArgumentHelp("Also write audit checkpoints to this witness (files on another file system, or 'syslog'; comma separated). Overrides governance.audit-witness and $SEALBATCH_AUDIT_WITNESS.", valueName: "path"))
     var auditWitness: String?
     @OptionGroup var pin: PINOptions
+    @Option(name: .customLong("pdf-password-fd"), help: ArgumentHelp("Read the password of PDFs that need one to open from this open file descriptor (overrides the pipeline's pdf-password-file).", valueName: "fd"))
+    var pdfPasswordFD: Int32?
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .notice
@@ -58,6 +61,15 @@ struct RunCommand: AsyncParsableCommand {
         let env = StageEnvironment(sections: config.sections, baseDir: config.baseDir, folders: config.folders, shared: shared)
         let runtime = try StandardStages.runtime(env)
         if pin.pinFD != nil || pin.pinFile != nil || pin.pinEnv != nil { runtime.pinSourceOverride = try pin.source() }
+        // The password of encrypted inputs that need one (read once, before anything is claimed; never logged).
+        let pdfPassword: PDFPassword?
+        do {
+            let source = try pdfPasswordFD.map { PDFPasswordSource.fileDescriptor($0) } ?? PDFPasswordSource.from(sections: config.sections, baseDir: config.baseDir)
+            pdfPassword = try source?.read()
+        } catch let e as PipelineError {
+            CLIMessage.write(e)
+            throw ExitCode(2)
+        }
         var logger = Logger(label: "sealbatch.run")
         logger.logLevel = level
         runtime.logger = logger
@@ -104,7 +116,7 @@ struct RunCommand: AsyncParsableCommand {
         let engine = Engine(config: config, stages: stages, journal: journal, logger: logger, shutdown: shutdown,
                             progress: progress, metricsFactory: prometheus)
         let summary: RunSummary
-        do { summary = try await engine.run(mode: once ? .once : .watch) }
+        do { summary = try await PDFPassword.$current.withValue(pdfPassword) { try await engine.run(mode: once ? .once : .watch) } }
         catch let e as PipelineError {
             progress?.finish()
             CLIMessage.write(e)

@@ -45,6 +45,8 @@ struct StampCommand: AsyncParsableCommand {
     @OptionGroup var reg: GovRegistryOptions
     @OptionGroup var auth: GovAuthOptions
     @OptionGroup var pin: PINOptions
+    @Option(name: .customLong("pdf-password-fd"), help: ArgumentHelp("Read the password of a PDF that needs one to open from this open file descriptor (e.g. --pdf-password-fd 4 4<pwfile).", valueName: "fd"))
+    var pdfPasswordFD: Int32?
 
     func run() async throws {
         let registry: Registry
@@ -74,6 +76,10 @@ struct StampCommand: AsyncParsableCommand {
         stamper.trust = trust.map { URL(fileURLWithPath: $0) }
         stamper.archive = archive.map { URL(fileURLWithPath: $0) }
         stamper.maxBytes = maxSizeMB << 20
+        if let pdfPasswordFD {
+            do { stamper.pdfPassword = try PDFPasswordSource.fileDescriptor(pdfPasswordFD).read() }
+            catch let e as PipelineError { CLIMessage.write(e); throw ExitCode(2) }
+        }
         do {
             let out = try await stamper.stamp(input: URL(fileURLWithPath: file), output: URL(fileURLWithPath: output))
             let grant = out.job.facts[StageFacts.grant]
