@@ -15,6 +15,7 @@ APT_PACKAGES=(
   softhsm2 opensc pcscd pcsc-tools vsmartcard-vpcd python3-virtualsmartcard
   poppler-utils qpdf libnss3-tools fonts-noto-cjk fontconfig openssl
   ghostscript libreoffice-writer-nogui procps psmisc coreutils gdb
+  binutils systemd   # make deb and its test: objdump (Depends), systemd-sysusers / systemd-tmpfiles (dpkg --root)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -40,6 +40,9 @@ while kill -0 "$TEST_PID" 2>/dev/null; do
   sleep 5
 done
 if wait "$TEST_PID"; then
+  # The package: built around the debug binary (no release build in the tests), installed into and removed
+  # from a scratch root.
+  BIN=.build/debug/sealbatch bash scripts/test-deb.sh
   rm -rf "$SEALBATCH_TEST_TMP"
 else
   rc=$?
