@@ -41,9 +41,10 @@ let package = Package(
             "CPKCS11", "CPCSC", "Subprocess",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Render", dependencies: ["CPoppler", "PDF"]),
+        .target(name: "SealModel"),
+        .target(name: "Render", dependencies: ["CPoppler", "PDF", "SealModel"]),
         .target(name: "Governance", dependencies: [
-            "Signing",
+            "Signing", "SealModel",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,13 +80,13 @@ let package = Package(
         .testTarget(name: "SigningTests", dependencies: ["TestSupport", "Signing", "PDF", "Token"]),
         .testTarget(name: "TokenTests", dependencies: ["TestSupport", "Token"]),
         .testTarget(name: "RenderTests", dependencies: ["TestSupport", "Render", "PDF", "Signing"]),
-        .testTarget(name: "GovernanceTests", dependencies: ["TestSupport", "Governance", "Signing"]),
+        .testTarget(name: "GovernanceTests", dependencies: ["TestSupport", "Governance", "Signing", "SealModel"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "PipelineTestStages", "pipeline-testbed"]),
         .target(name: "PipelineTestStages", dependencies: ["Pipeline"], path: "Tests/PipelineTestStages"),
         .executableTarget(name: "pipeline-testbed", dependencies: ["Pipeline", "PipelineTestStages", .product(name: "Logging", package: "swift-log")], path: "Tests/PipelineTestbed"),
         .testTarget(name: "StagesTests", dependencies: ["TestSupport", "Stages", "Pipeline", "PDF", "Signing", "Token", "Render", "Governance"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
-        .testTarget(name: "ConsoleTests", dependencies: ["TestSupport", "Subprocess", "Governance", "Signing"], exclude: ["browser"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["TestSupport", "Subprocess", "Governance", "Signing", "SealModel"], exclude: ["browser"]),
     ],
     swiftLanguageModes: [.v6]
 )

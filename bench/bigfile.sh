@@ -41,7 +41,7 @@ cat > "$W/p.json" <<JSON
   "name": "bigfile", "folders": {"root": "$W/p"}, "watch": {"settle-seconds": 0},
   "governance": {"registry": "$W/world/registry.sqlite"},
   "token": {"config": "$TOKDIR/token.json", "pin-file": "$TOKDIR/pin.txt"},
-  "seal": {"id": "acme-contract", "user": "clerk", "design": {"kind": "round", "organisation": "ACME 演示有限公司", "name": "合同专用章"}},
+  "seal": {"id": "acme-contract", "user": "clerk"},
   "stages": [{"kind": "ingest", "max-size-mb": 4096}, {"kind": "approval", "manifests": "$W/approvals"},
              {"kind": "render", "placement": {"corner": "bottom-right"}},
              {"kind": "sign", "level": "B-B"}, {"kind": "verify", "trust": "$TOKDIR/DEV-ONLY-root-ca.crt"}, {"kind": "archive"}]

@@ -56,7 +56,7 @@ cat > "$W/$1.json" <<JSON
   "name": "$1", "folders": {"root": "$2"}, "watch": {"settle-seconds": 0},
   "governance": {"registry": "$W/world/registry.sqlite"},
   "token": {"config": "$TOKDIR/token.json", "pin-file": "$TOKDIR/pin.txt"$( [ "$3" != 0 ] && echo ", \"test-delay-ms\": $3")},
-  "seal": {"id": "acme-contract", "user": "clerk", "design": {"kind": "round", "organisation": "ACME 演示有限公司", "name": "合同专用章"}},
+  "seal": {"id": "acme-contract", "user": "clerk"},
   "stages": [{"kind": "ingest"}, {"kind": "approval"}, {"kind": "render", "placement": {"corner": "bottom-right"}},
              {"kind": "sign", "level": "B-B", "concurrency": 4}, {"kind": "verify", "trust": "$TOKDIR/DEV-ONLY-root-ca.crt"}, {"kind": "archive"}]
 }

@@ -41,7 +41,7 @@ for d in $DELAYS; do
   "name": "slow$d", "folders": {"root": "$W/d$d"}, "watch": {"settle-seconds": 0},
   "governance": {"registry": "$W/world/registry.sqlite"},
   "token": {"config": "$TOKDIR/token.json", "pin-file": "$TOKDIR/pin.txt", "test-delay-ms": $d},
-  "seal": {"id": "acme-contract", "user": "clerk", "design": {"kind": "round", "organisation": "ACME 演示有限公司", "name": "合同专用章"}},
+  "seal": {"id": "acme-contract", "user": "clerk"},
   "stages": [{"kind": "ingest"}, {"kind": "approval", "manifests": "$W/approvals"}, {"kind": "render", "placement": {"corner": "bottom-right"}},
              {"kind": "sign", "level": "B-B", "concurrency": 4}, {"kind": "verify", "trust": "$TOKDIR/DEV-ONLY-root-ca.crt"}, {"kind": "archive"}]
 }

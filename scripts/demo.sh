@@ -42,8 +42,12 @@ sb user grant sys --role system-admin --org acme $(as root)
 for u in sadmin boss clerk; do sb user add $u --org acme --cert "$OUT/keys/$u.crt" $(as sys); done
 sb user grant sadmin --role seal-admin --org acme $(as sys)
 sb user grant clerk --role seal-user --org acme $(as sys)
+# The seal's design lives in the registry (checked at registration); pipelines name only the seal id.
+cat > "$OUT/seal-design.json" <<'JSON'
+{"kind": "round", "organisation": "ACME 演示有限公司", "name": "合同专用章", "code": "DEMO-ONLY", "diameter-mm": 40}
+JSON
 sb seal register acme-contract --name "ACME 合同专用章" --kind contract --org acme --cert "$SEAL_CERT" \
-   --token-uri "pkcs11:token=sealbatch-demo;object=seal;type=private" --appearance round $(as sadmin)
+   --token-uri "pkcs11:token=sealbatch-demo;object=seal;type=private" --design "$OUT/seal-design.json" $(as sadmin)
 sb seal grant acme-contract --user boss --right approve $(as sadmin)
 sb seal grant acme-contract --user clerk --right use $(as sadmin)
 

@@ -76,7 +76,7 @@ public enum ConsoleText {
         "status": ("Status", "状态"),
         "valid-until": ("Valid until", "有效期至"),
         "token-uri": ("Token key (PKCS#11 URI)", "令牌密钥（PKCS#11 URI）"),
-        "appearance": ("Appearance", "印模"),
+        "appearance": ("Design (JSON, see docs/render.md)", "印模设计（JSON，见 docs/render.md）"),
         "certificate-pem": ("Seal certificate (PEM)", "印章证书（PEM）"),
         "register-seal": ("Register a seal", "登记印章"),
         "register": ("Register", "登记"),

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Pipeline
+import Render
 import Signing
 
 /// One seal use as the dashboard shows it.
@@ -227,8 +228,12 @@ extension ConsoleServer {
         do { cert = try DetachedSignature.Certificate(pemOrDER: Array(pem.utf8)) } catch {
             throw Refusal(status: .badRequest, key: "refused", detail: "the certificate is not readable: \(error)")
         }
+        let design: SealDesign
+        do { design = try SealDesign.validated(json: Data((f["design"] ?? "").utf8), at: "design") } catch let e as SealDesignError {
+            throw Refusal(status: .badRequest, key: "refused", detail: "the seal design is refused: \(e.description)")
+        }
         try registry.registerSeal(id: id, name: name, kind: kind, organisation: org, certificateDER: cert.der, tokenURI: uri,
-                                  appearance: f["appearance"].flatMap { $0.isEmpty ? nil : $0 } ?? "round", as: a.user)
+                                  design: design, as: a.user)
         try await registry.audit.checkpointIfDue()
         return Self.redirect("/seals?flash=done")
     }

@@ -217,17 +217,15 @@ extension ConsoleServer {
         ])
     }
 
-    func design(for r: StampRequest) -> SealDesign {
-        let orgName = (r.organisation.flatMap { try? registry.store.organisation($0) })?.name ?? (r.organisation ?? "")
-        let seal = r.seal.flatMap { try? registry.seal($0) } ?? ConsoleAccess.stampSeals(rights: (try? registry.rights(of: r.requester)) ?? ActorRights(user: r.requester, organisation: nil, roles: [], sealRights: []),
-                                                                                         seals: (try? registry.seals(organisation: r.organisation)) ?? []).first
-        let kindName: String? = switch seal?.kind {
-        case .contract: "合同专用章"
-        case .finance: "财务专用章"
-        case .invoice: "发票专用章"
-        default: nil
+    /// The preview draws the registered seal's design, as the pipeline will; a seal without a usable
+    /// design shows no seal (the refusal says why) rather than a made-up one.
+    func design(for r: StampRequest) throws -> SealDesign {
+        let seal: Seal?
+        if let id = r.seal { seal = try registry.seal(id) } else {
+            seal = ConsoleAccess.stampSeals(rights: try registry.rights(of: r.requester), seals: try registry.seals(organisation: r.organisation)).first
         }
-        return .round(RoundSeal(diameterMM: 40, organisation: orgName.isEmpty ? "SEAL" : orgName, name: kindName, code: nil))
+        guard let seal else { throw Refusal(status: .notFound, key: "refused") }
+        return try seal.design.usable(seal: seal.id)
     }
 
     func pagePNG(_ a: Acting, _ id: String, _ file: String) throws -> Response {
@@ -239,7 +237,7 @@ extension ConsoleServer {
         let png: [UInt8]
         if withSeal, let x = r.xMM, let y = r.yMM {
             let spec = PlacementSpec(page: .number(n), corner: .topLeft, xMM: x, yMM: y)
-            png = try Preview.render(fileURL: url, settings: RenderSettings(design: design(for: r), placement: spec), pages: [n - 1], dpi: Self.previewDPI).pages.first?.png ?? []
+            png = try Preview.render(fileURL: url, settings: RenderSettings(design: try design(for: r), placement: spec), pages: [n - 1], dpi: Self.previewDPI).pages.first?.png ?? []
         } else {
             png = try Preview.renderPlain(fileURL: url, pages: [n - 1], dpi: Self.previewDPI).first?.png ?? []
         }

@@ -104,7 +104,7 @@ enum ConsoleTemplates {
       <label>{{t.name}} <input name="name" required></label>
       <label>{{t.kind}} <select name="kind">{{#kinds}}<option>{{.}}</option>{{/kinds}}</select></label>
       <label>{{t.token_uri}} <input name="token-uri" required size="50"></label>
-      <label>{{t.appearance}} <input name="appearance" value="round"></label>
+      <label>{{t.appearance}} <textarea name="design" rows="3" cols="64" required placeholder='{"kind": "round", "organisation": "…", "name": "合同专用章"}'></textarea></label>
       <label>{{t.certificate_pem}} <textarea name="certificate" rows="6" cols="64" required></textarea></label>
       <button>{{t.register}}</button>
     </form>

@@ -125,8 +125,8 @@ public struct Seal: Codable, Sendable, Equatable {
     public var certificateDER: [UInt8]
     /// RFC 7512 PKCS#11 URI of the key on its token.
     public var tokenURI: String
-    /// Appearance description (path or JSON understood by Render).
-    public var appearance: String
+    /// The seal's design (typed, checked at registration); `unusable` for an old registry's free text.
+    public var design: RegisteredDesign
     /// Lifecycle state.
     public var status: SealStatus
     /// Start of validity.
@@ -140,10 +140,10 @@ public struct Seal: Codable, Sendable, Equatable {
 
     /// Creates a seal value.
     public init(id: String, name: String, kind: SealKind, organisation: String, certificateDER: [UInt8],
-                tokenURI: String, appearance: String, status: SealStatus = .active, validFrom: Date,
+                tokenURI: String, design: RegisteredDesign, status: SealStatus = .active, validFrom: Date,
                 validUntil: Date, createdBy: String, createdAt: Date = Date()) {
         self.id = id; self.name = name; self.kind = kind; self.organisation = organisation
-        self.certificateDER = certificateDER; self.tokenURI = tokenURI; self.appearance = appearance
+        self.certificateDER = certificateDER; self.tokenURI = tokenURI; self.design = design
         self.status = status; self.validFrom = validFrom; self.validUntil = validUntil
         self.createdBy = createdBy; self.createdAt = createdAt
     }

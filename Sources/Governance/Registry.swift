@@ -1,4 +1,5 @@
 import Foundation
+import SealModel
 import Logging
 import Signing
 
@@ -394,7 +395,7 @@ public final class Registry: Sendable {
     /// Registers a seal (seal administrators of its organisation).
     @discardableResult
     public func registerSeal(id: String, name: String, kind: SealKind, organisation: String, certificateDER: [UInt8], tokenURI: String,
-                             appearance: String, validFrom: Date? = nil, validUntil: Date? = nil, as actor: AuthenticatedUser,
+                             design: SealDesign, validFrom: Date? = nil, validUntil: Date? = nil, as actor: AuthenticatedUser,
                              at time: Date = Date()) throws -> Seal {
         try authorise(.registerSeal, ActionTarget(organisation: organisation, seal: id), actor: actor, at: time)
         try Self.validateID(id, "seal id")
@@ -404,8 +405,9 @@ public final class Registry: Sendable {
         try Self.validateTokenURI(tokenURI)
         let from = validFrom ?? cert.notBefore, until = validUntil ?? cert.notAfter
         guard from < until else { throw GovernanceError(.invalidInput, "the seal's validity period is empty") }
+        try Self.checkDesign(design)
         let s = Seal(id: id, name: name, kind: kind, organisation: organisation, certificateDER: certificateDER, tokenURI: tokenURI,
-                     appearance: appearance, status: .active, validFrom: from, validUntil: until, createdBy: actor.id, createdAt: time)
+                     design: .design(design), status: .active, validFrom: from, validUntil: until, createdBy: actor.id, createdAt: time)
         try store.insertSeal(s)
         try done(.registerSeal, actor: actor, organisation: organisation, seal: id,
                  detail: "seal \(id) (\(kind.rawValue), \(name)) registered; certificate serial \(cert.serialHex), token \(tokenURI)", at: time)
@@ -424,8 +426,15 @@ public final class Registry: Sendable {
         try done(.manageSeal, actor: actor, organisation: s.organisation, seal: id, detail: "seal \(id) \(status.rawValue)", at: time)
     }
 
-    /// Rebinds a seal to another token key / certificate / appearance.
-    public func rebindSeal(_ id: String, certificateDER: [UInt8]? = nil, tokenURI: String? = nil, appearance: String? = nil,
+    /// A design is checked where the registry takes it (the caller's decoding already named JSON paths).
+    static func checkDesign(_ design: SealDesign) throws {
+        do { try design.validate(at: "design") } catch let e as SealDesignError {
+            throw GovernanceError(.invalidInput, "the seal design is refused: \(e.description)")
+        }
+    }
+
+    /// Rebinds a seal to another token key / certificate / design.
+    public func rebindSeal(_ id: String, certificateDER: [UInt8]? = nil, tokenURI: String? = nil, design: SealDesign? = nil,
                            as actor: AuthenticatedUser, at time: Date = Date()) throws {
         guard var s = try store.seal(id) else { throw GovernanceError(.notFound, "no seal '\(id)'") }
         try authorise(.manageSeal, ActionTarget(organisation: s.organisation, seal: id), actor: actor, at: time)
@@ -434,9 +443,9 @@ public final class Registry: Sendable {
             s.certificateDER = certificateDER
         }
         if let tokenURI { try Self.validateTokenURI(tokenURI); s.tokenURI = tokenURI }
-        if let appearance { s.appearance = appearance }
+        if let design { try Self.checkDesign(design); s.design = .design(design) }
         try store.updateSeal(s)
-        try done(.manageSeal, actor: actor, organisation: s.organisation, seal: id, detail: "seal \(id) rebound", at: time)
+        try done(.manageSeal, actor: actor, organisation: s.organisation, seal: id, detail: "seal \(id) rebound" + [certificateDER.map { _ in "certificate" }, tokenURI.map { "token \($0)" }, design.map { _ in "design" }].compactMap { $0 }.joined(separator: ", ").prefixed(": "), at: time)
     }
 
     /// Grants a per-seal right (seal administrators of the seal's organisation).
@@ -497,4 +506,9 @@ public final class Registry: Sendable {
         q.user = actor.id
         return try audit.query(q)
     }
+}
+
+extension String {
+    /// `prefix + self`, or empty when self is empty.
+    fileprivate func prefixed(_ prefix: String) -> String { isEmpty ? "" : prefix + self }
 }

@@ -293,7 +293,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
     static func seal(_ r: Row) -> Seal {
         let cert: Data = r["certificate"]
         return Seal(id: r["id"], name: r["name"], kind: SealKind(rawValue: r["kind"]) ?? .official, organisation: r["organisation"],
-                    certificateDER: Array(cert), tokenURI: r["token_uri"], appearance: r["appearance"],
+                    certificateDER: Array(cert), tokenURI: r["token_uri"], design: RegisteredDesign(stored: r["appearance"]),
                     status: SealStatus(rawValue: r["status"]) ?? .revoked, validFrom: date(r["valid_from"]),
                     validUntil: date(r["valid_until"]), createdBy: r["created_by"], createdAt: date(r["created_at"]))
     }
@@ -303,7 +303,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             try db.execute(sql: """
                 INSERT INTO seal(id, name, kind, organisation, certificate, token_uri, appearance, status, valid_from, valid_until,
                                  created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [s.id, s.name, s.kind.rawValue, s.organisation, Data(s.certificateDER), s.tokenURI, s.appearance,
+                """, arguments: [s.id, s.name, s.kind.rawValue, s.organisation, Data(s.certificateDER), s.tokenURI, try s.design.stored(),
                                  s.status.rawValue, Self.ms(s.validFrom), Self.ms(s.validUntil), s.createdBy, Self.ms(s.createdAt)])
         }
     }
@@ -313,7 +313,7 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             try db.execute(sql: """
                 UPDATE seal SET name = ?, kind = ?, certificate = ?, token_uri = ?, appearance = ?, status = ?, valid_from = ?,
                                 valid_until = ? WHERE id = ?
-                """, arguments: [s.name, s.kind.rawValue, Data(s.certificateDER), s.tokenURI, s.appearance, s.status.rawValue,
+                """, arguments: [s.name, s.kind.rawValue, Data(s.certificateDER), s.tokenURI, try s.design.stored(), s.status.rawValue,
                                  Self.ms(s.validFrom), Self.ms(s.validUntil), s.id])
         }
     }

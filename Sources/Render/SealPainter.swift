@@ -16,7 +16,7 @@ struct SealPainter {
 
     /// Checks the design, finds its font and measures it. Throws before anything is drawn.
     init(design: SealDesign) throws {
-        try design.validate()
+        do { try design.validate() } catch let e as SealDesignError { throw RenderError(.invalidDesign, e.description) }
         self.design = design
         switch design {
         case .image(let i):

@@ -96,29 +96,82 @@ public enum SealDesign: Codable, Sendable, Equatable {
         }
     }
 
-    /// Semantic checks beyond decoding (sizes, character counts, readable image).
-    public func validate() throws {
-        func need(_ ok: Bool, _ msg: String) throws { if !ok { throw RenderError(.invalidDesign, msg) } }
+    /// Semantic checks beyond decoding (sizes, character counts, named image file). A fault names the
+    /// JSON path below `path` (`design.diameter-mm: 100 is outside 20…80 mm …`).
+    public func validate(at path: String = "design") throws {
+        func need(_ ok: Bool, _ key: String, _ msg: String) throws {
+            if !ok { throw SealDesignError(path: path + "." + key, message: msg) }
+        }
         switch self {
         case .round(let r):
-            try need((20...80).contains(r.diameterMM), "diameter-mm \(r.diameterMM) is outside 20…80 mm (official seals are 38, 40 or 42 mm)")
-            try need(r.rimWidthMM > 0 && r.rimWidthMM < r.diameterMM / 8, "rim-width-mm \(r.rimWidthMM) must be positive and below 1/8 of the diameter")
-            try need(!r.organisation.trimmingCharacters(in: .whitespaces).isEmpty, "organisation must not be empty")
-            try need((90...330).contains(r.textArcDegrees), "text-arc-degrees \(r.textArcDegrees) is outside 90…330")
+            try need((20...80).contains(r.diameterMM), "diameter-mm", "\(r.diameterMM) is outside 20…80 mm (official seals are 38, 40 or 42 mm)")
+            try need(r.rimWidthMM > 0 && r.rimWidthMM < r.diameterMM / 8, "rim-width-mm", "\(r.rimWidthMM) must be positive and below 1/8 of the diameter")
+            try need(!r.organisation.trimmingCharacters(in: .whitespaces).isEmpty, "organisation", "must not be empty")
+            try need((90...330).contains(r.textArcDegrees), "text-arc-degrees", "\(r.textArcDegrees) is outside 90…330")
         case .oval(let o):
-            try need((20...80).contains(o.widthMM) && (15...80).contains(o.heightMM), "oval size \(o.widthMM)×\(o.heightMM) mm is outside 20…80 × 15…80 mm")
-            try need(o.rimWidthMM > 0 && o.rimWidthMM < o.heightMM / 8, "rim-width-mm \(o.rimWidthMM) must be positive and below 1/8 of the height")
-            try need(!o.organisation.trimmingCharacters(in: .whitespaces).isEmpty, "organisation must not be empty")
+            try need((20...80).contains(o.widthMM), "width-mm", "\(o.widthMM) is outside 20…80 mm")
+            try need((15...80).contains(o.heightMM), "height-mm", "\(o.heightMM) is outside 15…80 mm")
+            try need(o.rimWidthMM > 0 && o.rimWidthMM < o.heightMM / 8, "rim-width-mm", "\(o.rimWidthMM) must be positive and below 1/8 of the height")
+            try need(!o.organisation.trimmingCharacters(in: .whitespaces).isEmpty, "organisation", "must not be empty")
         case .square(let s):
-            try need((8...60).contains(s.sizeMM), "size-mm \(s.sizeMM) is outside 8…60 mm")
-            try need((2...4).contains(s.characters.count), "a personal seal has 2 or 4 characters (3 accepted); got \(s.characters.count)")
-            try need(s.rimWidthMM > 0 && s.rimWidthMM < s.sizeMM / 6, "rim-width-mm \(s.rimWidthMM) must be positive and below 1/6 of the size")
+            try need((8...60).contains(s.sizeMM), "size-mm", "\(s.sizeMM) is outside 8…60 mm")
+            try need((2...4).contains(s.characters.count), "characters", "a personal seal has 2 or 4 characters (3 accepted); got \(s.characters.count)")
+            try need(s.rimWidthMM > 0 && s.rimWidthMM < s.sizeMM / 6, "rim-width-mm", "\(s.rimWidthMM) must be positive and below 1/6 of the size")
         case .image(let i):
-            try need((5...120).contains(i.widthMM), "width-mm \(i.widthMM) is outside 5…120 mm")
-            if let h = i.heightMM { try need((5...120).contains(h), "height-mm \(h) is outside 5…120 mm") }
-            try need(!i.file.isEmpty, "file must name a PNG file")
+            try need((5...120).contains(i.widthMM), "width-mm", "\(i.widthMM) is outside 5…120 mm")
+            if let h = i.heightMM { try need((5...120).contains(h), "height-mm", "\(h) is outside 5…120 mm") }
+            try need(!i.file.isEmpty, "file", "must name a PNG file")
         }
     }
+
+    /// Decodes and validates a design from JSON; every fault is a `SealDesignError` naming its JSON
+    /// path below `path` (unknown keys, missing or mistyped values, sizes out of range).
+    public static func validated(json: Data, at path: String = "design") throws -> SealDesign {
+        let d: SealDesign
+        do { d = try JSONDecoder().decode(SealDesign.self, from: json) } catch {
+            throw SealDesignError(decoding: error, at: path)
+        }
+        try d.validate(at: path)
+        return d
+    }
+
+    /// Canonical JSON of the design (sorted keys), as the registry stores it.
+    public func canonicalJSON() throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+}
+
+/// A seal design that does not decode or is out of range, with the JSON path of the fault.
+public struct SealDesignError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// JSON path of the fault (`design.diameter-mm`).
+    public var path: String
+    /// What is wrong there.
+    public var message: String
+
+    public init(path: String, message: String) { self.path = path; self.message = message }
+
+    /// From a `DecodingError`: its coding path below `path`.
+    public init(decoding error: any Error, at path: String) {
+        guard let e = error as? DecodingError else { self.init(path: path, message: "not a seal design: \(error)"); return }
+        func full(_ p: [any CodingKey]) -> String {
+            let rel = jsonPath(p)
+            if rel == "(root)" { return path }
+            return rel.hasPrefix("[") ? path + rel : path + "." + rel
+        }
+        switch e {
+        case .dataCorrupted(let c):
+            let msg = c.underlyingError.map { _ in "not valid JSON" } ?? c.debugDescription
+            self.init(path: full(c.codingPath), message: msg)
+        case .keyNotFound(let k, let c): self.init(path: full(c.codingPath + [k]), message: "required key is missing")
+        case .typeMismatch(let t, let c): self.init(path: full(c.codingPath), message: "expected \(t)")
+        case .valueNotFound(let t, let c): self.init(path: full(c.codingPath), message: "expected \(t), found null")
+        @unknown default: self.init(path: path, message: "\(e)")
+        }
+    }
+
+    public var description: String { "\(path): \(message)" }
 }
 
 /// Round official seal. Defaults follow common practice for a 40 mm 合同专用章.

@@ -329,7 +329,7 @@ public enum PipelineCheck {
             do { _ = try SealRenderer.render(design: try render.design()) } catch {
                 usable = false
                 report.findings.append(Finding("seal", .failure, "seal-design-invalid", "the seal's design cannot be drawn (\(st.name) stage): \(error)",
-                                               fix: "Correct the registered design (`sealbatch seal show \(seal.id)`) or the pipeline's seal.design; `sealbatch preview` shows it."))
+                                               fix: "Give the seal a design in the registry (`sealbatch seal rebind \(seal.id) --design FILE.json`); `sealbatch preview` shows it."))
             }
         }
         do {

@@ -26,23 +26,29 @@ public struct TokenSection: Sendable, Decodable, Equatable {
     public init(config: String, pinFile: String? = nil, testDelayMS: Int? = nil) { self.config = config; self.pinFile = pinFile; self.testDelayMS = testDelayMS }
 }
 
-/// `"seal": {…}` — which registered seal is applied, by which user, with which design.
+/// `"seal": {…}` — which registered seal is applied, and by which user. The design is the registered
+/// seal's (`sealbatch seal register/rebind --design`): a pipeline that still carries `seal.design` is
+/// refused when it is read, so preview, stamp and run cannot disagree about how the seal looks.
 public struct SealSection: Sendable, Decodable {
     /// Seal id in the governance registry.
     public var id: String
     /// The official-seal user the pipeline stamps as.
     public var user: String
-    /// Seal design (see docs/render.md); defaults to the registered seal's appearance.
-    public var design: JSONValue?
     enum CodingKeys: String, CodingKey, CaseIterable { case id, user, design }
     public init(from decoder: Decoder) throws {
         let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
         id = try c.decode(String.self, forKey: .id)
         user = try c.decode(String.self, forKey: .user)
-        design = try c.decodeIfPresent(JSONValue.self, forKey: .design)
+        if c.contains(.design) { throw PipelineError(.invalidValue, path: "design", SealSection.designMoved(id)) }
     }
     /// Creates a section.
-    public init(id: String, user: String, design: JSONValue? = nil) { self.id = id; self.user = user; self.design = design }
+    public init(id: String, user: String) { self.id = id; self.user = user }
+
+    /// The refusal of a design in a pipeline: where the design lives now and how to move it.
+    public static func designMoved(_ id: String) -> String {
+        "a pipeline no longer defines the seal's design: the registered seal's design is used; move it into the registry " +
+        "(`sealbatch seal rebind \(id) --design FILE.json`) and remove this key"
+    }
 }
 
 /// `"governance": {"registry": "…"}` — the registry database (seals, users, approvals, audit log).
@@ -157,6 +163,22 @@ public final class StagesRuntime: @unchecked Sendable {
 
     /// Whether the pipeline names a registry (the seal is then the registered one, and its key is checked).
     var hasRegistry: Bool { governanceSection != nil || registryIfOpen != nil }
+
+    /// The registered seal's design, the one `stamp`, `preview` and `run` all draw. Fail closed: no
+    /// registry, an unknown seal or an unusable design (an old registry's free text) is a refusal,
+    /// never a default design.
+    public func registeredDesign() throws -> SealDesign {
+        guard let id = sealSection?.id else {
+            throw PipelineError(.missingKey, path: "seal", "the render stage draws the registered seal: name it with \"seal\": {\"id\": …, \"user\": …}")
+        }
+        guard hasRegistry else {
+            throw PipelineError(.missingKey, path: "governance", "the render stage draws the registered seal's design: this pipeline needs a 'governance' section naming the registry")
+        }
+        guard let seal = try registeredSeal() else { throw StageRejection(.sealNotUsable, "seal \(id) is not registered", routing: .stopBatch) }
+        do { return try seal.design.usable(seal: id) } catch let e as GovernanceError {
+            throw StageRejection(.sealNotUsable, e.detail, routing: .stopBatch)
+        }
+    }
 
     /// The registered seal named by the `seal` section (nil without a registry: nothing to bind to).
     public func registeredSeal() throws -> Seal? {

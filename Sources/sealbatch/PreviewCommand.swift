@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Render
+import Stages
 
 /// `sealbatch preview FILE (--pipeline P | --config F | --design D --placement P) [--pages …] -o DIR`:
 /// renders the pages as they will look after sealing to PNG, without touching the token.
@@ -9,7 +10,8 @@ struct PreviewCommand: ParsableCommand {
         commandName: "preview",
         abstract: localizedSummary("Render pages as they will look after sealing (PNG), without the token.", zh: "预览盖章后的页面效果（PNG 图片），不需要插入印章密钥。"),
         discussion: """
-        The seal design and placement come from the `render` stage of a pipeline (--pipeline), from one \
+        With --pipeline the registered seal's design (the pipeline's registry and seal.id, as run draws it) and \
+        the placement of its `render` stage are used; otherwise the design and placement come from one \
         JSON file {"design": …, "placement": …} (--config), or from two files (--design, --placement). \
         See docs/render.md for the JSON. Writes DIR/<name>-page-<n>.png and prints where each seal went. \
         Exit codes: 0 ok, 1 the document could not be previewed, 2 configuration error, 3 done with warnings.
@@ -122,8 +124,9 @@ struct PreviewCommand: ParsableCommand {
         return RenderSettings(design: Self.resolveImage(sd, base: d), placement: sp)
     }
 
-    /// The `render` stage of a pipeline: its `design` (else the top-level `seal.design`) and its
-    /// `placement` (else bottom-right of the last page, as the pipeline does).
+    /// The `render` stage of a pipeline: the registered seal's design (the pipeline's `governance`
+    /// registry and `seal.id`, as `run` draws it) and the stage's `placement` (else bottom-right of the
+    /// last page, as the pipeline does). A pipeline that still carries a design is refused, as `run` refuses it.
     static func settings(fromPipeline url: URL) throws -> RenderSettings {
         let root = try JSONSerialization.jsonObject(with: try readJSON(url))
         guard let obj = root as? [String: Any], let stages = obj["stages"] as? [Any] else {
@@ -134,17 +137,26 @@ struct PreviewCommand: ParsableCommand {
         }).first else {
             throw ConfigProblem(message: "\(url.path): the pipeline has no \"render\" stage")
         }
-        let designPath: String
-        let designJSON: Any
-        if let d = stage["design"] { designJSON = d; designPath = "stages[\(i)].design" }
-        else if let seal = obj["seal"] as? [String: Any], let d = seal["design"] { designJSON = d; designPath = "seal.design" }
-        else {
-            throw ConfigProblem(message: "\(url.path): the render stage takes its design from the seal registry; give \"design\" in the stage or in \"seal\", or use --design")
+        let sealObj = obj["seal"] as? [String: Any]
+        let sealID = sealObj?["id"] as? String
+        if stage["design"] != nil { throw ConfigProblem(message: "\(url.path): stages[\(i)].design: " + SealSection.designMoved(sealID ?? "SEAL")) }
+        if sealObj?["design"] != nil { throw ConfigProblem(message: "\(url.path): seal.design: " + SealSection.designMoved(sealID ?? "SEAL")) }
+        guard let sealID, let user = sealObj?["user"] as? String else {
+            throw ConfigProblem(message: "\(url.path): seal: name the registered seal (\"seal\": {\"id\": …, \"user\": …}); its design is drawn")
         }
+        guard let gov = obj["governance"] as? [String: Any], let registry = gov["registry"] as? String else {
+            throw ConfigProblem(message: "\(url.path): governance.registry: the seal's design is read from the registry; name it")
+        }
+        let runtime = StagesRuntime(token: nil, seal: SealSection(id: sealID, user: user),
+                                    governance: GovernanceSection(registry: registry, auditKey: gov["audit-key"] as? String),
+                                    baseDir: url.deletingLastPathComponent())
+        let d: SealDesign
+        do { d = try runtime.registeredDesign() }
+        catch let e as StageRejection { throw ConfigProblem(message: "\(url.path): \(e.message)") }
+        catch { throw ConfigProblem(message: "\(url.path): the registered design of seal \(sealID) cannot be read: \(error)") }
         let placementJSON: Any = stage["placement"] ?? ["corner": "bottom-right"]
-        let d = try decode(SealDesign.self, try JSONSerialization.data(withJSONObject: designJSON), what: "\(url.path): \(designPath)")
         let p = try decode(PlacementSpec.self, try JSONSerialization.data(withJSONObject: placementJSON), what: "\(url.path): stages[\(i)].placement")
-        return RenderSettings(design: resolveImage(d, base: url), placement: p)
+        return RenderSettings(design: d, placement: p)
     }
 
     static func decode<T: Decodable>(_ t: T.Type, _ data: Data, what: String) throws -> T {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Governance
+import Render
 import Signing
 import Stages
 import Token
@@ -22,7 +23,9 @@ struct SealCommand: AsyncParsableCommand {
         @Option(help: "Organisation.") var org: String
         @Option(help: ArgumentHelp("The seal key's certificate (PEM/DER).", valueName: "file")) var cert: String
         @Option(help: ArgumentHelp("PKCS#11 URI of the key on its token.", valueName: "pkcs11:…")) var tokenUri: String
-        @Option(help: "Appearance (file or description understood by the renderer).") var appearance: String = "default"
+        @Option(help: ArgumentHelp("The seal's design: a JSON file (docs/render.md), checked now; a fault is refused naming its JSON path.", valueName: "file"))
+        var design: String
+        @Option(help: .hidden) var appearance: String?
         @Option(help: "Start of validity (default: the certificate's).") var validFrom: String?
         @Option(help: "End of validity (default: the certificate's).") var validUntil: String?
         @Option(name: .customLong("token-config"), help: ArgumentHelp("With the token present: its configuration (module, environment); the key named by --token-uri must hold the certificate's key, checked with one signature (PIN from --pin-fd / --pin-file or the prompt).", valueName: "file"))
@@ -40,23 +43,48 @@ struct SealCommand: AsyncParsableCommand {
                 guard uri.object != nil || uri.id != nil else {
                     throw GovCLI.Failure(2, "--token-uri \(tokenUri) names no key: add object=<key label> or id=<key id> (e.g. pkcs11:token=Seal;object=seal;type=private)")
                 }
+                if appearance != nil { throw SealCommand.appearanceGone }
+                let sd = try SealCommand.readDesign(design)
                 let actor = try await auth.authenticate(registry)
                 let c = try GovCLI.readCertificate(cert)
                 if let tokenConfig {
                     try registry.authorise(.registerSeal, ActionTarget(organisation: org, seal: id), actor: actor)
                     let now = Date()
-                    let proposed = Seal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri, appearance: appearance,
+                    let proposed = Seal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri, design: .design(sd),
                                         validFrom: c.notBefore, validUntil: c.notAfter, createdBy: actor.id, createdAt: now)
                     try await SealCommand.checkToken(tokenConfig, uri: uri, seal: proposed, actor: actor, registry: registry, pin: pin,
                                                    doing: "registration")
                 }
                 let s = try registry.registerSeal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri,
-                                                  appearance: appearance, validFrom: try validFrom.map { try TimeSpec.parse($0, .either, option: "--valid-from") },
+                                                  design: sd, validFrom: try validFrom.map { try TimeSpec.parse($0, .either, option: "--valid-from") },
                                                   validUntil: try validUntil.map { try GovCLI.date($0, option: "--valid-until") }, as: actor)
                 GovCLI.print("seal \(s.id) registered (\(s.kind.rawValue), certificate serial \(c.serialHex), valid \(GovCLI.iso(s.validFrom)) – \(GovCLI.iso(s.validUntil)))"
                              + (tokenConfig == nil ? "; the token was not checked (the first run checks it)" : "; the token holds its key"))
             }
         }
+    }
+
+    /// `--appearance` took free text the renderer could not always read; designs are JSON files now.
+    static let appearanceGone = GovCLI.Failure(2, "--appearance is gone: give the seal's design as a JSON file with --design FILE.json (docs/render.md)")
+
+    /// Reads and checks a design file: decoding and range faults name the JSON path (`design.diameter-mm: …`);
+    /// an image seal's PNG path is made absolute against the design file's folder.
+    static func readDesign(_ path: String) throws -> SealDesign {
+        let url = URL(fileURLWithPath: path)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw GovCLI.Failure(2, "--design \(path): cannot be read (\(error.localizedDescription))") }
+        var d: SealDesign
+        do { d = try SealDesign.validated(json: data, at: "design") } catch let e as SealDesignError {
+            throw GovCLI.Failure(2, "--design \(path): the seal design is refused: \(e.description)")
+        }
+        if case .image(let i) = d {
+            let r = i.resolved(against: url.deletingLastPathComponent())
+            guard FileManager.default.isReadableFile(atPath: r.file) else {
+                throw GovCLI.Failure(2, "--design \(path): the seal design is refused: design.file: \(r.file) cannot be read")
+            }
+            d = .image(r)
+        }
+        return d
     }
 
     /// The token must hold the certificate's key under `uri`: certificate fingerprint, then one signature.
@@ -102,19 +130,22 @@ struct SealCommand: AsyncParsableCommand {
 
     /// `sealbatch seal rebind`
     struct Rebind: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Bind a seal to another token key, certificate or appearance.")
+        static let configuration = CommandConfiguration(abstract: "Bind a seal to another token key, certificate or design.")
         @OptionGroup var reg: GovRegistryOptions
         @OptionGroup var auth: GovAuthOptions
         @Argument(help: "Seal id.") var id: String
         @Option(help: ArgumentHelp("New certificate (PEM/DER).", valueName: "file")) var cert: String?
         @Option(help: "New PKCS#11 URI.") var tokenUri: String?
-        @Option(help: "New appearance.") var appearance: String?
+        @Option(help: ArgumentHelp("New design: a JSON file, checked as at registration.", valueName: "file")) var design: String?
+        @Option(help: .hidden) var appearance: String?
         @Option(name: .customLong("token-config"), help: ArgumentHelp("With the token present: its configuration; the seal's (new) key must hold its (new) certificate's key, checked with one signature.", valueName: "file"))
         var tokenConfig: String?
         @OptionGroup var pin: PINOptions
         func run() async throws {
             let registry = try reg.open()
             try await GovCLI.run(registry) {
+                if appearance != nil { throw SealCommand.appearanceGone }
+                let sd = try design.map { try SealCommand.readDesign($0) }
                 let actor = try await auth.authenticate(registry)
                 let der = try cert.map { try GovCLI.readCertificate($0).der }
                 if let tokenConfig {
@@ -127,7 +158,7 @@ struct SealCommand: AsyncParsableCommand {
                     try await SealCommand.checkToken(tokenConfig, uri: uri, seal: proposed, actor: actor, registry: registry, pin: pin,
                                                      doing: "rebinding")
                 }
-                try registry.rebindSeal(id, certificateDER: der, tokenURI: tokenUri, appearance: appearance, as: actor)
+                try registry.rebindSeal(id, certificateDER: der, tokenURI: tokenUri, design: sd, as: actor)
                 GovCLI.print("seal \(id) rebound" + (tokenConfig == nil ? "" : "; the token holds its key"))
             }
         }
@@ -168,13 +199,20 @@ struct SealCommand: AsyncParsableCommand {
     }
 
     struct SealRow: Encodable {
-        let id: String, name: String, kind: String, organisation: String, status: String, tokenUri: String, appearance: String
+        let id: String, name: String, kind: String, organisation: String, status: String, tokenUri: String
+        /// The registered design, or why the stored one is unusable (`designProblem`, with the stored text).
+        let design: SealDesign?, designProblem: String?
         let validFrom: Date, validUntil: Date, certificateSubject: String, certificateSerial: String, certificateSha256: String
         let approvers: [String], users: [String]
         init(_ s: Seal, grants: [SealGrant]) {
             let c = try? DetachedSignature.Certificate(der: s.certificateDER)
             id = s.id; name = s.name; kind = s.kind.rawValue; organisation = s.organisation; status = s.status.rawValue
-            tokenUri = s.tokenURI; appearance = s.appearance; validFrom = s.validFrom; validUntil = s.validUntil
+            tokenUri = s.tokenURI
+            switch s.design {
+            case .design(let d): design = d; designProblem = nil
+            case .unusable(let stored, let problem): design = nil; designProblem = "\(problem) (stored: \(stored))"
+            }
+            validFrom = s.validFrom; validUntil = s.validUntil
             certificateSubject = c?.subject ?? "?"; certificateSerial = c?.serialHex ?? "?"; certificateSha256 = c?.sha256Fingerprint ?? "?"
             approvers = grants.filter { $0.right == .approve }.map(\.user); users = grants.filter { $0.right == .use }.map(\.user)
         }

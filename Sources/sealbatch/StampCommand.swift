@@ -37,7 +37,7 @@ struct StampCommand: AsyncParsableCommand {
     @Option(help: "PAdES level: B-B, B-T, B-LT or B-LTA.") var level: String = "B-B"
     @Option(help: "Time-stamp authority URL (repeatable).") var tsa: [String] = []
     @Option(help: ArgumentHelp("Placement as JSON, e.g. '{\"anchor\": {\"text\": \"甲方（盖章）\"}}'.", valueName: "json")) var placement: String?
-    @Option(help: ArgumentHelp("Seal design as JSON (default: the registered seal's appearance).", valueName: "json")) var design: String?
+    @Option(help: .hidden) var design: String? // gone: stamp draws the registered seal's design
     @Option(help: "Trust anchor for the final verification (default: the seal chain's root).") var trust: [String] = []
     @Option(help: "Keep a sealed copy and receipt under this archive folder.") var archive: String?
     @Option(name: .customLong("max-size-mb"), help: ArgumentHelp("Refuse documents larger than this many MB (too-large).", valueName: "MB"))
@@ -53,10 +53,8 @@ struct StampCommand: AsyncParsableCommand {
         do { registry = try reg.open() } catch { throw GovCLI.exit(error) }
         let user: AuthenticatedUser
         do { user = try await auth.authenticate(registry) } catch { throw GovCLI.exit(error) }
-        let designJSON: JSONValue?
-        do { designJSON = try design.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) } }
-        catch { throw ValidationError("--design is not valid JSON") }
-        let runtime = StagesRuntime(token: TokenSection(config: tokenConfig), seal: SealSection(id: seal, user: user.id, design: designJSON),
+        if design != nil { throw ValidationError(SealSection.designMoved(seal).replacingOccurrences(of: "a pipeline", with: "stamp --design")) }
+        let runtime = StagesRuntime(token: TokenSection(config: tokenConfig), seal: SealSection(id: seal, user: user.id),
                                     governance: nil, baseDir: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         runtime.use(registry: registry)
         if pin.pinFD != nil || pin.pinFile != nil || pin.pinEnv != nil { runtime.pinSourceOverride = try pin.source() }

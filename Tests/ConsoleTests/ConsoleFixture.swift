@@ -1,4 +1,5 @@
 import Foundation
+import SealModel
 import Governance
 import Signing
 import TestSupport
@@ -75,7 +76,7 @@ struct ConsoleWorld {
         let sadmin = try registry.authenticate(.password(user: "sadmin", password: pw("sadmin")))
         try registry.registerSeal(id: "acme-contract", name: "ACME 合同专用章", kind: .contract, organisation: "acme",
                                   certificateDER: try identity("sealcert").certificate.der, tokenURI: "pkcs11:token=seal;object=contract",
-                                  appearance: "round", as: sadmin)
+                                  design: .round(RoundSeal(organisation: "ACME 有限公司", name: "合同专用章")), as: sadmin)
         try registry.grantSealRight(.approve, on: "acme-contract", to: "boss", as: sadmin)
         try registry.grantSealRight(.use, on: "acme-contract", to: "clerk", as: sadmin)
         try registry.grantSealRight(.use, on: "acme-contract", to: "clerk2", as: sadmin)

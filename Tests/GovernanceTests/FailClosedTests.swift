@@ -1,4 +1,5 @@
 import Foundation
+import SealModel
 import Governance
 import Signing
 import Testing
@@ -117,14 +118,14 @@ import TestSupport
         for uri in ["pkcs11:token=seal", "pkcs11:token=seal;type=private", "pkcs11:token=seal?module-path=/x;object=y"] {
             do {
                 try w.registry.registerSeal(id: "s-\(abs(uri.hashValue))", name: "x", kind: .finance, organisation: "acme", certificateDER: cert,
-                                            tokenURI: uri, appearance: "a", as: w.sadmin)
+                                            tokenURI: uri, design: .round(RoundSeal(organisation: "x")), as: w.sadmin)
                 Issue.record("registered \(uri)")
             } catch let e as GovernanceError {
                 #expect(e.code == .invalidInput && e.detail.contains("names no key"), "\(e)")
             }
         }
         try w.registry.registerSeal(id: "by-id", name: "x", kind: .finance, organisation: "acme", certificateDER: cert,
-                                    tokenURI: "pkcs11:token=seal;id=%01", appearance: "a", as: w.sadmin)
+                                    tokenURI: "pkcs11:token=seal;id=%01", design: .round(RoundSeal(organisation: "x")), as: w.sadmin)
         #expect(throws: GovernanceError.self) { try w.registry.rebindSeal("by-id", tokenURI: "pkcs11:token=other", as: w.sadmin) }
         #expect(try w.registry.seal("by-id")?.tokenURI == "pkcs11:token=seal;id=%01")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SealModel
 import Governance
 import Signing
 import TestSupport
@@ -103,7 +104,7 @@ struct World {
         clerk = try registry.authenticate(.identity(user: "clerk", try pki.identity("clerk")))
         try registry.registerSeal(id: Self.sealID, name: "ACME 合同专用章", kind: .contract, organisation: "acme",
                                   certificateDER: cert("sealcert"), tokenURI: "pkcs11:token=seal;object=contract",
-                                  appearance: "contract.json", as: sadmin)
+                                  design: .round(RoundSeal(organisation: "ACME 有限公司", name: "合同专用章")), as: sadmin)
         try registry.grantSealRight(.approve, on: Self.sealID, to: "boss", as: sadmin)
         try registry.grantSealRight(.use, on: Self.sealID, to: "clerk", as: sadmin)
     }

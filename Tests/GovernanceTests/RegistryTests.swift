@@ -1,4 +1,5 @@
 import Foundation
+import SealModel
 import Governance
 import Signing
 import Testing
@@ -106,7 +107,7 @@ import TestSupport
         try attempt("grant seal-user", ["sys"]) { try w.registry.grantRole(.sealUser, to: "u-sys", in: "acme", as: $0) }
         try attempt("register a seal", ["sadmin"]) {
             try w.registry.registerSeal(id: "seal-\($0.id)", name: "x", kind: .finance, organisation: "acme", certificateDER: sealCert,
-                                        tokenURI: "pkcs11:token=t;object=seal", appearance: "a", as: $0)
+                                        tokenURI: "pkcs11:token=t;object=seal", design: .round(RoundSeal(organisation: "x")), as: $0)
         }
         try attempt("grant a use right", ["sadmin"]) { try w.registry.grantSealRight(.use, on: "seal-sadmin", to: "u-sys", as: $0) }
         try attempt("suspend a seal", ["sadmin"]) { try w.registry.setSealStatus("seal-sadmin", .suspended, as: $0) }

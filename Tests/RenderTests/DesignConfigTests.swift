@@ -30,9 +30,9 @@ import Testing
     }
 
     @Test func validateRejectsImpossibleSizes() {
-        #expect { try SealDesign.round(RoundSeal(diameterMM: 400, organisation: "X")).validate() } throws: { ($0 as? RenderError)?.code == .invalidDesign }
-        #expect { try SealDesign.square(SquareSeal(characters: "张三之印章")).validate() } throws: { ($0 as? RenderError)?.code == .invalidDesign }
-        #expect { try SealDesign.round(RoundSeal(organisation: "  ")).validate() } throws: { ($0 as? RenderError)?.code == .invalidDesign }
+        #expect { try SealDesign.round(RoundSeal(diameterMM: 400, organisation: "X")).validate() } throws: { $0 is SealDesignError }
+        #expect { try SealDesign.square(SquareSeal(characters: "张三之印章")).validate() } throws: { $0 is SealDesignError }
+        #expect { try SealDesign.round(RoundSeal(organisation: "  ")).validate() } throws: { $0 is SealDesignError }
     }
 
     @Test func placementSpecRejectsUnknownKeysAndEmptySpecs() throws {

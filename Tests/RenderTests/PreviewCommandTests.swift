@@ -7,7 +7,9 @@ import TestSupport
 @Suite struct PreviewCommandTests {
     var bin: String { TestSupport.sealbatchBinary.path }
 
-    @Test func previewReadsTheRenderStageOfAPipelineWithComments() throws {
+    /// A pipeline's design lives in the registry now (StagesTests.RegisteredDesignTests preview it from
+    /// there); one that still carries `seal.design` is refused, and the same settings work from --config.
+    @Test func previewRefusesAPipelineDesignAndDrawsTheSameSettingsFromAConfig() throws {
         guard FileManager.default.isExecutableFile(atPath: bin) else { Issue.record("sealbatch not built at \(bin)"); return }
         let dir = try TestSupport.tempDir("render-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -22,7 +24,12 @@ import TestSupport
         """.utf8).write(to: pipeline)
         let input = RT.samples.appendingPathComponent("contract-en-libreoffice.pdf")
         let out = dir.appendingPathComponent("out")
-        let r = try TestSupport.run(bin, ["preview", input.path, "--pipeline", pipeline.path, "-o", out.path, "--dpi", "40"])
+        let refused = try TestSupport.run(bin, ["preview", input.path, "--pipeline", pipeline.path, "-o", out.path, "--dpi", "40"])
+        #expect(refused.status == 2 && refused.err.contains("seal.design") && refused.err.contains("seal rebind contract-seal --design"), "\(refused.err)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+        let cfg = dir.appendingPathComponent("render.json")
+        try Data(#"{"design": {"kind": "round", "organisation": "某某市某某有限公司", "name": "合同专用章"}, "placement": {"anchor": {"text": "Party A (Seal)"}, "cross-page": {"pages": [1, 2]}}}"#.utf8).write(to: cfg)
+        let r = try TestSupport.run(bin, ["preview", input.path, "--config", cfg.path, "-o", out.path, "--dpi", "40"])
         #expect(r.status == 0, "\(r.out) \(r.err)")
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
         #expect(files == ["contract-en-libreoffice-page-1.png", "contract-en-libreoffice-page-2.png", "contract-en-libreoffice-page-3.png"])

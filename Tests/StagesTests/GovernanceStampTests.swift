@@ -38,8 +38,10 @@ import Token
         try sb(["user", "grant", "sadmin", "--role", "seal-admin", "--org", "acme"], as: "sys")
         try sb(["user", "grant", "clerk", "--role", "seal-user", "--org", "acme"], as: "sys")
         // The seal, its key on the SoftHSM2 token.
+        let designFile = dir.appendingPathComponent("design.json")
+        try Data(#"{"kind": "round", "organisation": "ACME 有限公司", "name": "合同专用章"}"#.utf8).write(to: designFile)
         try sb(["seal", "register", "acme-contract", "--name", "ACME 合同专用章", "--kind", "contract", "--org", "acme",
-                "--cert", token.certificate.path, "--token-uri", token.keyURI.description, "--appearance", "round"], as: "sadmin")
+                "--cert", token.certificate.path, "--token-uri", token.keyURI.description, "--design", designFile.path], as: "sadmin")
         try sb(["seal", "grant", "acme-contract", "--user", "boss", "--right", "approve"], as: "sadmin")
         try sb(["seal", "grant", "acme-contract", "--user", "clerk", "--right", "use"], as: "sadmin")
         // Three contracts approved by boss for clerk.
@@ -50,11 +52,10 @@ import Token
         // Stamp them.
         let out = dir.appendingPathComponent("stamped")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let design = #"{"kind": "round", "organisation": "ACME 有限公司", "name": "合同专用章"}"#
         func stamp(_ file: URL, as user: String, expect status: Int32 = 0, trust: String? = nil) throws -> TestSupport.ProcessResult {
             try sb(["stamp", file.path, "-o", out.appendingPathComponent(file.lastPathComponent).path, "--seal", "acme-contract",
                     "--approval", manifest, "--token-config", token.directory.appendingPathComponent("token.json").path,
-                    "--pin-file", pinFile.path, "--trust", trust ?? token.caCertificate.path, "--design", design,
+                    "--pin-file", pinFile.path, "--trust", trust ?? token.caCertificate.path,
                     "--placement", #"{"anchor": {"text": "Party A (Seal):", "position": "right", "fallback": "last-page"}}"#],
                    as: user, expect: status)
         }

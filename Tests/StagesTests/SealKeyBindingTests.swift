@@ -230,7 +230,10 @@ import Testing
         // seal register: a URI naming no key is refused; with the token present, its key must be the certificate's
         let pki = world.pki
         func register(_ id: String, cert: URL, uri: String, token: DevTokenInfo?) throws -> TestSupport.ProcessResult {
+            let designFile = root.appendingPathComponent("design.json")
+            try Data(#"{"kind": "round", "organisation": "ACME 有限公司"}"#.utf8).write(to: designFile)
             var args = ["seal", "register", id, "--name", id, "--kind", "contract", "--org", "acme", "--cert", cert.path, "--token-uri", uri,
+                        "--design", designFile.path,
                         "--registry", world.registryPath, "--as", "sadmin", "--key", pki.dir.appendingPathComponent("sadmin.p12").path, "--key-password-fd", "0"]
             if let token { args += ["--token-config", token.directory.appendingPathComponent("token.json").path, "--pin-file", world.pinFile.path] }
             return try TestSupport.run(bin.path, args, cwd: root, stdin: Data((UserPKI.password + "\n").utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import Render
 import Governance
 import Logging
 @testable import Pipeline
@@ -89,7 +90,7 @@ import Token
         let t = try DevToken.create(in: dir.appendingPathComponent("token"), label: "sealbatch-pin-test", keyType: .ecP256, pin: PIN(SealWorld.pinText))
         try world.registry.registerSeal(id: pinSealID, name: "PIN 测试章", kind: .contract, organisation: "acme",
                                         certificateDER: try DevToken.derFromPEM(t.certificate), tokenURI: t.keyURI.description,
-                                        appearance: #"{"kind": "round", "organisation": "ACME 有限公司", "name": "测试章"}"#, as: world.sadmin)
+                                        design: .round(RoundSeal(organisation: "ACME 有限公司", name: "测试章")), as: world.sadmin)
         try world.registry.grantSealRight(.approve, on: pinSealID, to: "boss", as: world.sadmin)
         try world.registry.grantSealRight(.use, on: pinSealID, to: "clerk", as: world.sadmin)
         pinToken = t

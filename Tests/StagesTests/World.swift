@@ -1,4 +1,5 @@
 import Foundation
+import Render
 import Governance
 import Logging
 import Pipeline
@@ -89,7 +90,7 @@ final class SealWorld: @unchecked Sendable {
         clerk = try registry.authenticate(.identity(user: "clerk", try pki.identity("clerk")))
         try registry.registerSeal(id: Self.sealID, name: "ACME 合同专用章", kind: .contract, organisation: "acme",
                                   certificateDER: try DevToken.derFromPEM(self.token.certificate), tokenURI: self.token.keyURI.description,
-                                  appearance: #"{"kind": "round", "organisation": "ACME 有限公司", "name": "合同专用章"}"#, as: sadmin)
+                                  design: .round(RoundSeal(diameterMM: 38, organisation: "ACME 有限公司", name: "合同专用章")), as: sadmin)
         try registry.grantSealRight(.approve, on: Self.sealID, to: "boss", as: sadmin)
         try registry.grantSealRight(.use, on: Self.sealID, to: "clerk", as: sadmin)
     }
@@ -114,8 +115,7 @@ final class SealWorld: @unchecked Sendable {
           "engine": {"max-attempts": \(maxAttempts)},
           "governance": {"registry": "\(registryPath)"},
           "token": {"config": "\(token.directory.appendingPathComponent("token.json").path)", "pin-file": "\(pinFile.path)", "test-delay-ms": \(tokenDelayMS)},
-          "seal": {"id": "\(Self.sealID)", "user": "clerk",
-                   "design": {"kind": "round", "organisation": "ACME 有限公司", "name": "合同专用章", "diameter-mm": 38}},
+          "seal": {"id": "\(Self.sealID)", "user": "clerk"},
           "stages": \(extraStages ?? """
             [{"kind": "ingest"},
              {"kind": "approval", "manifests": "approvals"},
