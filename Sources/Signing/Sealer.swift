@@ -325,6 +325,7 @@ public struct PAdESSealer: Sendable {
     /// cross-reference table is never silent), pages given a default size, the password that opened it.
     static func inputWarnings(_ doc: PDFDocument) -> [String] {
         var out: [String] = []
+        _ = doc.pages // reading the page tree is what finds pages without /MediaBox
         let repairs = doc.warnings.filter(\.isRepair)
         if !repairs.isEmpty {
             out.append("the input PDF is damaged and was repaired to be read (" + repairs.prefix(4).map(\.message).joined(separator: "; ")
