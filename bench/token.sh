@@ -24,12 +24,12 @@ for kt in rsa2048 ec-p256; do
   COUNT=$COUNT_RSA; [ "$kt" = ec-p256 ] && COUNT=$COUNT_EC
   json=$("$BIN" token bench --token-config "$WORK/$kt/token.json" --pin-file "$WORK/pin" --count "$COUNT" 2>/dev/null)
   echo "$kt: $json (init-dev ${init_s}s)"
-  actor=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['actorPerSecond'])" "$json")
-  direct=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['directPerSecond'])" "$json")
-  conc=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['actorConcurrentPerSecond'])" "$json")
-  acpu=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['actorPerCPUSecond'])" "$json")
-  dcpu=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['directPerCPUSecond'])" "$json")
-  paired=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['pairedRatio'])" "$json")
+  actor=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['actor-per-second'])" "$json")
+  direct=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['direct-per-second'])" "$json")
+  conc=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['actor-concurrent-per-second'])" "$json")
+  acpu=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['actor-per-cpu-second'])" "$json")
+  dcpu=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['direct-per-cpu-second'])" "$json")
+  paired=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['paired-ratio'])" "$json")
   load=$(cut -d' ' -f1 /proc/loadavg)
   python3 scripts/bench-record.py token "$kt signatures/s via actor (load avg $load)" "sig/s" "$actor" "$direct" "direct C_Sign, same process" --target "actor overhead <= 5 % (ratio >= 0.95)" --ratio "$paired"
   python3 scripts/bench-record.py token "$kt signatures per CPU-second via actor" "sig/cpu-s" "$acpu" "$dcpu" "direct C_Sign, same process" --target "actor overhead <= 5 % (ratio >= 0.95)"

@@ -17,6 +17,6 @@ peer_name = args[5] if len(args) > 5 else None
 path = os.environ.get("BENCH_RESULTS", "bench-results.json")
 data = json.load(open(path)) if os.path.exists(path) else {"runs": []}
 data["runs"].append({"bench": bench, "metric": metric, "unit": unit, "ours": ours, "peer": peer,
-                     "peer_name": peer_name, "ratio": (ratio if ratio is not None else (ours / peer if peer else None)), "target": target,
+                     "peer-name": peer_name, "ratio": (ratio if ratio is not None else (ours / peer if peer else None)), "target": target,
                      "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 json.dump(data, open(path, "w"), indent=2)

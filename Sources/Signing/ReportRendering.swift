@@ -2,11 +2,13 @@ import Foundation
 
 /// Text, JSON and JUnit XML renderings of a `VerificationReport`.
 public extension VerificationReport {
-    /// Stable JSON (sorted keys, ISO 8601 dates).
+    /// Stable JSON (sorted keys, ISO 8601 dates, kebab-case keys as everywhere on the command line:
+    /// `covers-whole-file`, `sub-indication`, `doc-mdp`).
     func json() throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .iso8601
+        e.keyEncodingStrategy = .custom { path in ReportKey(stringValue: ReportKey.kebab(path.last!.stringValue)) }
         return try e.encode(self)
     }
 
@@ -14,6 +16,7 @@ public extension VerificationReport {
     static func decode(json: Data) throws -> VerificationReport {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
+        d.keyDecodingStrategy = .custom { path in ReportKey(stringValue: ReportKey.camel(path.last!.stringValue)) }
         return try d.decode(VerificationReport.self, from: json)
     }
 
@@ -130,5 +133,40 @@ extension AppearanceReport {
         parts.append(visible ? "seal on \(pages(widgetPages))" : "invisible")
         if !slices.isEmpty { parts.append("\(slices.count) cross-page slice(s) on \(pages(slicePages)), signed with it") }
         return parts.joined(separator: ", ")
+    }
+}
+
+/// The report's JSON keys: the properties' names in kebab-case (`coversWholeFile` ↔ `covers-whole-file`,
+/// `docMDP` ↔ `doc-mdp`). The report has no dictionaries, so every key is a property name.
+struct ReportKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+
+    /// Acronyms written in capitals in property names.
+    static let acronyms: Set<String> = ["mdp"]
+
+    static func kebab(_ key: String) -> String {
+        let chars = Array(key)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase {
+                let prev: Character? = i > 0 ? chars[i - 1] : nil
+                let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                if let prev, prev.isLowercase || prev.isNumber || (prev.isUppercase && nextIsLower) { out.append("-") }
+                out.append(Character(c.lowercased()))
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func camel(_ key: String) -> String {
+        let parts = key.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.enumerated().map { i, p in
+            i == 0 ? String(p) : acronyms.contains(String(p)) ? p.uppercased() : p.prefix(1).uppercased() + p.dropFirst()
+        }.joined()
     }
 }

@@ -202,9 +202,10 @@ public struct PrefixDigest: Codable, Sendable, Equatable {
     public init(length: Int, sha256: String) { self.length = length; self.sha256 = sha256 }
 }
 
-/// The whole `sealbatch verify` result. JSON schema: docs/signing.md, `schema` = "sealbatch.verify/1".
+/// The whole `sealbatch verify` result. JSON schema: docs/signing.md, `schema` = "sealbatch.verify/2"
+/// (/2: the keys of /1 in kebab-case).
 public struct VerificationReport: Codable, Sendable, Equatable {
-    public static let schemaID = "sealbatch.verify/1"
+    public static let schemaID = "sealbatch.verify/2"
     public var schema: String = VerificationReport.schemaID
     public var validationTime: Date
     /// Level the caller required (a signature below it fails), if any.

@@ -117,8 +117,7 @@ struct AuditCommand: AsyncParsableCommand {
         func emit(_ r: AuditRecord) {
             switch format {
             case .json:
-                let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]; e.dateEncodingStrategy = .iso8601
-                GovCLI.print(String(decoding: (try? e.encode(r)) ?? Data(), as: UTF8.self))
+                GovCLI.print(GovCLI.json(r, pretty: false))
             case .csv: GovCLI.print(GovCLI.csv([], [AuditCommand.cells(r, short: false)]).trimmingCharacters(in: .newlines))
             case .text: GovCLI.print(AuditCommand.cells(r, short: true).joined(separator: "  "))
             }

@@ -26,8 +26,7 @@ struct CheckCommand: AsyncParsableCommand {
         let report = await PipelineCheck.run(pipeline: URL(fileURLWithPath: pipeline), mode: .check, auditWitness: auditWitness)
         switch format {
         case .json:
-            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try enc.encode(report) + Data("\n".utf8))
+            FileHandle.standardOutput.write(try CLIJSON.encode(report) + Data("\n".utf8))
         case .text:
             Self.printText(report, okLines: true)
         }

@@ -232,11 +232,9 @@ enum GovCLI {
 
     static func print(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 
-    static func json<T: Encodable>(_ value: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .iso8601
-        return String(decoding: (try? e.encode(value)) ?? Data(), as: UTF8.self)
+    /// JSON output (kebab-case keys, docs/cli.md); `pretty: false` is one line (`audit tail`).
+    static func json<T: Encodable>(_ value: T, pretty: Bool = true) -> String {
+        String(decoding: (try? CLIJSON.encode(value, pretty: pretty)) ?? Data(), as: UTF8.self)
     }
 
     /// A plain text table with aligned columns.

@@ -139,9 +139,7 @@ struct InspectReport: Encodable {
     }
 
     func jsonString() -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? enc.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+        String(decoding: (try? CLIJSON.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     private func fmt(_ d: Double) -> String {

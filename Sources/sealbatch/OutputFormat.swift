@@ -61,3 +61,55 @@ func aliased<T>(_ new: T?, _ old: T?, old oldName: String, new newName: String) 
     }
     return new
 }
+
+/// The JSON the command line prints: kebab-case keys everywhere (`first-bad-record`, `covers-whole-file`), as in
+/// reason.json and the pipeline files, sorted, ISO 8601 dates. Only keys that are Swift property names
+/// (`camelCase` identifiers) are rewritten; keys already in kebab-case (`next-step-zh-CN`) and data used as
+/// keys (file names, reason codes, ids with other characters) are written as they are.
+enum CLIJSON {
+    /// `coversWholeFile` → `covers-whole-file`, `certificateSHA256` → `certificate-sha256`.
+    static func kebab(_ key: String) -> String {
+        guard let first = key.unicodeScalars.first, ("a"..."z").contains(first),
+              key.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }),
+              key.unicodeScalars.contains(where: { ("A"..."Z").contains($0) }) else { return key }
+        let chars = Array(key)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase {
+                let prev = chars[i - 1]
+                let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                if prev.isLowercase || prev.isNumber || (prev.isUppercase && nextIsLower) { out.append("-") }
+                out.append(Character(c.lowercased()))
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int?
+        init(stringValue: String) { self.stringValue = stringValue }
+        init(intValue: Int) { self.stringValue = "\(intValue)"; self.intValue = intValue }
+    }
+
+    static func encoder(pretty: Bool = true) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        e.keyEncodingStrategy = .custom { path in
+            let last = path.last!
+            return last.intValue != nil ? last : Key(stringValue: kebab(last.stringValue))
+        }
+        return e
+    }
+
+    static func encode<T: Encodable>(_ value: T, pretty: Bool = true) throws -> Data {
+        try encoder(pretty: pretty).encode(value)
+    }
+
+    static func string<T: Encodable>(_ value: T, pretty: Bool = true) throws -> String {
+        String(decoding: try encode(value, pretty: pretty), as: UTF8.self)
+    }
+}

@@ -36,8 +36,7 @@ struct ReportCommand: ParsableCommand {
         }
         let report = try JournalReport.make(journal: try Journal(url: journalURL, readOnly: true), since: start)
         if deprecated.resolve(format) == .json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]; enc.dateEncodingStrategy = .iso8601
-            print(String(decoding: try enc.encode(report), as: UTF8.self))
+            print(try CLIJSON.string(report))
         } else {
             print(report.text(ClerkLanguage.choose(lang)))
         }

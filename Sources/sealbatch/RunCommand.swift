@@ -143,8 +143,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         print(out)
         if let summaryJSON {
-            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try enc.encode(summary).write(to: URL(fileURLWithPath: summaryJSON))
+            try CLIJSON.encode(summary).write(to: URL(fileURLWithPath: summaryJSON))
         }
         // a seal-key mismatch found at the first signature (the token's key is not its certificate's) is a
         // configuration error like one found before the run

@@ -270,11 +270,9 @@ struct TokenBenchCommand: AsyncParsableCommand {
             let c = try selection.configuration()
             let p = try pin.source().read()
             let r = try await TokenBench.run(configuration: c, pin: p, count: count, algorithm: try parseAlgorithm(algorithm))
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys]
-            var obj = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
-            obj["overheadPercent"] = r.overheadPercent
-            obj["cpuOverheadPercent"] = r.cpuOverheadPercent
+            var obj = try JSONSerialization.jsonObject(with: CLIJSON.encode(r, pretty: false)) as! [String: Any]
+            obj["overhead-percent"] = r.overheadPercent
+            obj["cpu-overhead-percent"] = r.cpuOverheadPercent
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         }
     }

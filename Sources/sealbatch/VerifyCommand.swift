@@ -13,7 +13,7 @@ struct VerifyCommand: AsyncParsableCommand {
         after signing. Exit codes: 0 every signature of every file is TOTAL-PASSED and nothing was changed after \
         the newest signature; 3 every signature is TOTAL-PASSED but later changes were made that its permissions \
         allow (a form filled in, validation data added); 1 a signature failed or a file could not be read; \
-        2 usage error. JSON output follows the schema "sealbatch.verify/1" (docs/signing.md).
+        2 usage error. JSON output follows the schema "sealbatch.verify/2" (docs/signing.md).
         """)
 
     @Option(name: .long, help: ArgumentHelp("Trust anchor certificate file or directory of PEM/DER certificates (repeatable).", valueName: "FILE|DIR"))

@@ -178,4 +178,41 @@ import TestSupport
         // the governance commands for administrators stay English
         #expect(try TestSupport.run(bin, ["org", "--help"], env: zh).out.range(of: #"\p{Han}"#, options: .regularExpression) == nil)
     }
+
+    /// Every JSON the command line prints has kebab-case keys (docs/cli.md), as reason.json does.
+    @Test func jsonKeysAreKebabCaseEverywhere() throws {
+        func keys(_ o: Any, _ acc: inout Set<String>) {
+            if let d = o as? [String: Any] { for (k, v) in d { acc.insert(k); keys(v, &acc) } }
+            else if let a = o as? [Any] { for v in a { keys(v, &acc) } }
+        }
+        let kebab = try Regex(#"^[a-z0-9]+(-[a-z0-9]+)*(-zh-CN)?$"#)
+        func check(_ args: [String], stdin: String? = nil, _ expected: [String]) throws {
+            let r = try TestSupport.run(bin, args, stdin: stdin.map { Data($0.utf8) })
+            #expect(r.status == 0 || r.status == 1, "\(args): \(r.err)")
+            var acc = Set<String>()
+            keys(try JSONSerialization.jsonObject(with: r.stdout, options: [.fragmentsAllowed]), &acc)
+            #expect(!acc.isEmpty, "\(args)")
+            for k in acc { #expect(k.wholeMatch(of: kebab) != nil, "\(args.prefix(2)): key '\(k)' is not kebab-case") }
+            for k in expected { #expect(acc.contains(k), "\(args.prefix(2)): no key '\(k)' in \(acc.sorted())") }
+        }
+        let corpus = TestSupport.corpusDir
+        try check(["inspect", "--format", "json", corpus.appendingPathComponent("signed-twice-xrefstream-pyhanko.pdf").path],
+                  ["page-count", "covers-whole-file", "sub-filter", "byte-range", "media-box"])
+        try check(["verify", "--format", "json", "--no-fetch", corpus.appendingPathComponent("signed-twice-xrefstream-pyhanko.pdf").path],
+                  ["validation-time", "sub-indication", "certificate-path", "covers-whole-file"])
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reg = dir.appendingPathComponent("r.sqlite").path
+        let made = try TestSupport.run(bin, ["org", "init", "--user", "root", "--set-password", "--new-password-fd", "0", "--registry", reg],
+                                       stdin: Data("root password 1\n".utf8))
+        #expect(made.status == 0, "\(made.err)")
+        let org = try TestSupport.run(bin, ["org", "create", "acme", "--name", "ACME", "--as", "root", "--password-fd", "0", "--registry", reg],
+                                      stdin: Data("root password 1\n".utf8))
+        #expect(org.status == 0, "\(org.err)")
+        try check(["org", "list", "--format", "json", "--registry", reg], ["created-at"])
+        try check(["user", "list", "--format", "json", "--registry", reg], ["seal-rights"])
+        try check(["audit", "verify", "--format", "json", "--registry", reg], ["records-checked", "last-checkpointed-seq"])
+        try check(["audit", "query", "--format", "json", "--as", "root", "--password-fd", "0", "--registry", reg], stdin: "root password 1\n",
+                  ["prev-hash", "documents-before"])
+    }
 }

@@ -207,7 +207,12 @@ struct VerifierTests {
         let back = try VerificationReport.decode(json: json)
         #expect(try back.json() == json, "JSON must round-trip")
         let obj = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-        #expect(obj["schema"] as? String == "sealbatch.verify/1")
+        #expect(obj["schema"] as? String == "sealbatch.verify/2")
+        // kebab-case keys, as every JSON of the command line (docs/cli.md)
+        #expect(obj["validation-time"] != nil && obj["validationTime"] == nil)
+        let file0 = try #require((obj["files"] as? [[String: Any]])?.first)
+        let sig0 = try #require((file0["signatures"] as? [[String: Any]])?.first)
+        #expect(sig0["certificate-path"] != nil && (sig0["coverage"] as? [String: Any])?["covers-whole-file"] as? Bool == true, "\(sig0.keys.sorted())")
         let xml = report.junit()
         // The unreadable file is an <error> (not a failed verdict); suites carry time and hostname.
         #expect(xml.contains("tests=\"2\" failures=\"0\" errors=\"1\""))
