@@ -86,6 +86,35 @@ struct SealerPasswordTests {
         }
     }
 
+    /// The corpus's user-password files (qpdf AES-256 R6, LibreOffice RC4-128, Acrobat 7 AES-128; expected.tsv's
+    /// password column): refused without their password (the corpus table's "reject"), sealed with it, and the
+    /// seal accepted by pyHanko and pdfsig given the password.
+    @Test func corpusUserPasswordFilesAreSealedWithTheirPassword() async throws {
+        guard try SealerTests.tools() else { return }
+        let pki = try TestPKI.get()
+        let dir = try TestSupport.tempDir()
+        let tsv = try String(contentsOf: TestSupport.corpusDir.appendingPathComponent("expected.tsv"), encoding: .utf8)
+        let rows = tsv.split(separator: "\n").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+            .filter { $0.count > 3 && $0[1] == "encrypted-userpw" && !$0[3].isEmpty }
+        #expect(rows.count == 3)
+        let nss = try Validators.nssDB(in: pki.dir, root: pki.root)
+        for r in rows {
+            let (name, pw) = (r[0], r[3])
+            let input = SealerTests.corpus(name)
+            #expect(throws: PDFError.self) { _ = try PDFDocument(url: input, password: nil) }
+            var o = SealerTests.options()
+            o.pdfPassword = Self.password(pw)
+            o.appearance = CorpusTableTests.appearance(try PDFDocument(url: input, password: Self.password(pw)))
+            let out = dir.appendingPathComponent(name)
+            let res = try await PAdESSealer().seal(input: input, output: out, key: try pki.key(), options: o)
+            #expect(res.visible, "\(name)")
+            let ph = try Validators.pyhanko([out], root: pki.root, password: pw)
+            #expect(ph[out.path]?.allPass == true, "\(name): \(String(describing: ph[out.path]))")
+            let ps = try Validators.pdfsig(out, nssDir: nss, userPassword: pw)
+            #expect(ps.count == 1 && ps[0].valid && ps[0].trusted, "\(name): \(ps.map(\.raw))")
+        }
+    }
+
     /// An AES-256 file whose permissions forbid every change (qpdf --modify=none --annotate=n --form=n): refused
     /// with `encrypted` and the reason, with or without its password.
     @Test func permissionForbiddenAES256FileIsRefusedWithTheReason() async throws {
