@@ -127,6 +127,9 @@ public struct Seal: Codable, Sendable, Equatable {
     public var tokenURI: String
     /// The seal's design (typed, checked at registration); `unusable` for an old registry's free text.
     public var design: RegisteredDesign
+    /// The seal certificate's CA certificates (DER, intermediates then root), checked at registration to chain
+    /// it to one of the organisation's trust anchors; empty: the token (or the pipeline's `chain`) supplies them.
+    public var chainDER: [[UInt8]]
     /// Lifecycle state.
     public var status: SealStatus
     /// Start of validity.
@@ -141,9 +144,9 @@ public struct Seal: Codable, Sendable, Equatable {
     /// Creates a seal value.
     public init(id: String, name: String, kind: SealKind, organisation: String, certificateDER: [UInt8],
                 tokenURI: String, design: RegisteredDesign, status: SealStatus = .active, validFrom: Date,
-                validUntil: Date, createdBy: String, createdAt: Date = Date()) {
+                validUntil: Date, createdBy: String, createdAt: Date = Date(), chainDER: [[UInt8]] = []) {
         self.id = id; self.name = name; self.kind = kind; self.organisation = organisation
-        self.certificateDER = certificateDER; self.tokenURI = tokenURI; self.design = design
+        self.certificateDER = certificateDER; self.tokenURI = tokenURI; self.design = design; self.chainDER = chainDER
         self.status = status; self.validFrom = validFrom; self.validUntil = validUntil
         self.createdBy = createdBy; self.createdAt = createdAt
     }

@@ -395,7 +395,7 @@ public final class Registry: Sendable {
     /// Registers a seal (seal administrators of its organisation).
     @discardableResult
     public func registerSeal(id: String, name: String, kind: SealKind, organisation: String, certificateDER: [UInt8], tokenURI: String,
-                             design: SealDesign, validFrom: Date? = nil, validUntil: Date? = nil, as actor: AuthenticatedUser,
+                             design: SealDesign, chainDER: [[UInt8]] = [], validFrom: Date? = nil, validUntil: Date? = nil, as actor: AuthenticatedUser,
                              at time: Date = Date()) throws -> Seal {
         try authorise(.registerSeal, ActionTarget(organisation: organisation, seal: id), actor: actor, at: time)
         try Self.validateID(id, "seal id")
@@ -406,11 +406,13 @@ public final class Registry: Sendable {
         let from = validFrom ?? cert.notBefore, until = validUntil ?? cert.notAfter
         guard from < until else { throw GovernanceError(.invalidInput, "the seal's validity period is empty") }
         try Self.checkDesign(design)
+        if !chainDER.isEmpty { try checkChain(seal: cert, chainDER: chainDER, organisation: organisation, at: time) }
         let s = Seal(id: id, name: name, kind: kind, organisation: organisation, certificateDER: certificateDER, tokenURI: tokenURI,
-                     design: .design(design), status: .active, validFrom: from, validUntil: until, createdBy: actor.id, createdAt: time)
+                     design: .design(design), status: .active, validFrom: from, validUntil: until, createdBy: actor.id, createdAt: time, chainDER: chainDER)
         try store.insertSeal(s)
         try done(.registerSeal, actor: actor, organisation: organisation, seal: id,
-                 detail: "seal \(id) (\(kind.rawValue), \(name)) registered; certificate serial \(cert.serialHex), token \(tokenURI)", at: time)
+                 detail: "seal \(id) (\(kind.rawValue), \(name)) registered; certificate serial \(cert.serialHex), token \(tokenURI)"
+                 + (chainDER.isEmpty ? "" : ", chain of \(chainDER.count) CA certificate(s)"), at: time)
         return s
     }
 
@@ -426,6 +428,37 @@ public final class Registry: Sendable {
         try done(.manageSeal, actor: actor, organisation: s.organisation, seal: id, detail: "seal \(id) \(status.rawValue)", at: time)
     }
 
+    /// The registered chain must take the seal certificate to one of the organisation's trust anchors (every
+    /// certificate valid now). Refused naming the certificate whose issuer is missing, or OpenSSL's reason.
+    func checkChain(seal leaf: DetachedSignature.Certificate, chainDER: [[UInt8]], organisation: String, at time: Date) throws {
+        var chain: [DetachedSignature.Certificate] = []
+        for (i, der) in chainDER.enumerated() {
+            do { chain.append(try DetachedSignature.Certificate(der: der)) } catch {
+                throw GovernanceError(.invalidInput, "chain certificate \(i + 1) is not readable: \(error)")
+            }
+        }
+        if let c = chain.first(where: { $0.der == leaf.der }) {
+            throw GovernanceError(.invalidInput, "the chain holds the seal certificate itself (\(c.subject)); give only its CA certificates")
+        }
+        let anchors = try trustAnchors(organisation: organisation)
+        guard !anchors.isEmpty else {
+            throw GovernanceError(.invalidInput, "organisation \(organisation) has no trust anchors to check the seal's chain against: "
+                                  + "a system administrator adds its root CA first (`sealbatch org anchor \(organisation) --cert ROOT.crt`)")
+        }
+        // walk issuer by issuer so the refusal names the certificate whose issuer is missing
+        var current = leaf, seen = 0
+        while !anchors.contains(where: { $0.subject == current.issuer }) {
+            guard let next = chain.first(where: { $0.subject == current.issuer && $0.der != current.der }), seen < chain.count else {
+                throw GovernanceError(.invalidInput, "the issuer of \(current.subject) (\(current.issuer)) is neither in the chain nor a trust anchor of "
+                                      + "\(organisation): add it to the chain file, or have a system administrator add the root (`sealbatch org anchor`)")
+            }
+            current = next; seen += 1
+        }
+        do { try DetachedSignature.verifyChain(leaf: leaf, intermediates: chain, anchors: anchors, at: time) } catch {
+            throw GovernanceError(.invalidInput, "the seal's chain is refused: \(error)")
+        }
+    }
+
     /// A design is checked where the registry takes it (the caller's decoding already named JSON paths).
     static func checkDesign(_ design: SealDesign) throws {
         do { try design.validate(at: "design") } catch let e as SealDesignError {
@@ -434,7 +467,7 @@ public final class Registry: Sendable {
     }
 
     /// Rebinds a seal to another token key / certificate / design.
-    public func rebindSeal(_ id: String, certificateDER: [UInt8]? = nil, tokenURI: String? = nil, design: SealDesign? = nil,
+    public func rebindSeal(_ id: String, certificateDER: [UInt8]? = nil, tokenURI: String? = nil, design: SealDesign? = nil, chainDER: [[UInt8]]? = nil,
                            as actor: AuthenticatedUser, at time: Date = Date()) throws {
         guard var s = try store.seal(id) else { throw GovernanceError(.notFound, "no seal '\(id)'") }
         try authorise(.manageSeal, ActionTarget(organisation: s.organisation, seal: id), actor: actor, at: time)
@@ -444,8 +477,15 @@ public final class Registry: Sendable {
         }
         if let tokenURI { try Self.validateTokenURI(tokenURI); s.tokenURI = tokenURI }
         if let design { try Self.checkDesign(design); s.design = .design(design) }
+        if let chainDER { s.chainDER = chainDER }
+        if chainDER != nil || (certificateDER != nil && !s.chainDER.isEmpty), !s.chainDER.isEmpty {
+            let leaf: DetachedSignature.Certificate
+            do { leaf = try DetachedSignature.Certificate(der: s.certificateDER) } catch { throw GovernanceError(.invalidInput, "the seal certificate is not readable: \(error)") }
+            try checkChain(seal: leaf, chainDER: s.chainDER, organisation: s.organisation, at: time)
+        }
         try store.updateSeal(s)
-        try done(.manageSeal, actor: actor, organisation: s.organisation, seal: id, detail: "seal \(id) rebound" + [certificateDER.map { _ in "certificate" }, tokenURI.map { "token \($0)" }, design.map { _ in "design" }].compactMap { $0 }.joined(separator: ", ").prefixed(": "), at: time)
+        try done(.manageSeal, actor: actor, organisation: s.organisation, seal: id, detail: "seal \(id) rebound" + [certificateDER.map { _ in "certificate" }, tokenURI.map { "token \($0)" }, design.map { _ in "design" },
+                                                  chainDER.map { "chain of \($0.count) certificate(s)" }].compactMap { $0 }.joined(separator: ", ").prefixed(": "), at: time)
     }
 
     /// Grants a per-seal right (seal administrators of the seal's organisation).

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Signing
 
 /// The embedded `GovernanceStore`: one SQLite file (WAL mode) through GRDB. Several processes may
 /// share the file (the CLI, the pipeline, `audit tail --follow`); writes take an IMMEDIATE lock.
@@ -97,6 +98,11 @@ public final class SQLiteGovernanceStore: GovernanceStore {
             CREATE TRIGGER generation_seal_grant_update AFTER UPDATE ON seal_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
             CREATE TRIGGER generation_seal_grant_delete AFTER DELETE ON seal_grant BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'; END;
             """)
+        }
+        // The seal's CA certificates (PEM, intermediates then root), checked at registration against the
+        // organisation's trust anchors; the sign stage puts them into the CMS when the token holds only the seal's.
+        m.registerMigration("v3-seal-chain") { db in
+            try db.execute(sql: "ALTER TABLE seal ADD COLUMN chain_pem TEXT NOT NULL DEFAULT ''")
         }
         return m
     }
@@ -290,21 +296,32 @@ public final class SQLiteGovernanceStore: GovernanceStore {
 
     // MARK: - seals
 
-    static func seal(_ r: Row) -> Seal {
+    static func seal(_ r: Row) throws -> Seal {
         let cert: Data = r["certificate"]
-        return Seal(id: r["id"], name: r["name"], kind: SealKind(rawValue: r["kind"]) ?? .official, organisation: r["organisation"],
+        let chainPEM: String = r["chain_pem"]
+        var chain: [[UInt8]] = []
+        if !chainPEM.isEmpty {
+            do { chain = try DetachedSignature.certificates(pemOrDER: Array(chainPEM.utf8)).map(\.der) } catch {
+                throw GovernanceError(.storage, "the registered chain of seal \(r["id"] as String) cannot be read: \(error)")
+            }
+        }
+        return try Seal(id: r["id"], name: r["name"], kind: SealKind(rawValue: r["kind"]) ?? .official, organisation: r["organisation"],
                     certificateDER: Array(cert), tokenURI: r["token_uri"], design: RegisteredDesign(stored: r["appearance"]),
                     status: SealStatus(rawValue: r["status"]) ?? .revoked, validFrom: date(r["valid_from"]),
-                    validUntil: date(r["valid_until"]), createdBy: r["created_by"], createdAt: date(r["created_at"]))
+                    validUntil: date(r["valid_until"]), createdBy: r["created_by"], createdAt: date(r["created_at"]), chainDER: chain)
+    }
+
+    static func pem(_ chain: [[UInt8]]) throws -> String {
+        try chain.map { try DetachedSignature.Certificate(der: $0).pem }.joined()
     }
 
     public func insertSeal(_ s: Seal) throws {
         try write { db in
             try db.execute(sql: """
                 INSERT INTO seal(id, name, kind, organisation, certificate, token_uri, appearance, status, valid_from, valid_until,
-                                 created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 created_by, created_at, chain_pem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [s.id, s.name, s.kind.rawValue, s.organisation, Data(s.certificateDER), s.tokenURI, try s.design.stored(),
-                                 s.status.rawValue, Self.ms(s.validFrom), Self.ms(s.validUntil), s.createdBy, Self.ms(s.createdAt)])
+                                 s.status.rawValue, Self.ms(s.validFrom), Self.ms(s.validUntil), s.createdBy, Self.ms(s.createdAt), try Self.pem(s.chainDER)])
         }
     }
 
@@ -312,9 +329,9 @@ public final class SQLiteGovernanceStore: GovernanceStore {
         try write { db in
             try db.execute(sql: """
                 UPDATE seal SET name = ?, kind = ?, certificate = ?, token_uri = ?, appearance = ?, status = ?, valid_from = ?,
-                                valid_until = ? WHERE id = ?
+                                valid_until = ?, chain_pem = ? WHERE id = ?
                 """, arguments: [s.name, s.kind.rawValue, Data(s.certificateDER), s.tokenURI, try s.design.stored(), s.status.rawValue,
-                                 Self.ms(s.validFrom), Self.ms(s.validUntil), s.id])
+                                 Self.ms(s.validFrom), Self.ms(s.validUntil), try Self.pem(s.chainDER), s.id])
         }
     }
 

@@ -180,6 +180,9 @@ public final class StagesRuntime: @unchecked Sendable {
         }
     }
 
+    /// The registered seal's CA certificates (empty without a registry or when none are registered).
+    public func registeredChainDER() throws -> [[UInt8]] { try registeredSeal()?.chainDER ?? [] }
+
     /// The registered seal named by the `seal` section (nil without a registry: nothing to bind to).
     public func registeredSeal() throws -> Seal? {
         guard let id = sealSection?.id, hasRegistry else { return nil }

@@ -54,7 +54,9 @@ public struct SignStage: Stage {
         var options = SealOptions(level: level, tsaURLs: tsa, fieldName: fieldName, name: sealName,
                                   reason: reason, location: location, appearance: job.facts[StageFacts.appearance]?.appearance)
         options.timeout = 15
-        options.chainDER = chainDER
+        // The CMS certificate set: the token's certificates, completed by the registered seal's chain, then the
+        // pipeline's `chain` file (the registry's first; duplicates dropped).
+        options.chainDER = try runtime.registeredChainDER() + chainDER
         options.revocationCache = revocationCache
         options.requireVisible = requireVisible
         // The approval is of the original's bytes: the sealer checks that what it seals is exactly them.

@@ -26,6 +26,8 @@ struct SealCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The seal's design: a JSON file (docs/render.md), checked now; a fault is refused naming its JSON path.", valueName: "file"))
         var design: String
         @Option(help: .hidden) var appearance: String?
+        @Option(help: ArgumentHelp("The seal certificate's CA certificates (PEM/DER: intermediates, root), stored with the seal and put into every signature; they must chain it to one of the organisation's trust anchors.", valueName: "file"))
+        var chain: String?
         @Option(help: "Start of validity (default: the certificate's).") var validFrom: String?
         @Option(help: "End of validity (default: the certificate's).") var validUntil: String?
         @Option(name: .customLong("token-config"), help: ArgumentHelp("With the token present: its configuration (module, environment); the key named by --token-uri must hold the certificate's key, checked with one signature (PIN from --pin-fd / --pin-file or the prompt).", valueName: "file"))
@@ -56,7 +58,7 @@ struct SealCommand: AsyncParsableCommand {
                                                    doing: "registration")
                 }
                 let s = try registry.registerSeal(id: id, name: name, kind: k, organisation: org, certificateDER: c.der, tokenURI: tokenUri,
-                                                  design: sd, validFrom: try validFrom.map { try TimeSpec.parse($0, .either, option: "--valid-from") },
+                                                  design: sd, chainDER: try chain.map { try SealCommand.readChain($0) } ?? [], validFrom: try validFrom.map { try TimeSpec.parse($0, .either, option: "--valid-from") },
                                                   validUntil: try validUntil.map { try GovCLI.date($0, option: "--valid-until") }, as: actor)
                 GovCLI.print("seal \(s.id) registered (\(s.kind.rawValue), certificate serial \(c.serialHex), valid \(GovCLI.iso(s.validFrom)) – \(GovCLI.iso(s.validUntil)))"
                              + (tokenConfig == nil ? "; the token was not checked (the first run checks it)" : "; the token holds its key"))
@@ -85,6 +87,16 @@ struct SealCommand: AsyncParsableCommand {
             d = .image(r)
         }
         return d
+    }
+
+    /// CA certificates from a PEM/DER file (at least one).
+    static func readChain(_ path: String) throws -> [[UInt8]] {
+        let certs: [DetachedSignature.Certificate]
+        do { certs = try DetachedSignature.certificates(pemOrDER: Array(try Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
+            throw GovCLI.Failure(2, "--chain \(path): cannot be read as PEM or DER certificates: \(error)")
+        }
+        guard !certs.isEmpty else { throw GovCLI.Failure(2, "--chain \(path): holds no certificate") }
+        return certs.map(\.der)
     }
 
     /// The token must hold the certificate's key under `uri`: certificate fingerprint, then one signature.
@@ -137,6 +149,7 @@ struct SealCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("New certificate (PEM/DER).", valueName: "file")) var cert: String?
         @Option(help: "New PKCS#11 URI.") var tokenUri: String?
         @Option(help: ArgumentHelp("New design: a JSON file, checked as at registration.", valueName: "file")) var design: String?
+        @Option(help: ArgumentHelp("New CA certificates of the seal (PEM/DER), checked as at registration.", valueName: "file")) var chain: String?
         @Option(help: .hidden) var appearance: String?
         @Option(name: .customLong("token-config"), help: ArgumentHelp("With the token present: its configuration; the seal's (new) key must hold its (new) certificate's key, checked with one signature.", valueName: "file"))
         var tokenConfig: String?
@@ -158,7 +171,8 @@ struct SealCommand: AsyncParsableCommand {
                     try await SealCommand.checkToken(tokenConfig, uri: uri, seal: proposed, actor: actor, registry: registry, pin: pin,
                                                      doing: "rebinding")
                 }
-                try registry.rebindSeal(id, certificateDER: der, tokenURI: tokenUri, design: sd, as: actor)
+                try registry.rebindSeal(id, certificateDER: der, tokenURI: tokenUri, design: sd,
+                                        chainDER: try chain.map { try SealCommand.readChain($0) }, as: actor)
                 GovCLI.print("seal \(id) rebound" + (tokenConfig == nil ? "" : "; the token holds its key"))
             }
         }
@@ -202,6 +216,8 @@ struct SealCommand: AsyncParsableCommand {
         let id: String, name: String, kind: String, organisation: String, status: String, tokenUri: String
         /// The registered design, or why the stored one is unusable (`designProblem`, with the stored text).
         let design: SealDesign?, designProblem: String?
+        /// Subjects of the registered CA certificates (intermediates, root).
+        let chain: [String]
         let validFrom: Date, validUntil: Date, certificateSubject: String, certificateSerial: String, certificateSha256: String
         let approvers: [String], users: [String]
         init(_ s: Seal, grants: [SealGrant]) {
@@ -213,6 +229,7 @@ struct SealCommand: AsyncParsableCommand {
             case .unusable(let stored, let problem): design = nil; designProblem = "\(problem) (stored: \(stored))"
             }
             validFrom = s.validFrom; validUntil = s.validUntil
+            chain = s.chainDER.map { (try? DetachedSignature.Certificate(der: $0))?.subject ?? "(unreadable)" } // display only
             certificateSubject = c?.subject ?? "?"; certificateSerial = c?.serialHex ?? "?"; certificateSha256 = c?.sha256Fingerprint ?? "?"
             approvers = grants.filter { $0.right == .approve }.map(\.user); users = grants.filter { $0.right == .use }.map(\.user)
         }
