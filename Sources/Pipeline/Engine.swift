@@ -508,6 +508,12 @@ public final class Engine: Sendable {
         if current.path == job.originalURL.path { try FileOps.copyAtomically(current, to: dst) }
         else { try FileOps.move(current, to: dst, syncSource: false) }
         try finishDelivery(id: job.id, name: job.sourceName, workDir: job.workDir, archiveDir: job.archiveDir, outbox: dst)
+        // What a clerk should know about a delivered document (an invisible seal where a visible one was configured,
+        // an author's field used, a broken earlier signature allowed): in the run's summary and the report.
+        if let w = job.notes["warning"], !w.isEmpty {
+            summary.update { $0.warnings.append("\(job.sourceName): \(w)") }
+            try? journal.recordEvent(docID: job.id, kind: "warning", detail: "\(job.sourceName): \(w)") // the report's list; the receipt holds it durably
+        }
     }
 
     /// `$SEALBATCH_FAILPOINT`, for crash tests only: the process kills itself (SIGKILL, as an external kill

@@ -27,6 +27,9 @@ public struct JournalReport: Sendable, Codable, Equatable {
     public var stageMeans: [String: Double]
     /// Quarantined documents: name, code.
     public var quarantinedDocuments: [[String]]
+    /// Delivered documents with a warning ("name: what"): a seal sealed invisibly or into the author's field, a
+    /// broken earlier signature sealed over (each document's receipt says the same).
+    public var warnings: [String]? = nil
 
     /// Builds the report from a journal. Each document counts once, in its final state: a file
     /// quarantined and later re-queued under the same name and delivered counts as delivered.
@@ -46,11 +49,13 @@ public struct JournalReport: Sendable, Codable, Equatable {
         var stops: [String] = []
         var stageSum: [String: (Double, Int)] = [:]
         var runs = 0
+        var warned: [String] = []
         for e in events {
             switch e.kind {
             case "token": token[e.detail ?? "?", default: 0] += 1
             case "batch-stopped": stops.append(e.detail ?? "?")
             case "run-start": runs += 1
+            case "warning": if let d = e.detail { warned.append(d) }
             case "stage": if let s = e.stage, let secs = e.seconds { let v = stageSum[s] ?? (0, 0); stageSum[s] = (v.0 + secs, v.1 + 1) }
             default: break
             }
@@ -64,7 +69,7 @@ public struct JournalReport: Sendable, Codable, Equatable {
                              inProgress: docs.filter { !$0.state.isFinal }.count,
                              resumed: docs.filter { $0.attempts > 1 }.count, tokenEvents: token, stops: stops, runs: runs,
                              perHour: perHour, deliverySpan: span, stageMeans: stageSum.mapValues { $0.0 / Double(max(1, $0.1)) },
-                             quarantinedDocuments: qd)
+                             quarantinedDocuments: qd, warnings: warned.isEmpty ? nil : warned)
     }
 
     /// Plain-text rendering, in English or Chinese (headings; reason codes stay as they are).
@@ -89,6 +94,11 @@ public struct JournalReport: Sendable, Codable, Equatable {
         if !stageMeans.isEmpty {
             l.append(t("mean time per stage:", "各阶段平均用时："))
             for (s, m) in stageMeans.sorted(by: { $0.key < $1.key }) { l.append(String(format: "  %@: %.1f ms", s, m * 1000)) }
+        }
+        if let warnings, !warnings.isEmpty {
+            l.append(t("sealed with warnings: \(warnings.count)", "盖章并有提示：\(warnings.count)"))
+            for w in warnings.prefix(50) { l.append("  \(w)") }
+            if warnings.count > 50 { l.append(t("  … and \(warnings.count - 50) more", "  …… 另有 \(warnings.count - 50) 条")) }
         }
         if !quarantinedDocuments.isEmpty {
             l.append(t("quarantined documents:", "已隔离的文件："))

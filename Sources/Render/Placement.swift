@@ -79,6 +79,14 @@ public enum Placement {
         try resolve(document: document, fileURL: fileURL, spec: spec, sealSizeMM: (seal.widthMM, seal.heightMM))
     }
 
+    /// Empty signature fields with a visible widget on a page: name, 0-based page index and rectangle (the order of
+    /// the document's field list, by page).
+    public static func emptySignatureFields(_ doc: PDFDocument) -> [(name: String, pageIndex: Int, rect: PDFRect)] {
+        emptyFieldRects(doc).sorted { $0.key < $1.key }.flatMap { page, fields in
+            fields.map { (name: $0.name, pageIndex: page, rect: PDFRect($0.box.llx, $0.box.lly, $0.box.urx, $0.box.ury)) }
+        }
+    }
+
     /// Empty signature fields with a visible widget, per page index: the field's name and the widget's rectangle.
     static func emptyFieldRects(_ doc: PDFDocument) -> [Int: [(name: String, box: Box)]] {
         var pageOf: [ObjectRef: Int] = [:]

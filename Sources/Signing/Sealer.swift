@@ -40,6 +40,9 @@ public struct SealAppearance: Sendable {
     /// The existing empty signature field this appearance was placed into (placement `{"field": …}` or the
     /// automatic choice of an empty field that fits): the seal fills that field, its widget shows the seal.
     public var fieldName: String?
+    /// The pipeline requires the seal to be visible (render stage `visible: "required"`): refuse
+    /// (`visible-seal-not-allowed`) instead of sealing invisibly, as `SealOptions.requireVisible`.
+    public var visibleRequired: Bool = false
     public init(widgets: [Widget], fieldName: String? = nil) { self.widgets = widgets; self.fieldName = fieldName }
 }
 
@@ -469,6 +472,8 @@ public struct PAdESSealer: Sendable {
     }
 
     func planField(doc: PDFDocument, options: SealOptions, file: String) throws -> FieldPlan {
+        var options = options
+        if options.appearance?.visibleRequired == true { options.requireVisible = true }
         let fields = doc.signatureFields
         let empty = fields.filter { !$0.isSigned && $0.fieldRef != nil }
         let visible = options.appearance?.widgets.isEmpty == false

@@ -71,6 +71,7 @@ public struct IngestStage: Stage {
                 sniff.brokenSignatures = broken.map(\.field)
                 let w = "sealed over broken earlier signature(s), allowed by the pipeline: \(what)"
                 job.facts[StageFacts.warnings] = (job.facts[StageFacts.warnings] ?? []) + [w]
+                job.notes["warning"] = job.notes["warning"].map { $0 + "; " + w } ?? w // the run's summary and the report
                 context.logger.warning("earlier signature broken", metadata: ["file": "\(job.sourceName)", "signatures": "\(what)"])
             }
         }

@@ -107,6 +107,10 @@ public struct VerifyStage: Stage {
                 let allowedBroken = Set(job.facts[StageFacts.sniff]?.brokenSignatures ?? [])
                 for s in sigs where s.field != mine.field && !allowedBroken.contains(s.field) {
                     check(s.integrity.ok, "earlier signature \(s.field) is intact", else: "earlier signature \(s.field) is no longer intact: \(s.integrity.detail)")
+                    // ingest admitted it with its changes allowed: the seal must not change that (a certification
+                    // broken by a new visible field, an object the signed revision pointed at defined afterwards)
+                    check(s.modifications.allowed, "the changes after earlier signature \(s.field) are allowed (\(s.modifications.level.rawValue))",
+                          else: "the seal changes earlier signature \(s.field)'s document beyond what it allows (\(s.modifications.level.rawValue), permitted \(s.modifications.permitted.rawValue)): \(s.modifications.details.prefix(2).joined(separator: "; "))")
                 }
             }
         } else {
