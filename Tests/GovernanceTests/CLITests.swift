@@ -197,11 +197,13 @@ import TestSupport
         try env.sb(["org", "create", "evil", "--as", "root", "--password-fd", "0"], secret: "wrong password", expect: 1)
         // tail --follow sees records appended by another process
         let p = try TestSupport.spawn(TestSupport.sealbatchBinary.path,
-                                      ["audit", "tail", "--follow", "--lines", "0", "--format", "json", "--as", "root", "--password-fd", "0", "--registry", env.reg],
+                                      ["audit", "tail", "--follow", "--lines", "1", "--format", "json", "--as", "root", "--password-fd", "0", "--registry", env.reg],
                                       stdin: .pipe, stdout: .pipe)
         defer { p.killAndWait() }
         try p.write(Array("root password 1\n".utf8))
-        try await Task.sleep(for: .milliseconds(1500))
+        // tail has logged in and read the log once it prints the latest record; it follows from there
+        let first = p.readStdoutLine(timeout: 30)
+        #expect(first?.hasPrefix("{") == true, "audit tail printed no record: \(first ?? "nothing")")
         try env.sb(["org", "create", "beta", "--as", "root", "--password-fd", "0"], secret: "root password 1")
         var seen = ""
         for _ in 0..<50 where !seen.contains("organisation beta") {
