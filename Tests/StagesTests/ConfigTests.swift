@@ -44,6 +44,18 @@ import Testing
         #expect(l?.path == "stages[3].level")
     }
 
+    @Test func renderVisibleIsPreferredOrRequiredAndNotWithInvisible() {
+        func stages(_ render: String) -> String {
+            "{\(head), \"stages\": [{\"kind\": \"ingest\"}, {\"kind\": \"approval\"}, {\"kind\": \"render\", \(render)}, {\"kind\": \"sign\"}]}"
+        }
+        #expect(error(stages(#""visible": "required""#)) == nil)
+        #expect(error(stages(#""visible": "preferred", "invisible": true"#)) == nil)
+        let bad = error(stages(#""visible": "always""#))
+        #expect(bad?.path == "stages[2].visible" && bad?.message.contains("required") == true, "\(String(describing: bad))")
+        let both = error(stages(#""visible": "required", "invisible": true"#))
+        #expect(both?.path == "stages[2].visible" && both?.message.contains("invisible") == true, "\(String(describing: both))")
+    }
+
     @Test func unknownKeysInSectionsAndPlacementNameTheirPath() {
         let s = error(#"{"name": "x", "folders": {"root": "r"}, "seal": {"id": "s", "user": "u", "colour": "red"}, "stages": [{"kind": "ingest"}]}"#)
         #expect(s?.code == .unknownKey)
