@@ -203,6 +203,7 @@ public struct PAdESSealer: Sendable {
         let name = input.lastPathComponent
         let key: SignatureKey = options.chainDER.isEmpty ? key : ChainExtendedKey(inner: key, extra: options.chainDER)
         let doc = try openForUpdate(input)
+        try await refuseIfTheSealWouldBreakAnEarlierSignature(doc, url: input)
         var options = options
         if options.fieldName == nil {
             let names = Set(doc.signatureFields.map(\.name))
@@ -360,6 +361,31 @@ public struct PAdESSealer: Sendable {
             }
         }
         return doc
+    }
+
+    /// An earlier signature whose /ByteRange reaches a few bytes past the end of the file (a producer bug) can be
+    /// intact over the bytes that exist (the verifier checks it so); any appended update falls inside that range
+    /// and breaks it: refused unless that signature is already broken (then the seal changes nothing about it).
+    func refuseIfTheSealWouldBreakAnEarlierSignature(_ doc: PDFDocument, url: URL) async throws {
+        let past = doc.signatureFields.compactMap { f -> (SignatureField, Int)? in
+            guard f.isSigned, let br = f.byteRange, br.count == 4, br.allSatisfy({ $0 >= 0 }) else { return nil }
+            let (end, overflow) = br[2].addingReportingOverflow(br[3])
+            return !overflow && end > doc.fileSize && end - doc.fileSize <= 16 && br[2] < doc.fileSize ? (f, end - doc.fileSize) : nil
+        }
+        guard !past.isEmpty else { return }
+        var o = Verifier.Options()
+        o.revocation = .off
+        o.fetchRevocation = false
+        let report = await Verifier(trustAnchorsDER: [], options: o).verify(url: url)
+        for (f, bytes) in past {
+            // not known to be broken already (not in the report, or intact): refuse
+            guard report.signatures.first(where: { $0.field == f.name })?.integrity.ok == false else {
+                throw SigningError(.earlierSignatureBroken,
+                    "the earlier signature \"\(f.name)\" covers \(bytes) byte(s) past the end of the file (its /ByteRange reaches beyond it): "
+                    + "any seal appended to the file would fall inside that range and break the signature. Ask the sender for a correctly signed copy",
+                    file: url.lastPathComponent)
+            }
+        }
     }
 
     // MARK: - Dry run
