@@ -97,7 +97,7 @@ public enum PipelineCheck {
         checkFolders(config, probe: mode == .check, into: &report)
         let seal = checkGovernance(stages: stages, runtime: runtime, auditWitness: auditWitness, into: &report)
         if runtime.tokenSection != nil || stages.contains(where: { $0.stage is SignStage }) {
-            await checkToken(runtime: runtime, seal: seal, mode: mode, into: &report)
+            await checkToken(runtime: runtime, seal: seal, mode: mode, stages: stages, into: &report)
         }
         checkTrust(stages: stages, into: &report)
     }
@@ -352,7 +352,7 @@ public enum PipelineCheck {
     // MARK: - token
 
     /// Module loadable, token present, its certificate the registered one (no PIN asked).
-    static func checkToken(runtime: StagesRuntime, seal: Seal?, mode: Mode, into report: inout Report) async {
+    static func checkToken(runtime: StagesRuntime, seal: Seal?, mode: Mode, stages: [BuiltStage] = [], into report: inout Report) async {
         guard let t = runtime.tokenSection else {
             report.findings.append(Finding("token", .failure, "token-not-configured", "this pipeline signs but has no 'token' section",
                                            fix: "Add \"token\": {\"config\": \"token.json\"} (see `sealbatch token init-dev` / docs/token.md)."))
@@ -393,8 +393,55 @@ public enum PipelineCheck {
                 report.findings.append(Finding("token", .failure, "seal-key-mismatch", error.description,
                                                fix: "Connect the seal's own token, or have the official-seal administrator rebind the seal (`sealbatch seal rebind`)."))
             }
+            checkChain(seal: seal, tokenChainDER: token.chainDER, stages: stages, into: &report)
         }
         await token.close()
+    }
+
+    /// The certificates a signature will carry (the token's, the registered chain, the sign stages' `chain`)
+    /// must lead from the seal certificate to a self-signed root or to an issuer among the verify stages' trust
+    /// anchors; otherwise validators find no path. The finding names the certificate whose issuer is missing.
+    static func checkChain(seal: Seal, tokenChainDER: [[UInt8]], stages: [BuiltStage], into report: inout Report) {
+        guard stages.contains(where: { $0.stage is SignStage }) else { return }
+        let leaf: DetachedSignature.Certificate
+        do { leaf = try DetachedSignature.Certificate(der: seal.certificateDER) } catch { return } // the binding check reports it
+        var pool: [DetachedSignature.Certificate] = []
+        var anchors: [DetachedSignature.Certificate] = []
+        func add(_ ders: [[UInt8]], to list: inout [DetachedSignature.Certificate]) {
+            for d in ders {
+                // an unreadable certificate cannot help a path: the walk below then reports the gap
+                do { let c = try DetachedSignature.Certificate(der: d); if !list.contains(c) { list.append(c) } } catch { continue }
+            }
+        }
+        add(tokenChainDER, to: &pool)
+        add(seal.chainDER, to: &pool)
+        for st in stages { if let sign = st.stage as? SignStage { add(sign.chainDER, to: &pool) } }
+        for st in stages {
+            guard let verify = st.stage as? VerifyStage else { continue }
+            for u in verify.trust {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: u.path, isDirectory: &isDir) else { continue }
+                // unreadable trust files are checkTrust's finding; here they only cannot end a path
+                var files = [u]
+                if isDir.boolValue {
+                    do { files = try FileManager.default.contentsOfDirectory(at: u, includingPropertiesForKeys: nil) } catch { continue }
+                }
+                for f in files {
+                    do { add(try DetachedSignature.certificates(pemOrDER: Array(try Data(contentsOf: f))).map(\.der), to: &anchors) } catch { continue }
+                }
+            }
+        }
+        var current = leaf, steps = 0
+        while current.subject != current.issuer, !anchors.contains(where: { $0.subject == current.issuer }) {
+            guard let next = pool.first(where: { $0.subject == current.issuer && $0.der != current.der }), steps <= pool.count else {
+                report.findings.append(Finding("seal", .failure, "seal-chain-incomplete",
+                    "the issuer of \(current.subject) (\(current.issuer)) is not on the token, in seal \(seal.id)'s registered chain or a sign stage's chain: validators will find no certificate path",
+                    fix: "Register the seal's CA certificates (intermediates and root): `sealbatch seal rebind \(seal.id) --chain CA-chain.pem` (official-seal administrator)."))
+                return
+            }
+            current = next; steps += 1
+        }
+        report.findings.append(Finding("seal", .ok, "ok", "seal \(seal.id)'s certificate chain is complete (\(steps + 1) certificate(s) up to \(current.subject == current.issuer ? "its root" : "a trust anchor"))"))
     }
 
     // MARK: - trust anchors of the verify stages
