@@ -101,15 +101,37 @@ struct TokenList: AsyncParsableCommand {
     @Flag(name: .customLong("objects"), help: "Also list each token's certificates and keys (label, id, type) with the URI to use as a seal's key. No PIN is asked: keys the token keeps private appear through their certificate.")
     var objects = false
 
+    @Option(help: "Output format.")
+    var format: TextOrJSON = .text
+
+    /// What `--format json` prints (the text lists the same).
+    struct Listing: Encodable {
+        struct Reader: Encodable { var name: String; var card: String }
+        struct Object: Encodable { var kind: String; var keyType: String?; var label: String?; var id: String?; var uri: String; var privateKeyURI: String? }
+        struct Token: Encodable {
+            var label: String; var serial: String; var manufacturer: String; var model: String; var pin: String
+            var loginRequired: Bool; var pinPad: Bool; var signMechanisms: [String]; var objects: [Object]?
+        }
+        struct Slot: Encodable { var slot: UInt; var description: String; var removable: Bool; var state: String; var token: Token? }
+        struct Module: Encodable { var path: String; var description: String?; var error: String?; var slots: [Slot] }
+        var readers: [Reader] = []
+        var readersError: String?
+        var modules: [Module] = []
+    }
+
     func run() async throws {
         try await reportingTokenErrors {
-            print("PC/SC readers:")
+            let text = format == .text
+            func say(_ s: String) { if text { print(s) } }
+            var listing = Listing()
+            say("PC/SC readers:")
             do {
                 let readers = try PCSC.readers()
-                if readers.isEmpty { print("  (none)") }
-                for r in readers { print("  \(r.name): \(r.cardDescription)") }
+                if readers.isEmpty { say("  (none)") }
+                for r in readers { say("  \(r.name): \(r.cardDescription)"); listing.readers.append(.init(name: r.name, card: r.cardDescription)) }
             } catch let e as TokenError {
-                print("  unavailable: \(e.message)")
+                say("  unavailable: \(e.message)")
+                listing.readersError = e.message
             }
             var targets: [(String, [String: String])] = []
             if let config {
@@ -124,38 +146,52 @@ struct TokenList: AsyncParsableCommand {
                 }
             }
             for (path, env) in targets {
-                print("")
+                say("")
+                var entry = Listing.Module(path: path, slots: [])
                 do {
                     let module = try PKCS11Module.load(path: path, environment: env)
                     let info = try module.info()
-                    print("PKCS#11 module \(path) (\(info.manufacturer) \(info.description) \(info.libraryVersion), Cryptoki \(info.cryptokiVersion)):")
+                    entry.description = "\(info.manufacturer) \(info.description) \(info.libraryVersion), Cryptoki \(info.cryptokiVersion)"
+                    say("PKCS#11 module \(path) (\(entry.description!)):")
                     let slots = try module.slots(tokenPresent: false)
-                    if slots.isEmpty { print("  (no slots)") }
+                    if slots.isEmpty { say("  (no slots)") }
                     for s in slots {
                         let si = try module.slotInfo(s)
-                        print("  slot \(s): \(si.description)\(si.removable ? " (removable)" : "")")
-                        guard si.tokenPresent else { print("    no token"); continue }
+                        var slot = Listing.Slot(slot: UInt(s), description: si.description, removable: si.removable, state: "no-token")
+                        defer { entry.slots.append(slot) }
+                        say("  slot \(s): \(si.description)\(si.removable ? " (removable)" : "")")
+                        guard si.tokenPresent else { say("    no token"); continue }
                         let t = try module.tokenInfo(s)
-                        guard t.initialized else { print("    token not initialised"); continue }
-                        print("    token '\(t.label)'  serial \(t.serial)  \(t.manufacturer) \(t.model)")
-                        print("    PIN: \(t.pinFlags)\(t.loginRequired ? ", login required" : "")\(t.protectedAuthenticationPath ? ", PIN pad" : "")")
+                        guard t.initialized else { say("    token not initialised"); slot.state = "not-initialised"; continue }
+                        slot.state = "ready"
+                        say("    token '\(t.label)'  serial \(t.serial)  \(t.manufacturer) \(t.model)")
+                        say("    PIN: \(t.pinFlags)\(t.loginRequired ? ", login required" : "")\(t.protectedAuthenticationPath ? ", PIN pad" : "")")
                         let mechs = (try? module.mechanisms(s).filter(\.canSign).map(\.name)) ?? []
-                        print("    sign mechanisms: \(mechs.joined(separator: " "))")
+                        say("    sign mechanisms: \(mechs.joined(separator: " "))")
+                        var token = Listing.Token(label: t.label, serial: t.serial, manufacturer: t.manufacturer, model: t.model, pin: "\(t.pinFlags)",
+                                                  loginRequired: t.loginRequired, pinPad: t.protectedAuthenticationPath, signMechanisms: mechs)
                         if objects {
                             let objs = try module.publicObjects(slot: s)
-                            if objs.isEmpty { print("    objects: none visible without a login") } else { print("    objects:") }
+                            if objs.isEmpty { say("    objects: none visible without a login") } else { say("    objects:") }
+                            token.objects = []
                             for o in objs {
-                                let id = o.id.map { $0.map { String(format: "%02x", $0) }.joined() } ?? "-"
-                                print("      \(o.kind.rawValue)\(o.keyType.map { " (\($0))" } ?? "")  label '\(o.label ?? "")'  id \(id)")
-                                print("        \(o.uri)")
-                                if let k = o.privateKeyURI { print("        key: \(k)") }
+                                let id = o.id.map { $0.map { String(format: "%02x", $0) }.joined() }
+                                say("      \(o.kind.rawValue)\(o.keyType.map { " (\($0))" } ?? "")  label '\(o.label ?? "")'  id \(id ?? "-")")
+                                say("        \(o.uri)")
+                                if let k = o.privateKeyURI { say("        key: \(k)") }
+                                token.objects?.append(.init(kind: o.kind.rawValue, keyType: o.keyType.map { "\($0)" }, label: o.label, id: id,
+                                                            uri: "\(o.uri)", privateKeyURI: o.privateKeyURI.map { "\($0)" }))
                             }
                         }
+                        slot.token = token
                     }
                 } catch let e as TokenError {
-                    print("PKCS#11 module \(path): \(e.message)")
+                    say("PKCS#11 module \(path): \(e.message)")
+                    entry.error = e.message
                 }
+                listing.modules.append(entry)
             }
+            if !text { print(try CLIJSON.string(listing)) }
         }
     }
 }

@@ -215,4 +215,27 @@ import TestSupport
         try check(["audit", "query", "--format", "json", "--as", "root", "--password-fd", "0", "--registry", reg], stdin: "root password 1\n",
                   ["prev-hash", "documents-before"])
     }
+
+    /// `token list --format json` lists each token's objects with the URI to use, in kebab-case keys.
+    @Test func tokenListAsJSON() throws {
+        guard try TestSupport.haveTool("softhsm2-util") else { return }
+        let dir = try TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pin = dir.appendingPathComponent("pin")
+        FileManager.default.createFile(atPath: pin.path, contents: Data("123456\n".utf8), attributes: [.posixPermissions: 0o600])
+        let made = try TestSupport.run(bin, ["token", "init-dev", "--dir", dir.appendingPathComponent("tok").path, "--label", "grammar",
+                                             "--key-type", "ec-p256", "--pin-file", pin.path])
+        #expect(made.status == 0, "\(made.err)")
+        let config = dir.appendingPathComponent("tok/token.json").path
+        let r = try TestSupport.run(bin, ["token", "list", "--token-config", config, "--objects", "--format", "json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        let slots = (obj["modules"] as? [[String: Any]] ?? []).flatMap { $0["slots"] as? [[String: Any]] ?? [] }
+        let token = try #require(slots.compactMap { $0["token"] as? [String: Any] }.first { $0["label"] as? String == "grammar" })
+        let objects = token["objects"] as? [[String: Any]] ?? []
+        #expect(objects.contains { $0["private-key-uri"] as? String == "pkcs11:token=grammar;object=seal;type=private" }, "\(objects)")
+        #expect(token["login-required"] as? Bool == true && token["sign-mechanisms"] != nil)
+        let text = try TestSupport.run(bin, ["token", "list", "--token-config", config, "--objects"])
+        #expect(text.out.contains("key: pkcs11:token=grammar;object=seal;type=private") && !text.out.hasPrefix("{"))
+    }
 }
