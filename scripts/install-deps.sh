@@ -16,6 +16,7 @@ APT_PACKAGES=(
   poppler-utils qpdf libnss3-tools fonts-noto-cjk fontconfig openssl
   ghostscript libreoffice-writer-nogui procps psmisc coreutils gdb
   binutils systemd   # make deb and its test: objdump (Depends), systemd-sysusers / systemd-tmpfiles (dpkg --root)
+  libcurl4-openssl-dev   # --static-swift-stdlib (make deb, release-static): the static FoundationNetworking links -lcurl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

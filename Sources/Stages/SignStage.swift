@@ -78,8 +78,7 @@ public struct SignStage: Stage {
             job.currentURL = output
             job.notes["level"] = result.level.rawValue
             if !result.warnings.isEmpty {
-                job.facts[StageFacts.warnings] = (job.facts[StageFacts.warnings] ?? []) + result.warnings
-                for w in result.warnings { context.logger.notice("seal", metadata: ["file": "\(job.sourceName)", "warning": "\(w)"]) }
+                for w in result.warnings { CertifiedPlacement.warn(w, job: &job, context: context) } // receipt, summary, report, log
             }
             return job
         } catch {
