@@ -70,6 +70,7 @@ public final class ConsoleServer: Sendable {
     let pipelines: [ConsolePipeline]
     let requests: RequestStore
     let logger: Logger
+    let chainStatus = ChainStatus()
 
     static let sessionCookie = "sb_session"
 

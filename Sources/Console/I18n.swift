@@ -70,6 +70,7 @@ public enum ConsoleText {
         "audit-scope-own": ("You see your own records only (the audit log of the organisation is for its seal administrator).", "您只能查看本人的记录（组织审计日志仅限印章管理员查看）。"),
         "chain": ("Audit chain", "审计链"),
         "chain-ok": ("intact", "完整"),
+        "chain-checked": ("checked", "检查于"),
         "id": ("Id", "编号"),
         "name": ("Name", "名称"),
         "kind": ("Kind", "类型"),

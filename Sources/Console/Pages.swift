@@ -24,6 +24,24 @@ struct UseRow: Codable, Sendable {
     var dict: [String: Any] { ["seq": seq, "time": time, "seal": seal, "actor": actor, "outcome": outcome, "sha": sha, "detail": detail] }
 }
 
+/// The audit chain's verification as the audit page shows it. `AuditLog.verify` reads and hashes every
+/// record and checks every checkpoint (seconds at 100 000 records, bench/console.sh), so the page shows the
+/// latest result with the time it was made, redone when older than `maxAge`; concurrent pages share one
+/// verification. `sealbatch audit verify` remains the full check on demand.
+actor ChainStatus {
+    struct Result: Sendable { var verification: AuditVerification; var at: Date }
+    let maxAge: TimeInterval
+    var last: Result?
+    init(maxAge: TimeInterval = 60) { self.maxAge = maxAge }
+
+    func current(_ verify: @Sendable () throws -> AuditVerification) throws -> Result {
+        if let last, Date().timeIntervalSince(last.at) < maxAge { return last }
+        let r = Result(verification: try verify(), at: Date())
+        last = r
+        return r
+    }
+}
+
 /// Pipeline counts as the dashboard shows them.
 struct CountRow: Codable, Sendable {
     var name: String
@@ -133,7 +151,9 @@ extension ConsoleServer {
 
     // MARK: - Audit
 
-    func auditRecords(_ a: Acting) throws -> (records: [AuditRecord], ownOnly: Bool) {
+    /// The audit filters of the request (seal, user, document hash prefix, days, outcome), all applied by the
+    /// store's SQL query; whether the user sees only their own records.
+    func auditQuery(_ a: Acting) -> (query: AuditQuery, ownOnly: Bool) {
         let q = a.query
         func day(_ s: String?) -> Date? {
             guard let s, !s.isEmpty else { return nil }
@@ -143,21 +163,36 @@ extension ConsoleServer {
         var query = AuditQuery(seal: q["seal"].flatMap { $0.isEmpty ? nil : $0 }, user: q["user"].flatMap { $0.isEmpty ? nil : $0 },
                                since: day(q["since"]))
         if let u = day(q["until"]) { query.until = u.addingTimeInterval(86400) }
-        let ownOnly = !ConsoleAccess.allows(.readAudit, rights: a.rights, target: ActionTarget(organisation: a.organisation))
-        var recs = try registry.auditRecords(query, as: a.user)
-        if let sha = q["sha256"]?.lowercased().trimmingCharacters(in: .whitespaces), !sha.isEmpty {
-            recs = recs.filter { r in (r.entry.documentsBefore + r.entry.documentsAfter).contains { $0.hasPrefix(sha) } }
+        if let sha = q["sha256"]?.lowercased().trimmingCharacters(in: .whitespaces), !sha.isEmpty { query.document = sha }
+        if let o = q["outcome"], !o.isEmpty {
+            // an unknown outcome matches nothing, as the filter did before it moved into SQL
+            query.outcome = AuditOutcome(rawValue: o)
+            if query.outcome == nil { query.limit = 0 }
         }
-        if let o = q["outcome"], !o.isEmpty { recs = recs.filter { $0.entry.outcome.rawValue == o } }
-        return (recs, ownOnly)
+        let ownOnly = !ConsoleAccess.allows(.readAudit, rights: a.rights, target: ActionTarget(organisation: a.organisation))
+        return (query, ownOnly)
+    }
+
+    /// Every record matching the request's filters, oldest first (export).
+    func auditRecords(_ a: Acting) throws -> [AuditRecord] {
+        try registry.auditRecords(auditQuery(a).query, as: a.user)
     }
 
     func auditPage(_ a: Acting) async throws -> Response {
-        let (recs, ownOnly) = try auditRecords(a)
+        var (query, ownOnly) = auditQuery(a)
+        let shown = 500
+        var latest = query
+        latest.newestFirst = true
+        latest.limit = min(query.limit ?? shown, shown)
+        let recs = try registry.auditRecords(latest, as: a.user)          // the latest 500, newest first
+        query.limit = nil
+        let count = latest.limit == 0 ? 0 : try registry.auditCount(query, as: a.user)
         var chain = "-"
         if !ownOnly {
-            let v = try registry.audit.verify()
-            chain = v.ok ? ConsoleText.t("chain-ok", a.lang) + " (\(v.recordsChecked))" : "\(v.problem?.rawValue ?? "?"): \(v.detail)"
+            let s = try await chainStatus.current { try self.registry.audit.verify() }
+            let v = s.verification
+            chain = (v.ok ? ConsoleText.t("chain-ok", a.lang) + " (\(v.recordsChecked))" : "\(v.problem?.rawValue ?? "?"): \(v.detail)")
+                + " · " + ConsoleText.t("chain-checked", a.lang) + " " + Self.shortTime(s.at)
         }
         let q = a.query
         let passOn = ["seal", "user", "sha256", "since", "until", "outcome"].compactMap { k in
@@ -166,8 +201,8 @@ extension ConsoleServer {
         return try render(a, page: .audit, template: "audit", [
             "q": ["seal": q["seal"] ?? "", "user": q["user"] ?? "", "sha256": q["sha256"] ?? "", "since": q["since"] ?? "", "until": q["until"] ?? ""],
             "outcomes": AuditOutcome.allCases.map { ["v": $0.rawValue, "sel": q["outcome"] == $0.rawValue] as [String: Any] },
-            "query": passOn, "own_only": ownOnly, "count": recs.count, "chain": chain,
-            "records": recs.suffix(500).reversed().map { r -> [String: Any] in
+            "query": passOn, "own_only": ownOnly, "count": count, "chain": chain,
+            "records": recs.map { r -> [String: Any] in
                 ["seq": r.seq, "time": Self.shortTime(r.time), "actor": r.entry.actor, "action": r.entry.action, "seal": r.entry.seal ?? "",
                  "outcome": r.entry.outcome.rawValue, "reason": r.entry.reason ?? "", "detail": r.entry.detail]
             },
@@ -175,7 +210,7 @@ extension ConsoleServer {
     }
 
     func auditExport(_ a: Acting, format: String) async throws -> Response {
-        let (recs, _) = try auditRecords(a)
+        let recs = try auditRecords(a)
         audit(AuditEntry(actor: a.user.id, action: "audit.export", organisation: a.organisation,
                          detail: "\(recs.count) records exported as \(format == "csv" ? "CSV" : "JSON")"))
         if format == "csv" {

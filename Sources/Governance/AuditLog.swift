@@ -336,8 +336,11 @@ public final class AuditLog: Sendable {
         if !list.contains(fp) { list.append(fp); try store.setMeta(Self.signersMetaKey, list.joined(separator: ",")) }
     }
 
-    /// Records matching a query, oldest first.
+    /// Records matching a query, oldest first (newest first with `newestFirst`).
     public func query(_ q: AuditQuery) throws -> [AuditRecord] { try store.auditRecords(q) }
+
+    /// How many records match a query (its `limit` ignored).
+    public func count(_ q: AuditQuery) throws -> Int { try store.auditCount(q) }
 
     /// Checks the whole log.
     ///

@@ -531,12 +531,22 @@ public final class Registry: Sendable {
     /// Audit records visible to `actor`: seal administrators see their organisation's records, everyone
     /// else only their own.
     public func auditRecords(_ q: AuditQuery, as actor: AuthenticatedUser) throws -> [AuditRecord] {
+        try audit.query(scopedAuditQuery(q, as: actor))
+    }
+
+    /// How many audit records visible to `actor` match (the same scope as `auditRecords(_:as:)`).
+    public func auditCount(_ q: AuditQuery, as actor: AuthenticatedUser) throws -> Int {
+        try audit.count(scopedAuditQuery(q, as: actor))
+    }
+
+    /// `q` narrowed to what `actor` may read (refused, and audited, when it names another user's records).
+    func scopedAuditQuery(_ q: AuditQuery, as actor: AuthenticatedUser) throws -> AuditQuery {
         var q = q
         let r = try rights(of: actor.id)
         let adminOrgs = r.roles.filter { $0.role == .sealAdmin }.compactMap(\.organisation)
         if !adminOrgs.isEmpty && (q.organisation == nil || adminOrgs.contains(q.organisation!)) {
             q.organisation = q.organisation ?? adminOrgs[0]
-            return try audit.query(q)
+            return q
         }
         if let u = q.user, u != actor.id {
             try refused(GovernanceAction.readAudit.rawValue,
@@ -544,7 +554,7 @@ public final class Registry: Sendable {
                         actor: actor.id, organisation: actor.user.organisation, at: Date())
         }
         q.user = actor.id
-        return try audit.query(q)
+        return q
     }
 }
 

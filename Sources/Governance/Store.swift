@@ -147,14 +147,22 @@ public struct AuditQuery: Sendable, Equatable {
     public var until: Date?
     /// Only records after this sequence number.
     public var afterSeq: Int64?
-    /// At most this many (oldest first).
+    /// At most this many (oldest first, or newest first with `newestFirst`).
     public var limit: Int?
+    /// Only this outcome.
+    public var outcome: AuditOutcome?
+    /// Only records naming a document (before or after) whose SHA-256 (lowercase hex) starts with this.
+    public var document: String?
+    /// Newest first (with `limit`: the latest `limit` records).
+    public var newestFirst = false
 
     /// Creates a query.
     public init(seal: String? = nil, user: String? = nil, organisation: String? = nil, action: String? = nil,
-                since: Date? = nil, until: Date? = nil, afterSeq: Int64? = nil, limit: Int? = nil) {
+                since: Date? = nil, until: Date? = nil, afterSeq: Int64? = nil, limit: Int? = nil,
+                outcome: AuditOutcome? = nil, document: String? = nil, newestFirst: Bool = false) {
         self.seal = seal; self.user = user; self.organisation = organisation; self.action = action
         self.since = since; self.until = until; self.afterSeq = afterSeq; self.limit = limit
+        self.outcome = outcome; self.document = document; self.newestFirst = newestFirst
     }
 }
 
@@ -274,8 +282,10 @@ public protocol GovernanceStore: Sendable {
     // Audit
     /// Atomically appends: reads the last record's (seq, hash) and stores what `make` returns.
     func appendAudit(_ make: (_ lastSeq: Int64, _ lastHash: String?) throws -> AuditRecord) throws -> AuditRecord
-    /// Records matching a query, oldest first.
+    /// Records matching a query, oldest first (newest first with `newestFirst`).
     func auditRecords(_ q: AuditQuery) throws -> [AuditRecord]
+    /// How many records match a query (its `limit` ignored).
+    func auditCount(_ q: AuditQuery) throws -> Int
     /// The last record, if any.
     func lastAuditRecord() throws -> AuditRecord?
     /// Stores a checkpoint (its id is assigned).

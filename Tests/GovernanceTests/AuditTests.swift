@@ -156,6 +156,35 @@ import TestSupport
         #expect(Set(org.map(\.entry.actor)).isSuperset(of: ["clerk", "boss", "sadmin"]))
     }
 
+    /// The console's audit filters run in SQL: a document hash prefix (before or after), an outcome, the
+    /// latest N newest first, and a count of everything matching, each within the reader's scope.
+    @Test func queriesFilterByDocumentOutcomeAndCountNewestFirst() async throws {
+        guard try TestSupport.haveTool("openssl") else { return }
+        let w = try await worldWithHistory()
+        let all = try w.registry.audit.query(AuditQuery())
+        let sha = try #require(all.last { $0.entry.action == "approval.consume" }?.entry.documentsBefore.first)
+        let expected = all.filter { ($0.entry.documentsBefore + $0.entry.documentsAfter).contains { $0.hasPrefix(sha) } }
+        #expect(!expected.isEmpty)
+        #expect(try w.registry.audit.query(AuditQuery(document: sha)).map(\.seq) == expected.map(\.seq))
+        #expect(try w.registry.audit.query(AuditQuery(document: String(sha.prefix(12)))).map(\.seq) == expected.map(\.seq))
+        #expect(try w.registry.audit.query(AuditQuery(document: "%")).isEmpty)      // LIKE wildcards are literal
+        #expect(try w.registry.audit.query(AuditQuery(document: "_")).isEmpty)
+        // a refusal, then the outcome filter finds it and only it
+        #expect(throws: GovernanceError.self) { try w.registry.auditRecords(AuditQuery(user: "boss"), as: w.clerk) }
+        let refused = try w.registry.audit.query(AuditQuery(outcome: .refused))
+        #expect(!refused.isEmpty && refused.allSatisfy { $0.entry.outcome == .refused })
+        #expect(try w.registry.audit.count(AuditQuery(outcome: .refused)) == refused.count)
+        // the latest 5, newest first, and the count ignores the limit
+        let now = try w.registry.audit.query(AuditQuery())
+        let latest = try w.registry.audit.query(AuditQuery(limit: 5, newestFirst: true))
+        #expect(latest.map(\.seq) == now.suffix(5).reversed().map(\.seq))
+        #expect(try w.registry.audit.count(AuditQuery(limit: 5)) == now.count)
+        // scoped as the listing: the seal user counts only their own records
+        let own = try w.registry.auditRecords(AuditQuery(), as: w.clerk)
+        #expect(try w.registry.auditCount(AuditQuery(), as: w.clerk) == own.count)
+        #expect(throws: GovernanceError.self) { try w.registry.auditCount(AuditQuery(user: "boss"), as: w.clerk) }
+    }
+
     @Test func commandsFlushEachCommitAndThePipelineLeavesItToItsBarrier() throws {
         let dir = try TestSupport.tempDir("sync")
         let path = dir.appendingPathComponent("registry.sqlite").path
