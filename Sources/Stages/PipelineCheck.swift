@@ -345,8 +345,35 @@ public enum PipelineCheck {
             report.findings.append(Finding("trust", .failure, "trust-anchors-unreadable", "the trust anchors of organisation \(seal.organisation) cannot be read: \(error)",
                                            fix: "A system administrator replaces the damaged anchors (`sealbatch org anchor`); until then nothing is admitted."))
         }
+        checkSealUser(section.user, seal: seal, registry: registry, into: &report)
         if usable { report.findings.append(Finding("seal", .ok, "ok", "seal \(seal.id) (\(seal.name)) is registered, active and drawable")) }
         return usable ? seal : nil
+    }
+
+    /// The pipeline's official-seal user may stamp with the seal: known, active, a seal user of the seal's
+    /// organisation with the `use` right on it, and no administrator (the same Policy the admission applies).
+    static func checkSealUser(_ user: String, seal: Seal, registry: Registry, into report: inout Report) {
+        let rights: ActorRights
+        let account: User?
+        do { account = try registry.user(user); rights = try registry.rights(of: user) } catch {
+            report.findings.append(Finding("seal", .failure, "registry-unreadable", "the rights of user \(user) cannot be read from the registry: \(error)",
+                                           fix: "Check the registry file."))
+            return
+        }
+        guard let account, account.status == .active else {
+            report.findings.append(Finding("seal", .failure, "seal-user-not-allowed",
+                                           "seal.user \(user) is \(account == nil ? "not a registered user" : "disabled"): every document would be refused at admission",
+                                           fix: "Correct seal.user, or have a system administrator add or enable the user (`sealbatch user add`)."))
+            return
+        }
+        switch Policy.check(.stamp, actor: rights, target: ActionTarget(organisation: seal.organisation, seal: seal.id)) {
+        case .success:
+            report.findings.append(Finding("seal", .ok, "ok", "user \(user) may stamp with seal \(seal.id)"))
+        case .failure(let e):
+            report.findings.append(Finding("seal", .failure, e.code == .separationOfDuties ? "separation-of-duties" : "seal-user-not-allowed",
+                                           "seal.user \(user) may not stamp with seal \(seal.id): \(e.detail)\(e.missingRight.map { " (missing: \($0))" } ?? "")",
+                                           fix: "Have the official-seal administrator grant the use right (`sealbatch seal grant \(seal.id) --user \(user) --right use`), or name the right user in seal.user."))
+        }
     }
 
     // MARK: - token

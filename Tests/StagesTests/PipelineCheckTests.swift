@@ -62,6 +62,25 @@ import Glibc
         #expect(listing(root.appendingPathComponent("inbox")) == ["waiting.pdf"])
     }
 
+    /// The pipeline's seal user must be one who may stamp with the seal (the admission's Policy): an approver
+    /// without the use right and an unknown user each fail the check, naming the missing right.
+    @Test func aSealUserWhoMayNotStampFailsTheCheck() throws {
+        guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
+        let world = try SealWorld.shared()
+        for (user, expected) in [("boss", "seal-user"), ("nobody-here", "not a registered user")] {
+            let (_, cfg) = try workspace(world, name: "user-\(user)") {
+                $0.replacingOccurrences(of: "\"user\": \"clerk\"", with: "\"user\": \"\(user)\"")
+            }
+            let r = try check(cfg)
+            #expect(r.status == 2, "\(user): \(r.out)\n\(r.err)")
+            #expect(codes(r).contains("seal-user-not-allowed"), "\(user): \(r.err)")
+            #expect(r.err.contains(expected), "\(user): \(r.err)")
+        }
+        let (_, good) = try workspace(world, name: "user-clerk")
+        let ok = try check(good)
+        #expect(ok.status == 0 && ok.out.contains("user clerk may stamp"), "\(ok.out)\n\(ok.err)")
+    }
+
     @Test func aMissingRegistryOrAuditKeyFailsAtLoadAndCreatesNoFolders() throws {
         guard try TestSupport.haveTool("python3"), try TestSupport.haveTool("softhsm2-util") else { return }
         let world = try SealWorld.shared()
