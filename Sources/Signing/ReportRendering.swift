@@ -20,6 +20,23 @@ public extension VerificationReport {
         return try d.decode(VerificationReport.self, from: json)
     }
 
+    /// One file's report as `json()` writes it (kebab-case keys), for documents that embed it (the receipt).
+    static func kebabJSON(_ file: FileReport) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        e.keyEncodingStrategy = .custom { path in ReportKey(stringValue: ReportKey.kebab(path.last!.stringValue)) }
+        return try e.encode(file)
+    }
+
+    /// Reads what `kebabJSON(_:)` wrote.
+    static func fileReport(kebabJSON data: Data) throws -> FileReport {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        d.keyDecodingStrategy = .custom { path in ReportKey(stringValue: ReportKey.camel(path.last!.stringValue)) }
+        return try d.decode(FileReport.self, from: data)
+    }
+
     /// Human-readable report.
     func text() -> String {
         var out = ""

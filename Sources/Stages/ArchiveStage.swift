@@ -5,7 +5,7 @@ import Signing
 
 /// The receipt written beside each archived document (`receipt.json`).
 public struct Receipt: Codable, Sendable, Equatable {
-    public var schema = "sealbatch.receipt/1"
+    public var schema = "sealbatch.receipt/2" // /2: the verify report inside is kebab-case, as `verify --format json` writes it
     /// File name as dropped.
     public var document: String
     /// Journal id.

@@ -87,4 +87,30 @@ public struct VerifySummary: Sendable, Codable, Equatable {
     public var signatures: Int
     /// The verifier's report (ETSI indications per signature).
     public var report: FileReport?
+
+    public init(passed: Bool, checks: [String], signatures: Int, report: FileReport?) {
+        self.passed = passed; self.checks = checks; self.signatures = signatures; self.report = report
+    }
+
+    enum CodingKeys: String, CodingKey { case passed, checks, signatures, report }
+
+    // The report inside is written as `sealbatch verify --format json` writes it: kebab-case keys, like every
+    // other key of the receipt.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(passed, forKey: .passed); try c.encode(checks, forKey: .checks); try c.encode(signatures, forKey: .signatures)
+        if let report {
+            try c.encode(try JSONDecoder().decode(JSONValue.self, from: VerificationReport.kebabJSON(report)), forKey: .report)
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        passed = try c.decode(Bool.self, forKey: .passed); checks = try c.decode([String].self, forKey: .checks)
+        signatures = try c.decode(Int.self, forKey: .signatures)
+        if let v = try c.decodeIfPresent(JSONValue.self, forKey: .report) {
+            let e = JSONEncoder(); e.outputFormatting = [.withoutEscapingSlashes]
+            report = try VerificationReport.fileReport(kebabJSON: e.encode(v))
+        } else { report = nil }
+    }
 }

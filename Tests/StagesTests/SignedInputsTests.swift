@@ -55,7 +55,12 @@ import Token
             let dec = JSONDecoder()
             dec.dateDecodingStrategy = .iso8601
             for u in all where u.lastPathComponent == "receipt.json" {
-                let r = try dec.decode(Receipt.self, from: Data(contentsOf: u))
+                let data = try Data(contentsOf: u)
+                // one key case everywhere (issue #17): the receipt and the verify report inside it are kebab-case
+                let camel = Self.camelCaseKeys(try JSONSerialization.jsonObject(with: data))
+                #expect(camel.isEmpty, "camelCase keys in \(u.path): \(camel)")
+                let r = try dec.decode(Receipt.self, from: data)
+                #expect(r.verification?.report?.signatures.isEmpty == false, "the verify report survives the receipt's round trip")
                 if r.document == name { return r }
             }
             throw FixtureFailure("no receipt for \(name) under \(archive.path)")
@@ -400,5 +405,16 @@ final class LoopbackTSA: @unchecked Sendable {
         let r = try TestSupport.run("bash", [support.appendingPathComponent("make-pki.sh").path, dir.path, base])
         guard r.status == 0 else { throw FixtureFailure("make-pki.sh: \(r.err)") }
         url = URL(string: base + "/tsa")!
+    }
+}
+
+extension SignedInputsTests.Outcome {
+    /// Object keys with an upper-case letter, anywhere in a JSON value.
+    static func camelCaseKeys(_ v: Any) -> [String] {
+        if let d = v as? [String: Any] {
+            return d.keys.filter { $0.contains(where: \.isUppercase) } + d.values.flatMap { camelCaseKeys($0) }
+        }
+        if let a = v as? [Any] { return a.flatMap { camelCaseKeys($0) } }
+        return []
     }
 }
